@@ -1,0 +1,395 @@
+//! Sealed ticket ids: AES-256-GCM with key ids, so sealing keys can rotate.
+//!
+//! A sealed value looks like `t1.{kid}.{payload}` where `payload` is unpadded base64url of
+//! `nonce (12 bytes) || ciphertext || tag (16 bytes)` and the additional authenticated data is
+//! `tessera-ticket-v1.{kid}`, so a sealed value cannot be relabelled with another key id.
+//!
+//! Rotation: add the new key, make it current (new tickets are sealed with it), keep the old
+//! key for opening until every ticket sealed under it has expired, then retire it.
+//!
+//! Nonces are 96 random bits per seal. With random nonces AES-GCM should not seal more than
+//! about 2^32 values under one key; rotate keys long before that.
+
+use crate::rand::Random;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use ring::aead;
+use std::fmt;
+
+/// Length of a sealing key in bytes (AES-256).
+pub const KEY_LEN: usize = 32;
+/// Longest key id.
+pub const MAX_KID_LEN: usize = 16;
+/// Largest plaintext [`Sealer::seal`] accepts.
+pub const MAX_PLAINTEXT_LEN: usize = 2048;
+/// Longest sealed string [`Sealer::open`] looks at; anything longer is refused unparsed.
+/// Large enough for a sealed [`MAX_PLAINTEXT_LEN`] plaintext under the longest key id.
+pub const MAX_SEALED_LEN: usize =
+    PREFIX.len() + MAX_KID_LEN + 1 + (NONCE_LEN + MAX_PLAINTEXT_LEN + TAG_LEN).div_ceil(3) * 4;
+
+const PREFIX: &str = "t1.";
+const AAD_PREFIX: &str = "tessera-ticket-v1.";
+const NONCE_LEN: usize = aead::NONCE_LEN;
+const TAG_LEN: usize = 16;
+
+/// Everything that can go wrong when building a [`Sealer`] or sealing/opening a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SealError {
+    /// A key id is not 1–16 characters of `[a-z0-9-]`.
+    #[error("key id must be 1-16 characters of [a-z0-9-]")]
+    BadKid,
+    /// A key is not exactly 32 bytes.
+    #[error("sealing key must be exactly 32 bytes")]
+    BadKeyLength,
+    /// The key id is already present.
+    #[error("duplicate key id")]
+    DuplicateKid,
+    /// The current key cannot be retired; make another key current first.
+    #[error("the current key cannot be removed")]
+    CannotRemoveCurrent,
+    /// The plaintext is longer than [`MAX_PLAINTEXT_LEN`].
+    #[error("plaintext too long")]
+    PlaintextTooLong,
+    /// The sealed string is longer than [`MAX_SEALED_LEN`].
+    #[error("sealed value too long")]
+    TooLong,
+    /// The sealed string does not have the `t1.{kid}.{base64url}` form.
+    #[error("malformed sealed value")]
+    Malformed,
+    /// The key id is well-formed but no key with that id is known (retired, or never ours).
+    #[error("unknown key id")]
+    UnknownKid,
+    /// Decryption failed: wrong key, tampered value, or a value not sealed by us.
+    #[error("sealed value failed authentication")]
+    AuthFailed,
+}
+
+fn is_valid_kid(kid: &str) -> bool {
+    (1..=MAX_KID_LEN).contains(&kid.len())
+        && kid
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+/// Draws a fresh 32-byte sealing key. Persist it (it is the only copy) and pass it to
+/// [`Sealer::new`] or [`Sealer::add_key`].
+pub fn generate_key<R: Random + ?Sized>(rng: &R) -> [u8; KEY_LEN] {
+    let mut key = [0u8; KEY_LEN];
+    rng.fill(&mut key);
+    key
+}
+
+struct Entry {
+    kid: String,
+    key: aead::LessSafeKey,
+}
+
+/// Holds the sealing keys by key id, one of them current.
+pub struct Sealer {
+    keys: Vec<Entry>,
+    current: usize,
+}
+
+impl fmt::Debug for Sealer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sealer")
+            .field("kids", &self.kids().collect::<Vec<_>>())
+            .field("current", &self.current_kid())
+            .finish_non_exhaustive()
+    }
+}
+
+fn make_entry(kid: &str, key: &[u8]) -> Result<Entry, SealError> {
+    if !is_valid_kid(kid) {
+        return Err(SealError::BadKid);
+    }
+    if key.len() != KEY_LEN {
+        return Err(SealError::BadKeyLength);
+    }
+    let unbound =
+        aead::UnboundKey::new(&aead::AES_256_GCM, key).map_err(|_| SealError::BadKeyLength)?;
+    Ok(Entry {
+        kid: kid.to_owned(),
+        key: aead::LessSafeKey::new(unbound),
+    })
+}
+
+fn aad(kid: &str) -> String {
+    format!("{AAD_PREFIX}{kid}")
+}
+
+impl Sealer {
+    /// A sealer with one key, which is current.
+    pub fn new(kid: &str, key: &[u8]) -> Result<Self, SealError> {
+        Ok(Self {
+            keys: vec![make_entry(kid, key)?],
+            current: 0,
+        })
+    }
+
+    /// A sealer with one freshly generated key. The key cannot be read back, so values it
+    /// seals die with the process: fine for tests, not for a server that restarts (use
+    /// [`generate_key`], persist the key, then [`Sealer::new`]).
+    pub fn generate<R: Random + ?Sized>(kid: &str, rng: &R) -> Result<Self, SealError> {
+        Self::new(kid, &generate_key(rng))
+    }
+
+    /// Adds a key for opening (and for sealing once made current with [`Sealer::set_current`]).
+    pub fn add_key(&mut self, kid: &str, key: &[u8]) -> Result<(), SealError> {
+        let entry = make_entry(kid, key)?;
+        if self.position(kid).is_some() {
+            return Err(SealError::DuplicateKid);
+        }
+        self.keys.push(entry);
+        Ok(())
+    }
+
+    /// Makes `kid` the key new values are sealed with.
+    pub fn set_current(&mut self, kid: &str) -> Result<(), SealError> {
+        self.current = self.position(kid).ok_or(SealError::UnknownKid)?;
+        Ok(())
+    }
+
+    /// Forgets `kid`: values sealed under it no longer open.
+    pub fn remove_key(&mut self, kid: &str) -> Result<(), SealError> {
+        let pos = self.position(kid).ok_or(SealError::UnknownKid)?;
+        if pos == self.current {
+            return Err(SealError::CannotRemoveCurrent);
+        }
+        let current_kid = self.current_kid().to_owned();
+        self.keys.remove(pos);
+        self.current = self.position(&current_kid).unwrap_or(0);
+        Ok(())
+    }
+
+    /// The id of the key new values are sealed with.
+    #[must_use]
+    pub fn current_kid(&self) -> &str {
+        self.keys.get(self.current).map_or("", |e| e.kid.as_str())
+    }
+
+    /// Every key id held, in the order added.
+    pub fn kids(&self) -> impl Iterator<Item = &str> {
+        self.keys.iter().map(|e| e.kid.as_str())
+    }
+
+    fn position(&self, kid: &str) -> Option<usize> {
+        self.keys.iter().position(|e| e.kid == kid)
+    }
+
+    /// Seals `plaintext` under the current key with a fresh random nonce:
+    /// `t1.{kid}.{base64url(nonce || ciphertext || tag)}`.
+    pub fn seal<R: Random + ?Sized>(&self, plaintext: &[u8], rng: &R) -> Result<String, SealError> {
+        if plaintext.len() > MAX_PLAINTEXT_LEN {
+            return Err(SealError::PlaintextTooLong);
+        }
+        let entry = self.keys.get(self.current).ok_or(SealError::UnknownKid)?;
+        let mut nonce = [0u8; NONCE_LEN];
+        rng.fill(&mut nonce);
+        let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
+        buf.extend_from_slice(&nonce);
+        buf.extend_from_slice(plaintext);
+        let mut body = buf.split_off(NONCE_LEN);
+        entry
+            .key
+            .seal_in_place_append_tag(
+                aead::Nonce::assume_unique_for_key(nonce),
+                aead::Aad::from(aad(&entry.kid).as_bytes()),
+                &mut body,
+            )
+            // Only fails for plaintexts far beyond MAX_PLAINTEXT_LEN.
+            .map_err(|_| SealError::PlaintextTooLong)?;
+        buf.append(&mut body);
+        Ok(format!(
+            "{PREFIX}{}.{}",
+            entry.kid,
+            URL_SAFE_NO_PAD.encode(&buf)
+        ))
+    }
+
+    /// Opens a value produced by [`Sealer::seal`] with whichever held key its id names.
+    pub fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError> {
+        if sealed.len() > MAX_SEALED_LEN {
+            return Err(SealError::TooLong);
+        }
+        let rest = sealed.strip_prefix(PREFIX).ok_or(SealError::Malformed)?;
+        let (kid, payload) = rest.split_once('.').ok_or(SealError::Malformed)?;
+        if !is_valid_kid(kid) {
+            return Err(SealError::Malformed);
+        }
+        let mut bytes = URL_SAFE_NO_PAD
+            .decode(payload)
+            .map_err(|_| SealError::Malformed)?;
+        if bytes.len() < NONCE_LEN + TAG_LEN {
+            return Err(SealError::Malformed);
+        }
+        let entry = self
+            .position(kid)
+            .and_then(|i| self.keys.get(i))
+            .ok_or(SealError::UnknownKid)?;
+        let mut body = bytes.split_off(NONCE_LEN);
+        let nonce =
+            aead::Nonce::try_assume_unique_for_key(&bytes).map_err(|_| SealError::Malformed)?;
+        let len = entry
+            .key
+            .open_in_place(nonce, aead::Aad::from(aad(kid).as_bytes()), &mut body)
+            .map_err(|_| SealError::AuthFailed)?
+            .len();
+        body.truncate(len);
+        Ok(body)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::SeededRandom;
+
+    fn sealer() -> Sealer {
+        Sealer::new("k1", &[7u8; 32]).unwrap()
+    }
+
+    #[test]
+    fn round_trip_and_format() {
+        let rng = SeededRandom::new(1);
+        let s = sealer();
+        let sealed = s.seal(b"ticket payload", &rng).unwrap();
+        assert!(sealed.starts_with("t1.k1."), "{sealed}");
+        let payload = sealed.rsplit('.').next().unwrap();
+        assert_eq!(URL_SAFE_NO_PAD.decode(payload).unwrap().len(), 12 + 14 + 16);
+        assert_eq!(s.open(&sealed).unwrap(), b"ticket payload");
+        // empty plaintext works too
+        assert_eq!(s.open(&s.seal(b"", &rng).unwrap()).unwrap(), b"");
+    }
+
+    #[test]
+    fn fresh_nonce_each_time() {
+        let rng = SeededRandom::new(1);
+        let s = sealer();
+        assert_ne!(s.seal(b"x", &rng).unwrap(), s.seal(b"x", &rng).unwrap());
+    }
+
+    #[test]
+    fn rotation_keeps_old_values_openable_until_retired() {
+        let rng = SeededRandom::new(2);
+        let mut s = sealer();
+        let old = s.seal(b"old", &rng).unwrap();
+        s.add_key("k2", &generate_key(&rng)).unwrap();
+        s.set_current("k2").unwrap();
+        let new = s.seal(b"new", &rng).unwrap();
+        assert!(new.starts_with("t1.k2."));
+        assert_eq!(s.open(&old).unwrap(), b"old");
+        assert_eq!(s.open(&new).unwrap(), b"new");
+        assert_eq!(s.remove_key("k2"), Err(SealError::CannotRemoveCurrent));
+        s.remove_key("k1").unwrap();
+        assert_eq!(s.current_kid(), "k2");
+        assert_eq!(s.open(&old), Err(SealError::UnknownKid));
+        assert_eq!(s.open(&new).unwrap(), b"new");
+        assert_eq!(s.add_key("k2", &[0; 32]), Err(SealError::DuplicateKid));
+        assert_eq!(s.set_current("nope"), Err(SealError::UnknownKid));
+    }
+
+    #[test]
+    fn kid_is_authenticated() {
+        // Two keys with identical bytes: relabelling the kid must still fail, because the
+        // kid is in the AAD.
+        let rng = SeededRandom::new(3);
+        let mut s = sealer();
+        s.add_key("k2", &[7u8; 32]).unwrap();
+        let sealed = s.seal(b"data", &rng).unwrap();
+        let relabelled = sealed.replacen("t1.k1.", "t1.k2.", 1);
+        assert_eq!(s.open(&relabelled), Err(SealError::AuthFailed));
+    }
+
+    #[test]
+    fn wrong_key_and_tampering_fail_authentication() {
+        let rng = SeededRandom::new(4);
+        let sealed = sealer().seal(b"data", &rng).unwrap();
+        let other = Sealer::new("k1", &[8u8; 32]).unwrap();
+        assert_eq!(other.open(&sealed), Err(SealError::AuthFailed));
+
+        let s = sealer();
+        let (head, payload) = sealed.rsplit_once('.').unwrap();
+        let mut bytes = URL_SAFE_NO_PAD.decode(payload).unwrap();
+        for i in 0..bytes.len() {
+            bytes[i] ^= 1;
+            let tampered = format!("{head}.{}", URL_SAFE_NO_PAD.encode(&bytes));
+            assert_eq!(s.open(&tampered), Err(SealError::AuthFailed), "byte {i}");
+            bytes[i] ^= 1;
+        }
+    }
+
+    #[test]
+    fn malformed_inputs_are_errors() {
+        let s = sealer();
+        let min_payload = URL_SAFE_NO_PAD.encode([0u8; 28]);
+        let short_payload = URL_SAFE_NO_PAD.encode([0u8; 27]);
+        let cases: Vec<(String, SealError)> = vec![
+            (String::new(), SealError::Malformed),
+            ("t1".into(), SealError::Malformed),
+            ("t1.".into(), SealError::Malformed),
+            ("t1.k1".into(), SealError::Malformed),
+            ("t1.k1.".into(), SealError::Malformed),
+            (format!("t2.k1.{min_payload}"), SealError::Malformed),
+            (format!("t1.K1.{min_payload}"), SealError::Malformed),
+            (format!("t1..{min_payload}"), SealError::Malformed),
+            (
+                format!("t1.{}.{min_payload}", "a".repeat(17)),
+                SealError::Malformed,
+            ),
+            (format!("t1.k1.{short_payload}"), SealError::Malformed),
+            (format!("t1.k1.{min_payload}="), SealError::Malformed),
+            (format!("t1.k1.{min_payload}.x"), SealError::Malformed),
+            ("t1.k1.!!!!".into(), SealError::Malformed),
+            ("t1.k1.é".into(), SealError::Malformed),
+            (format!("t1.zz.{min_payload}"), SealError::UnknownKid),
+            (format!("t1.k1.{min_payload}"), SealError::AuthFailed),
+            ("t".repeat(MAX_SEALED_LEN + 1), SealError::TooLong),
+        ];
+        let failures: Vec<String> = cases
+            .iter()
+            .filter_map(|(input, want)| {
+                let got = s.open(input);
+                (got.as_ref() != Err(want))
+                    .then(|| format!("{input:?}: got {got:?}, want {want:?}"))
+            })
+            .collect();
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
+    #[test]
+    fn limits() {
+        let rng = SeededRandom::new(5);
+        let s = Sealer::new("abcdefghijklmnop", &[1u8; 32]).unwrap();
+        let biggest = s.seal(&[0xAB; MAX_PLAINTEXT_LEN], &rng).unwrap();
+        assert!(biggest.len() <= MAX_SEALED_LEN);
+        assert_eq!(s.open(&biggest).unwrap().len(), MAX_PLAINTEXT_LEN);
+        assert_eq!(
+            s.seal(&[0; MAX_PLAINTEXT_LEN + 1], &rng),
+            Err(SealError::PlaintextTooLong)
+        );
+    }
+
+    #[test]
+    fn construction_checks() {
+        assert_eq!(Sealer::new("", &[0; 32]).unwrap_err(), SealError::BadKid);
+        assert_eq!(Sealer::new("A", &[0; 32]).unwrap_err(), SealError::BadKid);
+        assert_eq!(Sealer::new("a_b", &[0; 32]).unwrap_err(), SealError::BadKid);
+        assert_eq!(
+            Sealer::new(&"a".repeat(17), &[0; 32]).unwrap_err(),
+            SealError::BadKid
+        );
+        assert_eq!(
+            Sealer::new("k", &[0; 31]).unwrap_err(),
+            SealError::BadKeyLength
+        );
+        assert_eq!(
+            Sealer::new("k", &[0; 33]).unwrap_err(),
+            SealError::BadKeyLength
+        );
+        assert!(Sealer::new("2025-01-k9", &[0; 32]).is_ok());
+        let g = Sealer::generate("g", &SeededRandom::new(9)).unwrap();
+        assert_eq!(g.current_kid(), "g");
+        assert!(!format!("{g:?}").contains("key:"));
+    }
+}
