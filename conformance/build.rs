@@ -19,9 +19,15 @@ fn main() {
     let mut generated = String::from("/// Every Markdown file of `spec/`: (file name, contents).\npub static SPEC_FILES: &[(&str, &str)] = &[\n");
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());
-        let name = path.file_name().and_then(|n| n.to_str()).expect("UTF-8 file name");
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("UTF-8 file name");
         let absolute = fs::canonicalize(path).expect("spec file exists");
-        generated.push_str(&format!("    ({name:?}, include_str!({:?})),\n", absolute.display().to_string()));
+        generated.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            absolute.display().to_string()
+        ));
     }
     generated.push_str("];\n");
 

@@ -24,7 +24,15 @@ pub fn spec_files() -> &'static [(&'static str, &'static str)] {
 const AREA_TABLE_FILE: &str = "README.md";
 
 /// The BCP 14 key words; a defining statement must use at least one.
-const BCP14_KEYWORDS: &[&str] = &["MUST", "SHALL", "SHOULD", "REQUIRED", "RECOMMENDED", "MAY", "OPTIONAL"];
+const BCP14_KEYWORDS: &[&str] = &[
+    "MUST",
+    "SHALL",
+    "SHOULD",
+    "REQUIRED",
+    "RECOMMENDED",
+    "MAY",
+    "OPTIONAL",
+];
 
 /// One requirement: where it is defined and what it says.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,15 +63,35 @@ pub struct Citation {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Problem {
     /// A `TSR-` token that is not of the form `TSR-<AREA>-<n>`.
-    MalformedId { text: String, file: String, line: usize },
+    MalformedId {
+        text: String,
+        file: String,
+        line: usize,
+    },
     /// An identifier defined more than once.
-    DuplicateDefinition { id: String, first: (String, usize), again: (String, usize) },
+    DuplicateDefinition {
+        id: String,
+        first: (String, usize),
+        again: (String, usize),
+    },
     /// A citation of an identifier defined nowhere.
-    UndefinedCitation { id: String, file: String, line: usize },
+    UndefinedCitation {
+        id: String,
+        file: String,
+        line: usize,
+    },
     /// A definition whose area is not in the area table.
-    UnknownArea { id: String, file: String, line: usize },
+    UnknownArea {
+        id: String,
+        file: String,
+        line: usize,
+    },
     /// A defining statement without a BCP 14 key word.
-    NotNormative { id: String, file: String, line: usize },
+    NotNormative {
+        id: String,
+        file: String,
+        line: usize,
+    },
     /// Numbers of an area that are skipped (areas are numbered 1, 2, 3, … without gaps).
     NumberingGap { area: String, missing: Vec<u32> },
 }
@@ -135,7 +163,8 @@ impl SpecIndex {
             while let Some(pos) = rest.find("TSR-") {
                 let start = offset + pos;
                 let token = id_token(&line[start..]);
-                let defines = line[..start].ends_with("**[") && line[start + token.len()..].starts_with("]**");
+                let defines = line[..start].ends_with("**[")
+                    && line[start + token.len()..].starts_with("]**");
                 match parse_id(token) {
                     Some((area, number)) if defines => self.requirements.push(Requirement {
                         id: token.to_string(),
@@ -145,7 +174,11 @@ impl SpecIndex {
                         line: i + 1,
                         statement: paragraph_from(&lines, i, start - 3),
                     }),
-                    Some(_) => self.citations.push(Citation { id: token.to_string(), file: file.to_string(), line: i + 1 }),
+                    Some(_) => self.citations.push(Citation {
+                        id: token.to_string(),
+                        file: file.to_string(),
+                        line: i + 1,
+                    }),
                     None => self.malformed.push(Problem::MalformedId {
                         text: token.to_string(),
                         file: file.to_string(),
@@ -184,15 +217,27 @@ impl SpecIndex {
                 first.insert(&r.id, r);
             }
             if !self.areas.contains(&r.area) {
-                problems.push(Problem::UnknownArea { id: r.id.clone(), file: r.file.clone(), line: r.line });
+                problems.push(Problem::UnknownArea {
+                    id: r.id.clone(),
+                    file: r.file.clone(),
+                    line: r.line,
+                });
             }
             if !has_bcp14_keyword(&r.statement) {
-                problems.push(Problem::NotNormative { id: r.id.clone(), file: r.file.clone(), line: r.line });
+                problems.push(Problem::NotNormative {
+                    id: r.id.clone(),
+                    file: r.file.clone(),
+                    line: r.line,
+                });
             }
         }
         for c in &self.citations {
             if !first.contains_key(c.id.as_str()) {
-                problems.push(Problem::UndefinedCitation { id: c.id.clone(), file: c.file.clone(), line: c.line });
+                problems.push(Problem::UndefinedCitation {
+                    id: c.id.clone(),
+                    file: c.file.clone(),
+                    line: c.line,
+                });
             }
         }
         let mut numbers: BTreeMap<&str, BTreeSet<u32>> = BTreeMap::new();
@@ -203,7 +248,10 @@ impl SpecIndex {
             let max = set.iter().copied().max().unwrap_or(0);
             let missing: Vec<u32> = (1..=max).filter(|n| !set.contains(n)).collect();
             if !missing.is_empty() {
-                problems.push(Problem::NumberingGap { area: area.to_string(), missing });
+                problems.push(Problem::NumberingGap {
+                    area: area.to_string(),
+                    missing,
+                });
             }
         }
         problems
@@ -226,7 +274,9 @@ fn parse_id(token: &str) -> Option<(String, u32)> {
     let rest = token.strip_prefix("TSR-")?;
     let (area, number) = rest.split_once('-')?;
     let area_ok = !area.is_empty() && area.chars().all(|c| c.is_ascii_uppercase());
-    let number_ok = !number.is_empty() && number.chars().all(|c| c.is_ascii_digit()) && !number.starts_with('0');
+    let number_ok = !number.is_empty()
+        && number.chars().all(|c| c.is_ascii_digit())
+        && !number.starts_with('0');
     if !(area_ok && number_ok) {
         return None;
     }
@@ -264,7 +314,12 @@ fn prose_lines(text: &str) -> Vec<String> {
 /// The paragraph that starts at `lines[first]` column `column`, up to the next blank line.
 fn paragraph_from(lines: &[String], first: usize, column: usize) -> String {
     let mut parts = vec![lines[first][column..].trim().to_string()];
-    parts.extend(lines[first + 1..].iter().take_while(|l| !l.trim().is_empty()).map(|l| l.trim().to_string()));
+    parts.extend(
+        lines[first + 1..]
+            .iter()
+            .take_while(|l| !l.trim().is_empty())
+            .map(|l| l.trim().to_string()),
+    );
     parts.join(" ")
 }
 
@@ -280,7 +335,8 @@ fn parse_area_table(text: &str) -> Vec<String> {
         .filter_map(|line| {
             let cell = line.strip_prefix("| `")?;
             let (name, _) = cell.split_once('`')?;
-            (!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase())).then(|| name.to_string())
+            (!name.is_empty() && name.chars().all(|c| c.is_ascii_uppercase()))
+                .then(|| name.to_string())
         })
         .collect()
 }
@@ -304,8 +360,14 @@ mod tests {
         assert_eq!(index.ids(), vec!["TSR-RESULT-1", "TSR-RESULT-2"]);
         assert_eq!(index.citations.len(), 1);
         let second = index.get("TSR-RESULT-2").expect("defined");
-        assert_eq!((second.line, second.number, second.area.as_str()), (3, 2, "RESULT"));
-        assert_eq!(second.statement, "**[TSR-RESULT-2]** It SHOULD log the refusal.");
+        assert_eq!(
+            (second.line, second.number, second.area.as_str()),
+            (3, 2, "RESULT")
+        );
+        assert_eq!(
+            second.statement,
+            "**[TSR-RESULT-2]** It SHOULD log the refusal."
+        );
     }
 
     #[test]
@@ -325,14 +387,34 @@ mod tests {
                 Problem::NumberingGap { .. } => "gap",
             })
             .collect();
-        assert_eq!(kinds, vec!["malformed", "malformed", "duplicate", "not-normative", "area", "undefined", "gap"], "{found:#?}");
-        assert!(found.contains(&Problem::NumberingGap { area: "RESULT".into(), missing: vec![2] }));
-        assert!(found.contains(&Problem::UndefinedCitation { id: "TSR-HAWK-9".into(), file: "x.md".into(), line: 9 }));
+        assert_eq!(
+            kinds,
+            vec![
+                "malformed",
+                "malformed",
+                "duplicate",
+                "not-normative",
+                "area",
+                "undefined",
+                "gap"
+            ],
+            "{found:#?}"
+        );
+        assert!(found.contains(&Problem::NumberingGap {
+            area: "RESULT".into(),
+            missing: vec![2]
+        }));
+        assert!(found.contains(&Problem::UndefinedCitation {
+            id: "TSR-HAWK-9".into(),
+            file: "x.md".into(),
+            line: 9
+        }));
     }
 
     #[test]
     fn code_neither_defines_nor_cites() {
-        let body = "```\n**[TSR-RESULT-1]** MUST\n```\nInline `**[TSR-RESULT-1]**` and `TSR-HAWK-7`.\n";
+        let body =
+            "```\n**[TSR-RESULT-1]** MUST\n```\nInline `**[TSR-RESULT-1]**` and `TSR-HAWK-7`.\n";
         let index = SpecIndex::parse(&[("README.md", AREAS), ("x.md", body)]);
         assert!(index.requirements.is_empty());
         assert!(index.citations.is_empty());

@@ -7,13 +7,22 @@ use tessera_conformance::requirements;
 fn the_spec_has_no_requirement_bookkeeping_problems() {
     let index = requirements::index();
     let problems: Vec<String> = index.problems().iter().map(ToString::to_string).collect();
-    assert!(problems.is_empty(), "spec/ has {} problem(s):\n{}", problems.len(), problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "spec/ has {} problem(s):\n{}",
+        problems.len(),
+        problems.join("\n")
+    );
 }
 
 #[test]
 fn the_spec_defines_at_least_sixty_requirements_in_every_area() {
     let index = requirements::index();
-    assert!(index.requirements.len() >= 60, "only {} requirements", index.requirements.len());
+    assert!(
+        index.requirements.len() >= 60,
+        "only {} requirements",
+        index.requirements.len()
+    );
     for area in &index.areas {
         assert!(
             index.requirements.iter().any(|r| &r.area == area),
@@ -29,5 +38,9 @@ fn the_index_covers_every_spec_file() {
         .filter_map(Result::ok)
         .filter(|e| e.path().extension().is_some_and(|x| x == "md"))
         .count();
-    assert_eq!(requirements::spec_files().len(), on_disk, "rebuild: a spec file was added or removed");
+    assert_eq!(
+        requirements::spec_files().len(),
+        on_disk,
+        "rebuild: a spec file was added or removed"
+    );
 }
