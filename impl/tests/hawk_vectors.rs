@@ -648,7 +648,7 @@ fn server_refuses_when_nonce_cache_is_full() {
         Err(VerifyError::NonceCacheFull)
     );
     // once the first entry has expired there is room again
-    let mut later = fresh.clone();
+    let mut later = fresh;
     later.ts = TS + 61;
     let header = client_authorization_header(&creds(), &later).unwrap();
     assert!(verify(&header, &GET_PARTS, TS + 61, &cache).is_ok());
