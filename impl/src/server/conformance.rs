@@ -1,0 +1,110 @@
+//! Conformance mode endpoints (spec appendix A). Mounted only in conformance mode; outside it
+//! every `/conformance/…` path is `404 not_found` (spec TSR-CONF-1).
+
+use super::api::json_response;
+use super::auth::read_body;
+use super::pages::{decide, DecideFailure};
+use super::AppState;
+use crate::core::Decision;
+use crate::error::Error;
+use crate::wire::{self, ClockAdvance, ClockNow, ConformanceAuthorize, Redirect};
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/conformance/clock", get(clock).post(advance))
+        .route("/conformance/fixtures", get(fixtures))
+        .route("/conformance/authorize", post(authorize))
+}
+
+async fn json_body<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, Error> {
+    let (parts, body) = req.into_parts();
+    let bytes = read_body(&parts, body).await?;
+    wire::parse(&bytes)
+}
+
+/// `GET /conformance/clock` (spec A.2).
+async fn clock(State(st): State<AppState>) -> Response {
+    json_response(&ClockNow { now: st.now() })
+}
+
+/// `POST /conformance/clock` (spec A.2, TSR-CONF-3, TSR-CONF-4).
+async fn advance(State(st): State<AppState>, req: Request) -> Response {
+    let out = async {
+        let req: ClockAdvance = json_body(req).await?;
+        let clock = st.0.test_clock.as_ref().ok_or(Error::NotFound)?;
+        let now = clock
+            .advance(req.advance)
+            .ok_or(Error::invalid_request("advance must be an integer from 0 to 31536000"))?;
+        tracing::info!(advance = req.advance, now, "test clock advanced");
+        Ok::<_, Error>(ClockNow { now })
+    }
+    .await;
+    match out {
+        Ok(v) => json_response(&v),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `GET /conformance/fixtures` (spec A.3, TSR-CONF-5).
+async fn fixtures(State(st): State<AppState>) -> Response {
+    match st.fixtures() {
+        Some(f) => json_response(f),
+        None => Error::NotFound.into_response(),
+    }
+}
+
+/// `POST /conformance/authorize` (spec A.4, TSR-CONF-6).
+async fn authorize(State(st): State<AppState>, req: Request) -> Response {
+    let out = async {
+        let req: ConformanceAuthorize = json_body(req).await?;
+        let url = url::Url::parse(&req.authorize_url)
+            .map_err(|_| Error::invalid_request("authorize_url is not a URL"))?;
+        let request = url
+            .query_pairs()
+            .find(|(k, _)| k == "request")
+            .map(|(_, v)| v.into_owned())
+            .ok_or(Error::invalid_request("authorize_url has no request parameter"))?;
+        let username = req.username.clone();
+        let subject = st
+            .db(move |s| s.subject_by_username(&username))
+            .await?
+            .ok_or(Error::invalid_request("no such subject"))?;
+        let redirect = match (req.decision.as_str(), req.scopes) {
+            ("allow", Some(scopes)) => decide(&st, &request, &subject, Decision::Allow { scopes }).await,
+            // default: every requested scope left ticked
+            ("allow", None) => decide_all_scopes(&st, &request, &subject).await,
+            ("deny", _) => decide(&st, &request, &subject, Decision::Deny).await,
+            _ => return Err(Error::invalid_request("decision must be allow or deny")),
+        };
+        match redirect {
+            Ok(redirect) => Ok(Redirect { redirect }),
+            // spec TSR-CONF-6: where the page would show an error, 400 invalid_request
+            Err(DecideFailure::Problem(p)) => Err(Error::InvalidRequest(p.message().into())),
+            Err(DecideFailure::Error(e)) => Err(e),
+        }
+    }
+    .await;
+    match out {
+        Ok(v) => json_response(&v),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Allow with every requested scope ticked (the default of spec A.4).
+async fn decide_all_scopes(
+    st: &AppState,
+    request: &str,
+    subject: &crate::core::Subject,
+) -> Result<String, DecideFailure> {
+    let h = crate::core::secret_hash(request);
+    let session = st
+        .db(move |s| s.session_by_request(&h))
+        .await
+        .map_err(DecideFailure::Error)?;
+    let scopes = session.map(|s| s.scopes).unwrap_or_default();
+    decide(st, request, subject, Decision::Allow { scopes }).await
+}

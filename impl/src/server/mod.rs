@@ -1,0 +1,458 @@
+//! The HTTP layer (axum): parses, loads, calls the sans-IO core, persists, renders.
+//!
+//! Build a [`AppState`] with [`Authority::builder`], turn it into a [`Router`] with [`app`],
+//! and serve it with [`serve`] (or [`spawn`] for an in-process server on an ephemeral port).
+
+mod api;
+mod auth;
+mod conformance;
+mod openapi;
+mod pages;
+
+use crate::clock::{Clock, SystemClock, TestClock};
+use crate::config::{Config, Issuer};
+use crate::core::{Consumer, Env, Subject};
+use crate::error::Error;
+use crate::hawk::NonceCache;
+use crate::password::{self, Cost};
+use crate::rand::{token, Random, SystemRandom, TOKEN_BYTES};
+use crate::seal::Sealer;
+use crate::store::{SqliteStore, Store, StoreError, StoreResult};
+use crate::wire::{FixtureConsumer, FixtureSubject, Fixtures};
+use axum::Router;
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Largest request body (spec TSR-CONV-5).
+pub const BODY_LIMIT: usize = 16 * 1024;
+
+/// Shared state of every handler: cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+struct Inner {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    test_clock: Option<Arc<TestClock>>,
+    store: Arc<dyn Store>,
+    rng: Arc<dyn Random>,
+    sealer: Sealer,
+    pairwise_key: Vec<u8>,
+    cookie_key: ring::hmac::Key,
+    nonces: NonceCache,
+    fixtures: Option<Fixtures>,
+    login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
+    dummy_hash: String,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("issuer", &self.0.config.issuer.as_str())
+            .field("conformance", &self.0.config.conformance)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AppState {
+    /// The configuration.
+    #[must_use]
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.0.store
+    }
+
+    /// The fixtures (conformance mode only), with their keys and passwords.
+    #[must_use]
+    pub fn fixtures(&self) -> Option<&Fixtures> {
+        self.0.fixtures.as_ref()
+    }
+
+    /// The current time from the configured clock.
+    #[must_use]
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
+    }
+
+    pub(crate) fn env(&self, now: i64) -> Env<'_> {
+        Env {
+            now,
+            config: &self.0.config,
+            rng: &*self.0.rng,
+            sealer: &self.0.sealer,
+            pairwise_key: &self.0.pairwise_key,
+        }
+    }
+
+    /// Runs a blocking store call off the async runtime; a store fault becomes
+    /// `500 internal_error`, logged without secrets.
+    pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let store = Arc::clone(&self.0.store);
+        match tokio::task::spawn_blocking(move || f(&*store)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "store operation failed");
+                Err(Error::Internal)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "store task failed");
+                Err(Error::Internal)
+            }
+        }
+    }
+}
+
+/// Builds an [`AppState`].
+#[must_use]
+pub struct Authority {
+    config: Config,
+    store: Option<Arc<dyn Store>>,
+    clock: Option<Arc<dyn Clock>>,
+    test_clock: Option<Arc<TestClock>>,
+    rng: Option<Arc<dyn Random>>,
+    restart_fence: Option<bool>,
+}
+
+impl std::fmt::Debug for Authority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authority").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// Why the Authority could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    /// A stored key is unusable.
+    #[error("stored sealing key is unusable: {0}")]
+    Seal(#[from] crate::seal::SealError),
+    /// Password hashing failed.
+    #[error("{0}")]
+    Hash(#[from] password::HashError),
+}
+
+impl Authority {
+    /// Starts a builder for `config`. Defaults: an in-memory store, the system clock (a
+    /// [`TestClock`] in conformance mode), the system RNG.
+    pub fn builder(config: Config) -> Self {
+        Self {
+            config,
+            store: None,
+            clock: None,
+            test_clock: None,
+            rng: None,
+            restart_fence: None,
+        }
+    }
+
+    /// Uses `store`.
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Uses `clock` (outside conformance mode).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Uses `clock` as the clock, and as the conformance test clock in conformance mode.
+    pub fn test_clock(mut self, clock: Arc<TestClock>) -> Self {
+        self.clock = Some(clock.clone());
+        self.test_clock = Some(clock);
+        self
+    }
+
+    /// Uses `rng`.
+    pub fn rng(mut self, rng: Arc<dyn Random>) -> Self {
+        self.rng = Some(rng);
+        self
+    }
+
+    /// Whether the Hawk nonce cache refuses timestamps up to the start time plus the skew
+    /// (spec TSR-HAWK-10). On by default; off by default in conformance mode, where every
+    /// key (Consumer keys and the ticket sealing key) is fresh at each start, so no request
+    /// made to an earlier process can verify. Tests may turn it off when no earlier process
+    /// existed.
+    pub fn restart_fence(mut self, on: bool) -> Self {
+        self.restart_fence = Some(on);
+        self
+    }
+
+    /// Builds the state: loads or creates the Authority's secrets, installs the fixtures in
+    /// conformance mode.
+    pub fn build(self) -> Result<AppState, BuildError> {
+        let conformance = self.config.conformance;
+        let rng: Arc<dyn Random> = self.rng.unwrap_or_else(|| Arc::new(SystemRandom::new()));
+        let store: Arc<dyn Store> = match self.store {
+            Some(s) => s,
+            None => Arc::new(SqliteStore::in_memory()?),
+        };
+        let (clock, test_clock): (Arc<dyn Clock>, Option<Arc<TestClock>>) =
+            match (self.clock, self.test_clock) {
+                (Some(c), t) => (c, t),
+                (None, _) if conformance => {
+                    let t = Arc::new(TestClock::starting_now());
+                    (t.clone(), Some(t))
+                }
+                (None, _) => (Arc::new(SystemClock), None),
+            };
+        // spec TSR-CONF-3: in conformance mode every use of time reads the test clock
+        let test_clock = if conformance {
+            Some(test_clock.unwrap_or_else(|| Arc::new(TestClock::new(clock.now()))))
+        } else {
+            None
+        };
+        let clock: Arc<dyn Clock> = match &test_clock {
+            Some(t) => t.clone(),
+            None => clock,
+        };
+
+        let gen32 = {
+            let rng = Arc::clone(&rng);
+            move || token_bytes(&*rng)
+        };
+        let sealer = if conformance {
+            // fresh at each start (see `restart_fence`)
+            Sealer::new("c1", &gen32())?
+        } else {
+            let key = store.secret("seal:k1", &gen32)?;
+            Sealer::new("k1", &key)?
+        };
+        let pairwise_key = store.secret("pairwise", &gen32)?;
+        let cookie_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.secret("cookie", &gen32)?);
+
+        let fixtures = if conformance {
+            Some(install_fixtures(&self.config.issuer, &*store, &*rng)?)
+        } else {
+            None
+        };
+        let fence = self.restart_fence.unwrap_or(!conformance);
+        let started_at = if fence {
+            u64::try_from(clock.now()).unwrap_or(0)
+        } else {
+            0
+        };
+        let skew = u64::try_from(self.config.skew).unwrap_or(60);
+        let nonces = NonceCache::new(self.config.nonce_capacity, skew, started_at);
+        if conformance {
+            // spec TSR-CONF-2
+            tracing::warn!(issuer = self.config.issuer.as_str(), "CONFORMANCE MODE: test clock and fixtures are on; never use this in production");
+        }
+        Ok(AppState(Arc::new(Inner {
+            dummy_hash: password::dummy_hash(Cost::FIXTURE),
+            config: self.config,
+            clock,
+            test_clock,
+            store,
+            rng,
+            sealer,
+            pairwise_key,
+            cookie_key,
+            nonces,
+            fixtures,
+            login_failures: Mutex::new(HashMap::new()),
+        })))
+    }
+}
+
+fn token_bytes(rng: &dyn Random) -> Vec<u8> {
+    let mut k = vec![0u8; 32];
+    rng.fill(&mut k);
+    k
+}
+
+/// The fixtures of spec A.3 (TSR-CONF-5), with fresh keys and passwords.
+fn install_fixtures(issuer: &Issuer, store: &dyn Store, rng: &dyn Random) -> Result<Fixtures, BuildError> {
+    let consumers = vec![
+        Consumer {
+            id: "conformance-consumer".into(),
+            key: token(rng, TOKEN_BYTES),
+            name: "Conformance Consumer".into(),
+            redirect_uris: vec!["https://consumer.example/callback".into()],
+            grants: vec!["admin".into(), "staff".into()],
+            scopes: vec!["email".into(), "profile".into()],
+            may_delegate: true,
+        },
+        Consumer {
+            id: "conformance-delegate".into(),
+            key: token(rng, TOKEN_BYTES),
+            name: "Conformance Delegate".into(),
+            redirect_uris: vec!["https://delegate.example/callback".into()],
+            grants: vec!["staff".into()],
+            scopes: vec!["email".into()],
+            may_delegate: false,
+        },
+    ];
+    let mut fixture_consumers = Vec::new();
+    for c in consumers {
+        store.put_consumer(&c)?;
+        fixture_consumers.push(FixtureConsumer {
+            consumer_id: c.id,
+            key: c.key,
+            algorithm: "sha256".into(),
+            name: c.name,
+            redirect_uris: c.redirect_uris,
+            grants: c.grants,
+            scopes: c.scopes,
+            may_delegate: c.may_delegate,
+        });
+    }
+    let mut subjects = Vec::new();
+    for (username, roles, email, name) in [
+        ("alice", vec!["staff".to_owned()], "alice@example.org", "Alice"),
+        ("mallory", vec![], "mallory@example.org", "Mallory"),
+    ] {
+        let pw = token(rng, 16);
+        let mut data = serde_json::Map::new();
+        data.insert("email".into(), email.into());
+        data.insert("profile".into(), serde_json::json!({ "name": name }));
+        store.put_subject(&Subject {
+            id: format!("sub_{}", token(rng, 16)),
+            username: username.into(),
+            password_hash: password::hash(&pw, Cost::FIXTURE, rng)?,
+            roles: roles.clone(),
+            data: data.clone(),
+        })?;
+        subjects.push(FixtureSubject {
+            username: username.into(),
+            password: pw,
+            roles,
+            data,
+        });
+    }
+    Ok(Fixtures {
+        issuer: issuer.as_str().to_owned(),
+        consumers: fixture_consumers,
+        subjects,
+    })
+}
+
+/// The Authority's router. Conformance routes exist only in conformance mode (spec TSR-CONF-1).
+pub fn app(state: AppState) -> Router {
+    let mut router = Router::new()
+        .merge(api::routes())
+        .merge(pages::routes())
+        .merge(openapi::routes());
+    if state.config().conformance {
+        router = router.merge(conformance::routes());
+    }
+    router
+        .fallback(|| async { Error::NotFound })
+        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                tracing::error!("a handler panicked");
+                axum::response::IntoResponse::into_response(Error::Internal)
+            },
+        ))
+        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
+            |req: &axum::http::Request<_>| {
+                // the path only: queries may carry codes or authorize handles (TSR-CONV-11)
+                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+            },
+        ))
+        .with_state(state)
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// An Authority running in this process (see [`spawn`]).
+#[derive(Debug)]
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its state (issuer, fixtures, store).
+    pub state: AppState,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The server task.
+    pub task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// The issuer identifier, `http://127.0.0.1:{port}`.
+    #[must_use]
+    pub fn issuer(&self) -> &str {
+        self.state.config().issuer.as_str()
+    }
+
+    /// Stops the server and waits for it.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Starts an Authority on `127.0.0.1` on an ephemeral port, with issuer
+/// `http://127.0.0.1:{port}`. `configure` adjusts the builder (store, clock, conformance…);
+/// the issuer is set here.
+pub async fn spawn(
+    conformance: bool,
+    configure: impl FnOnce(Authority) -> Authority + Send + 'static,
+) -> Result<Running, Box<dyn std::error::Error + Send + Sync>> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let issuer = Issuer::parse(&format!("http://127.0.0.1:{}", addr.port()))?;
+    let mut config = Config::new(issuer);
+    config.conformance = conformance;
+    let state = tokio::task::spawn_blocking(move || configure(Authority::builder(config)).build())
+        .await??;
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let router = app(state.clone());
+    let task = tokio::spawn(serve(listener, router, async move {
+        let _ = rx.await;
+    }));
+    Ok(Running {
+        addr,
+        state,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+impl AppState {
+    /// spec TSR-AUTHZ-8: whether `username` has had too many failed logins in the last minute.
+    pub(crate) fn login_blocked(&self, username: &str, now: i64) -> bool {
+        let mut map = self.0.login_failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(q) = map.get_mut(username) else {
+            return false;
+        };
+        while q.front().is_some_and(|&t| t <= now - 60) {
+            q.pop_front();
+        }
+        q.len() >= self.0.config.login_failures_per_minute as usize
+    }
+
+    pub(crate) fn record_login_failure(&self, username: &str, now: i64) {
+        let mut map = self.0.login_failures.lock().unwrap_or_else(PoisonError::into_inner);
+        if map.len() > 100_000 {
+            // bounded memory: forget accounts with no recent failure
+            map.retain(|_, q| q.back().is_some_and(|&t| t > now - 60));
+        }
+        map.entry(username.to_owned()).or_default().push_back(now);
+    }
+}

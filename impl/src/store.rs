@@ -1,0 +1,435 @@
+//! Storage behind a [`Store`] trait with atomic operations, and its SQLite implementation.
+//!
+//! Every operation that changes a session is a compare-and-set on the session's stored state
+//! inside one transaction (spec TSR-SESSION-2): of concurrent requests that would each move a
+//! session out of a state, the first to commit wins and the others see `false` and re-decide
+//! on the new state. Transactions commit with `synchronous=FULL` in WAL mode before the
+//! response is sent, so nothing acknowledged to a client is lost on a crash or power cut
+//! (`NORMAL` would only guarantee that for process crashes, not for power loss).
+//!
+//! Verifying a ticket-authenticated request only reads ([`Store::family`]); the Hawk nonce
+//! cache lives in memory (spec TSR-TICKET-7, TSR-HAWK-10).
+
+use crate::core::{Consumer, Family, Session, State, Subject};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+/// A storage fault (I/O, corruption, a bug). Reported to clients as `500 internal_error`
+/// without details (spec TSR-ERROR-2); logged by the caller.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite said no.
+    #[error("sqlite: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON column does not parse.
+    #[error("stored record does not parse: {0}")]
+    Corrupt(#[from] serde_json::Error),
+    /// A uniqueness constraint (duplicate consumer id, username, sid).
+    #[error("already exists")]
+    Conflict,
+}
+
+/// Result of a store operation.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The Authority's storage. Every method is atomic; the compare-and-set methods return
+/// `false` (and change nothing) when the session is no longer in the state the caller
+/// decided on.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// A registered Consumer.
+    fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>>;
+    /// Every registered Consumer.
+    fn consumers(&self) -> StoreResult<Vec<Consumer>>;
+    /// Registers a Consumer, or replaces it (a new key invalidates the old one at once,
+    /// spec TSR-REG-5).
+    fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()>;
+    /// A Subject by internal id.
+    fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
+    /// A Subject by login name.
+    fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>>;
+    /// Adds a Subject, or replaces the one with the same login name (keeping its internal id).
+    fn put_subject(&self, subject: &Subject) -> StoreResult<()>;
+    /// A named secret of the Authority (sealing key, pairwise key, …), created with `make` if
+    /// absent. Atomic: concurrent callers all get the same value.
+    fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>>;
+
+    /// Stores a new session and its family (handshake).
+    fn create_session(&self, session: &Session) -> StoreResult<()>;
+    /// A session by `sid` hash.
+    fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>>;
+    /// A session by authorize request hash.
+    fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>>;
+    /// A family.
+    fn family(&self, id: &str) -> StoreResult<Option<Family>>;
+    /// Decides an authorize request: `pending` → `authorized`/`denied`, once.
+    fn decide(&self, sid_hash: &str, new_state: &State) -> StoreResult<bool>;
+    /// Redeems a code: `authorized` → `active` with `exp`, starting the family with
+    /// `family_end`, once (spec TSR-RESULT-7).
+    fn redeem(&self, session: &Session, family_end: i64) -> StoreResult<bool>;
+    /// Rotates a session: `active` → `rotated` and stores `new`, once (spec TSR-REFRESH-3).
+    fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool>;
+    /// Revokes a family: every session in it becomes `revoked` (spec TSR-SESSION-4).
+    fn revoke_family(&self, family: &str) -> StoreResult<()>;
+}
+
+const SCHEMA: &str = r"
+CREATE TABLE IF NOT EXISTS consumers (
+    id TEXT PRIMARY KEY,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS subjects (
+    id TEXT PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS secrets (
+    name TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS families (
+    id TEXT PRIMARY KEY,
+    end_at INTEGER,
+    revoked INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS sessions (
+    sid_hash TEXT PRIMARY KEY,
+    family_id TEXT NOT NULL REFERENCES families(id),
+    request_hash TEXT UNIQUE,
+    state TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id);
+";
+
+/// The embedded store: one SQLite file (WAL), one writer connection and a few readers.
+#[derive(Debug)]
+pub struct SqliteStore {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `path`.
+    pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
+        let path = path.as_ref();
+        let writer = Connection::open(path)?;
+        writer.pragma_update(None, "journal_mode", "WAL")?;
+        configure(&writer)?;
+        writer.execute_batch(SCHEMA)?;
+        let mut readers = Vec::new();
+        for _ in 0..4 {
+            let r = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )?;
+            r.busy_timeout(std::time::Duration::from_secs(10))?;
+            readers.push(Mutex::new(r));
+        }
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    /// A store in memory (one connection): for tests and conformance mode. Nothing survives
+    /// the process.
+    pub fn in_memory() -> StoreResult<Self> {
+        let writer = Connection::open_in_memory()?;
+        configure(&writer)?;
+        writer.execute_batch(SCHEMA)?;
+        Ok(Self {
+            writer: Mutex::new(writer),
+            readers: Vec::new(),
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        if self.readers.is_empty() {
+            return self.write(f);
+        }
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
+        let conn = self.readers[i].lock().unwrap_or_else(PoisonError::into_inner);
+        f(&conn)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        f(&conn)
+    }
+
+    /// Runs `f` in an immediate transaction on the writer, committing on `Ok`.
+    fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn session_from_row(record: &str) -> StoreResult<Session> {
+    Ok(serde_json::from_str(record)?)
+}
+
+fn map_unique(e: rusqlite::Error) -> StoreError {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict
+        }
+        other => StoreError::Sqlite(other),
+    }
+}
+
+impl Store for SqliteStore {
+    fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached("SELECT record FROM consumers WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+        })
+    }
+
+    fn consumers(&self) -> StoreResult<Vec<Consumer>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT record FROM consumers ORDER BY id")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(serde_json::from_str(&r?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()> {
+        let rec = serde_json::to_string(consumer)?;
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO consumers (id, record) VALUES (?1, ?2)
+                 ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                params![consumer.id, rec],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
+                .query_row([id], |r| r.get(0))
+                .optional()?;
+            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+        })
+    }
+
+    fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached("SELECT record FROM subjects WHERE username = ?1")?
+                .query_row([username], |r| r.get(0))
+                .optional()?;
+            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+        })
+    }
+
+    fn put_subject(&self, subject: &Subject) -> StoreResult<()> {
+        self.tx(|tx| {
+            let existing: Option<String> = tx
+                .query_row(
+                    "SELECT id FROM subjects WHERE username = ?1",
+                    [&subject.username],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let mut s = subject.clone();
+            if let Some(id) = existing {
+                // spec TSR-REG-7: the internal id never changes
+                s.id = id;
+            }
+            let rec = serde_json::to_string(&s)?;
+            tx.execute(
+                "INSERT INTO subjects (id, username, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET record = excluded.record",
+                params![s.id, s.username, rec],
+            )
+            .map_err(map_unique)?;
+            Ok(())
+        })
+    }
+
+    fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>> {
+        self.tx(|tx| {
+            let existing: Option<Vec<u8>> = tx
+                .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| r.get(0))
+                .optional()?;
+            if let Some(v) = existing {
+                return Ok(v);
+            }
+            let v = make();
+            tx.execute("INSERT INTO secrets (name, value) VALUES (?1, ?2)", params![name, v])?;
+            Ok(v)
+        })
+    }
+
+    fn create_session(&self, session: &Session) -> StoreResult<()> {
+        let rec = serde_json::to_string(session)?;
+        self.tx(|tx| {
+            tx.execute(
+                "INSERT INTO families (id, end_at, revoked) VALUES (?1, NULL, 0)",
+                [&session.family],
+            )
+            .map_err(map_unique)?;
+            tx.execute(
+                "INSERT INTO sessions (sid_hash, family_id, request_hash, state, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![
+                    session.sid_hash,
+                    session.family,
+                    session.request_hash,
+                    session.state.name(),
+                    rec
+                ],
+            )
+            .map_err(map_unique)?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached("SELECT record FROM sessions WHERE sid_hash = ?1")?
+                .query_row([sid_hash], |r| r.get(0))
+                .optional()?;
+            rec.as_deref().map(session_from_row).transpose()
+        })
+    }
+
+    fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached("SELECT record FROM sessions WHERE request_hash = ?1")?
+                .query_row([request_hash], |r| r.get(0))
+                .optional()?;
+            rec.as_deref().map(session_from_row).transpose()
+        })
+    }
+
+    fn family(&self, id: &str) -> StoreResult<Option<Family>> {
+        self.read(|c| {
+            Ok(c.prepare_cached("SELECT end_at, revoked FROM families WHERE id = ?1")?
+                .query_row([id], |r| {
+                    Ok(Family {
+                        id: id.to_owned(),
+                        end: r.get(0)?,
+                        revoked: r.get::<_, i64>(1)? != 0,
+                    })
+                })
+                .optional()?)
+        })
+    }
+
+    fn decide(&self, sid_hash: &str, new_state: &State) -> StoreResult<bool> {
+        self.tx(|tx| {
+            let rec: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM sessions WHERE sid_hash = ?1 AND state = 'pending'",
+                    [sid_hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(rec) = rec else { return Ok(false) };
+            let mut s = session_from_row(&rec)?;
+            s.state = new_state.clone();
+            let n = tx.execute(
+                "UPDATE sessions SET state = ?2, record = ?3 WHERE sid_hash = ?1 AND state = 'pending'",
+                params![sid_hash, s.state.name(), serde_json::to_string(&s)?],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn redeem(&self, session: &Session, family_end: i64) -> StoreResult<bool> {
+        let rec = serde_json::to_string(session)?;
+        self.tx(|tx| {
+            let n = tx.execute(
+                "UPDATE sessions SET state = ?2, record = ?3 WHERE sid_hash = ?1 AND state = 'authorized'",
+                params![session.sid_hash, session.state.name(), rec],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "UPDATE families SET end_at = ?2 WHERE id = ?1 AND end_at IS NULL",
+                params![session.family, family_end],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool> {
+        let new_rec = serde_json::to_string(new)?;
+        self.tx(|tx| {
+            let rec: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM sessions WHERE sid_hash = ?1 AND state = 'active'",
+                    [old_sid_hash],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(rec) = rec else { return Ok(false) };
+            let mut old = session_from_row(&rec)?;
+            old.state = rotated.clone();
+            tx.execute(
+                "UPDATE sessions SET state = ?2, record = ?3 WHERE sid_hash = ?1",
+                params![old_sid_hash, old.state.name(), serde_json::to_string(&old)?],
+            )?;
+            tx.execute(
+                "INSERT INTO sessions (sid_hash, family_id, request_hash, state, record)
+                 VALUES (?1, ?2, NULL, ?3, ?4)",
+                params![new.sid_hash, new.family, new.state.name(), new_rec],
+            )
+            .map_err(map_unique)?;
+            Ok(true)
+        })
+    }
+
+    fn revoke_family(&self, family: &str) -> StoreResult<()> {
+        self.tx(|tx| {
+            tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
+            let mut stmt = tx.prepare(
+                "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
+            )?;
+            let rows: Vec<(String, String)> = stmt
+                .query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            drop(stmt);
+            for (sid_hash, rec) in rows {
+                let mut s = session_from_row(&rec)?;
+                s.state = State::Revoked(crate::core::Revoked);
+                tx.execute(
+                    "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
+                    params![sid_hash, serde_json::to_string(&s)?],
+                )?;
+            }
+            Ok(())
+        })
+    }
+}

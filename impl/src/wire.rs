@@ -1,0 +1,376 @@
+//! Wire types of the JSON API, exactly as the spec defines them (chapters 5, 6, 7, A).
+//!
+//! Request types refuse unknown members (spec TSR-CONV-3); [`parse`] turns any serde failure
+//! into `400 invalid_request` with a description that never echoes a value from the body
+//! (spec TSR-ERROR-2).
+
+use crate::error::Error;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+/// `POST /v1/handshake` request (spec 5.2).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeRequest {
+    /// One of the Consumer's registered redirect URIs.
+    pub redirect_uri: String,
+    /// Roles to check.
+    pub grants: Vec<String>,
+    /// Data items wanted.
+    pub scopes: Vec<String>,
+    /// `base64url(SHA-256(code_verifier))`.
+    pub code_challenge: String,
+    /// `"S256"`.
+    pub code_challenge_method: String,
+}
+
+/// `POST /v1/handshake` response (spec 5.2).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HandshakeResponse {
+    /// The new session's id.
+    pub sid: String,
+    /// Where the Consumer sends the Subject's browser.
+    pub authorize_url: String,
+    /// Expiry of the pending session.
+    pub exp: i64,
+    /// The Authority's issuer identifier.
+    pub iss: String,
+}
+
+/// `POST /v1/result` request (spec 5.5).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResultRequest {
+    /// From the handshake response.
+    pub sid: String,
+    /// From the callback.
+    pub code: String,
+    /// The PKCE verifier.
+    pub code_verifier: String,
+}
+
+/// `POST /v1/result` response (spec 5.5).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ResultResponse {
+    /// Pairwise Subject identifier.
+    pub sub: String,
+    /// For each requested grant, whether the Subject holds that role.
+    pub grants: BTreeMap<String, bool>,
+    /// For each requested scope, whether the Subject granted it.
+    pub scopes: BTreeMap<String, bool>,
+    /// Expiry of the now active session.
+    pub exp: i64,
+    /// A user ticket.
+    pub ticket: Ticket,
+}
+
+/// `{"sid": …}`: the body of `POST /v1/refresh` and `POST /v1/revoke` (spec 6.3, 6.4).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SidRequest {
+    /// The session id.
+    pub sid: String,
+}
+
+/// `POST /v1/refresh` response (spec 6.3).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshResponse {
+    /// The `sid` that was refreshed (now dead).
+    pub previous_sid: String,
+    /// The new session's id.
+    pub sid: String,
+    /// The new session's expiry.
+    pub exp: i64,
+    /// A new user ticket.
+    pub ticket: Ticket,
+}
+
+/// `POST /v1/app-ticket` request: `{}` (spec 7.4).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppTicketRequest {}
+
+/// `POST /v1/reissue` request (spec 7.5); every member optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReissueRequest {
+    /// A subset of the parent's scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<Vec<String>>,
+    /// Seconds, 1 to the ticket TTL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<i64>,
+    /// A `consumer_id` to delegate to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_to: Option<String>,
+}
+
+/// The ticket object (spec 7.1).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Ticket {
+    /// Sealed ticket identifier; the Hawk `id`.
+    pub id: String,
+    /// The Hawk key.
+    pub key: String,
+    /// `"sha256"`.
+    pub algorithm: String,
+    /// Expiry.
+    pub exp: i64,
+    /// The Consumer the ticket is issued to.
+    pub app: String,
+    /// The pairwise `sub`; `null` for an app ticket.
+    pub user: Option<String>,
+    /// The Subject data this ticket may read.
+    pub scope: Vec<String>,
+    /// The family identifier; `null` for an app ticket.
+    pub grant: Option<String>,
+    /// The Consumer that delegated the ticket.
+    pub dlg: Option<String>,
+    /// Whether this ticket may be delegated further.
+    pub delegate: bool,
+}
+
+/// `GET /v1/ticket` response: the ticket's public members (spec 7.6, TSR-DATA-3).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TicketInfo {
+    /// See [`Ticket::app`].
+    pub app: String,
+    /// See [`Ticket::user`].
+    pub user: Option<String>,
+    /// See [`Ticket::scope`].
+    pub scope: Vec<String>,
+    /// See [`Ticket::exp`].
+    pub exp: i64,
+    /// See [`Ticket::grant`].
+    pub grant: Option<String>,
+    /// See [`Ticket::dlg`].
+    pub dlg: Option<String>,
+    /// See [`Ticket::delegate`].
+    pub delegate: bool,
+}
+
+/// The `hawk` member of the metadata (spec 5.1).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct HawkMetadata {
+    /// `"1.1"`.
+    pub version: String,
+    /// `["sha256"]`.
+    pub algorithms: Vec<String>,
+    /// The skew window in seconds.
+    pub timestamp_skew_seconds: i64,
+}
+
+/// The `ttl` member of the metadata (spec 5.1, TSR-META-2).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct TtlMetadata {
+    /// Authorize request and pending session.
+    pub authorize: i64,
+    /// Code.
+    pub code: i64,
+    /// Active session.
+    pub session: i64,
+    /// Family.
+    pub family: i64,
+    /// Ticket.
+    pub ticket: i64,
+}
+
+/// `GET /.well-known/tessera-authority` (spec 5.1).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Metadata {
+    pub issuer: String,
+    pub handshake_endpoint: String,
+    pub authorize_endpoint: String,
+    pub result_endpoint: String,
+    pub refresh_endpoint: String,
+    pub revoke_endpoint: String,
+    pub app_ticket_endpoint: String,
+    pub reissue_endpoint: String,
+    pub subject_endpoint: String,
+    pub ticket_endpoint: String,
+    pub hawk: HawkMetadata,
+    pub code_challenge_methods_supported: Vec<String>,
+    pub grants_supported: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    pub ttl: TtlMetadata,
+    pub conformance_mode: bool,
+}
+
+/// `POST /conformance/clock` request (spec A.2).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockAdvance {
+    /// Seconds, 0 to 31 536 000.
+    pub advance: i64,
+}
+
+/// `GET`/`POST /conformance/clock` response (spec A.2).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct ClockNow {
+    /// The test clock's time.
+    pub now: i64,
+}
+
+/// A Consumer as published by `GET /conformance/fixtures` (spec A.3).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FixtureConsumer {
+    pub consumer_id: String,
+    pub key: String,
+    pub algorithm: String,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub grants: Vec<String>,
+    pub scopes: Vec<String>,
+    pub may_delegate: bool,
+}
+
+/// A Subject as published by `GET /conformance/fixtures` (spec A.3).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct FixtureSubject {
+    pub username: String,
+    pub password: String,
+    pub roles: Vec<String>,
+    pub data: serde_json::Map<String, serde_json::Value>,
+}
+
+/// `GET /conformance/fixtures` response (spec A.3).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+#[allow(missing_docs)]
+pub struct Fixtures {
+    pub issuer: String,
+    pub consumers: Vec<FixtureConsumer>,
+    pub subjects: Vec<FixtureSubject>,
+}
+
+/// `POST /conformance/authorize` request (spec A.4).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConformanceAuthorize {
+    /// The `authorize_url` of a handshake response.
+    pub authorize_url: String,
+    /// A Subject's login name.
+    pub username: String,
+    /// `allow` or `deny`.
+    pub decision: String,
+    /// The scopes left ticked; default all requested.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+}
+
+/// `POST /conformance/authorize` response (spec A.4).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Redirect {
+    /// The callback URL the browser would be sent to.
+    pub redirect: String,
+}
+
+/// Parses a JSON request body. spec TSR-CONV-3: not JSON, not an object, missing, wrongly
+/// typed or unknown members are all `400 invalid_request`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    let value: serde_json::Value = serde_json::from_slice(body)
+        .map_err(|_| Error::invalid_request("the body is not valid JSON"))?;
+    if !value.is_object() {
+        return Err(Error::invalid_request("the body is not a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        // serde's messages for unknown and missing members name only the member (ours or the
+        // client's own key); messages about values may quote the value, so they are replaced.
+        let msg = e.to_string();
+        if msg.starts_with("unknown field") {
+            let name = msg.split('`').nth(1).unwrap_or("?");
+            Error::InvalidRequest(Cow::Owned(format!("unknown member `{}`", short(name))))
+        } else if msg.starts_with("missing field") {
+            Error::InvalidRequest(Cow::Owned(msg))
+        } else {
+            Error::invalid_request("a member has the wrong type or value")
+        }
+    })
+}
+
+fn short(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
+}
+
+/// spec TSR-CONV-8: every name matches `[a-z][a-z0-9_.:-]{0,63}` and none repeats.
+pub fn check_names(names: &[String]) -> Result<(), Error> {
+    for (i, n) in names.iter().enumerate() {
+        if !is_name(n) {
+            return Err(Error::invalid_request(
+                "a name in grants or scopes does not match [a-z][a-z0-9_.:-]{0,63}",
+            ));
+        }
+        if names[..i].contains(n) {
+            return Err(Error::invalid_request("a name appears twice in a list"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `n` is a well-formed grant or scope name (spec TSR-CONV-8).
+#[must_use]
+pub fn is_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    (1..=64).contains(&b.len())
+        && b[0].is_ascii_lowercase()
+        && b[1..].iter().all(|&c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, b'_' | b'.' | b':' | b'-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_refuses_bad_bodies_without_echoing_values() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"nope",
+            b"[]",
+            b"{\"sid\": 5}",
+            b"{\"sid\": \"a\", \"extra\": 1}",
+            b"{}",
+        ];
+        for body in cases {
+            let e = parse::<SidRequest>(body).unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{body:?}");
+        }
+        let e = parse::<SidRequest>(br#"{"sid": ["SECRETVALUE"]}"#).unwrap_err();
+        assert!(!format!("{:?}", e.wire()).contains("SECRETVALUE"));
+        assert_eq!(parse::<SidRequest>(br#"{"sid":"x"}"#).unwrap().sid, "x");
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_name("email"));
+        assert!(is_name("a.b:c-d_e9"));
+        assert!(is_name(&"a".repeat(64)));
+        assert!(!is_name(&"a".repeat(65)));
+        assert!(!is_name("Email"));
+        assert!(!is_name("9a"));
+        assert!(!is_name(""));
+        assert!(check_names(&["a".into(), "a".into()]).is_err());
+        assert!(check_names(&["a".into(), "b".into()]).is_ok());
+    }
+}
