@@ -1,0 +1,414 @@
+//! axum integration: `/login`, the callback, an error page, a browser-session cookie and an
+//! extractor for the logged-in Subject.
+//!
+//! ```no_run
+//! # async fn f(consumer: tessera::consumer::Consumer) {
+//! use tessera::consumer::web::{BrowserSession, WebConsumer, WebOptions};
+//! let web = WebConsumer::new(consumer, WebOptions::default());
+//! let app = axum::Router::new()
+//!     .route("/", axum::routing::get(|s: BrowserSession| async move {
+//!         match s.login { Some(l) => format!("hello {}", l.sub), None => "<a href=/login>log in</a>".into() }
+//!     }))
+//!     .with_state(web.clone())
+//!     .merge(web.router());
+//! # }
+//! ```
+//!
+//! What it does for you: the browser-session cookie is `HttpOnly`, `SameSite=Lax`, and `Secure`
+//! when the redirect URI is `https` (spec TSR-CONSUMER-2); the pending login is kept server-side
+//! under that session (TSR-CONSUMER-2) and taken (removed) when the callback arrives, whatever
+//! the outcome (TSR-CONSUMER-6); a successful login gets a new session id (TSR-CONSUMER-8); the
+//! callback answers with `Referrer-Policy: no-referrer`, no body resources and a 303 to a URL
+//! without the code (TSR-CONSUMER-9); failures go (303) to an error page naming the refused check.
+
+use super::client::{CallbackParams, Consumer, Login};
+use super::error::Error;
+use super::pending::{MemoryPendingStore, PendingStore};
+use crate::rand::{token, TOKEN_BYTES};
+use axum::extract::{FromRef, FromRequestParts, Query, State};
+use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, PoisonError};
+
+/// Settings of the integration.
+#[derive(Debug, Clone)]
+pub struct WebOptions {
+    /// Name of the browser-session cookie.
+    pub cookie_name: String,
+    /// Path of the route that starts a login (`GET`, optional `?authority=<issuer>`).
+    pub login_path: String,
+    /// Path of the error page the callback redirects to on failure.
+    pub error_path: String,
+    /// Where the browser goes after a successful login.
+    pub after_login: String,
+    /// Most browser sessions kept in memory (the oldest are dropped beyond).
+    pub max_sessions: usize,
+}
+
+impl Default for WebOptions {
+    fn default() -> Self {
+        Self {
+            cookie_name: "tessera_consumer".into(),
+            login_path: "/login".into(),
+            error_path: "/login/error".into(),
+            after_login: "/".into(),
+            max_sessions: 100_000,
+        }
+    }
+}
+
+#[derive(Clone)]
+struct SessionData {
+    login: Option<Login>,
+    csrf: String,
+    created: i64,
+}
+
+struct Inner {
+    consumer: Consumer,
+    pending: Arc<dyn PendingStore>,
+    sessions: Mutex<HashMap<String, SessionData>>,
+    options: WebOptions,
+    secure: bool,
+    callback_paths: Vec<String>,
+}
+
+/// The axum integration of a [`Consumer`]: cheap to clone; use it as (part of) your state.
+#[derive(Clone)]
+pub struct WebConsumer(Arc<Inner>);
+
+impl std::fmt::Debug for WebConsumer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebConsumer")
+            .field("options", &self.0.options)
+            .field("callback_paths", &self.0.callback_paths)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The browser's session as the integration sees it (an extractor that never rejects).
+#[derive(Clone, Default)]
+pub struct BrowserSession {
+    /// The session id from the cookie, when it names a live session.
+    pub id: Option<String>,
+    /// The logged-in Subject, if any.
+    pub login: Option<Login>,
+    /// A CSRF token bound to this session, for the application's own forms
+    /// (check it with [`WebConsumer::check_csrf`]).
+    pub csrf: Option<String>,
+}
+
+impl std::fmt::Debug for BrowserSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BrowserSession")
+            .field("logged_in", &self.login.as_ref().map(Login::subject_id))
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S> FromRequestParts<S> for BrowserSession
+where
+    WebConsumer: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(WebConsumer::from_ref(state).session(&parts.headers))
+    }
+}
+
+impl WebConsumer {
+    /// Wraps `consumer`, with an in-memory pending store.
+    #[must_use]
+    pub fn new(consumer: Consumer, options: WebOptions) -> Self {
+        Self::with_pending_store(consumer, options, Arc::new(MemoryPendingStore::default()))
+    }
+
+    /// Wraps `consumer`, keeping pending logins in `pending`.
+    #[must_use]
+    pub fn with_pending_store(
+        consumer: Consumer,
+        options: WebOptions,
+        pending: Arc<dyn PendingStore>,
+    ) -> Self {
+        let mut callback_paths = Vec::new();
+        let mut secure = false;
+        for issuer in consumer.issuers() {
+            if let Some(a) = consumer.authority(issuer) {
+                if let Ok(u) = url::Url::parse(&a.registration.redirect_uri) {
+                    secure |= u.scheme() == "https";
+                    if !callback_paths.contains(&u.path().to_owned()) {
+                        callback_paths.push(u.path().to_owned());
+                    }
+                }
+            }
+        }
+        Self(Arc::new(Inner {
+            consumer,
+            pending,
+            sessions: Mutex::new(HashMap::new()),
+            options,
+            secure,
+            callback_paths,
+        }))
+    }
+
+    /// The wrapped [`Consumer`].
+    #[must_use]
+    pub fn consumer(&self) -> &Consumer {
+        &self.0.consumer
+    }
+
+    /// The routes: `GET {login_path}`, `GET {error_path}` and the callback path of each
+    /// Authority's redirect URI. Merge them into your app.
+    pub fn router(&self) -> Router {
+        let o = &self.0.options;
+        let mut r = Router::new()
+            .route(&o.login_path, get(login).post(login))
+            .route(&o.error_path, get(error_page));
+        for p in &self.0.callback_paths {
+            r = r.route(p, get(callback));
+        }
+        r.with_state(self.clone())
+    }
+
+    fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionData>> {
+        self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn cookie_id(&self, headers: &HeaderMap) -> Option<String> {
+        let name = &self.0.options.cookie_name;
+        headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(';'))
+            .filter_map(|kv| kv.trim().split_once('='))
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.to_owned())
+    }
+
+    /// The browser's session from its cookie.
+    #[must_use]
+    pub fn session(&self, headers: &HeaderMap) -> BrowserSession {
+        let Some(id) = self.cookie_id(headers) else {
+            return BrowserSession::default();
+        };
+        match self.sessions().get(&id) {
+            Some(d) => BrowserSession {
+                id: Some(id),
+                login: d.login.clone(),
+                csrf: Some(d.csrf.clone()),
+            },
+            None => BrowserSession::default(),
+        }
+    }
+
+    /// Whether `token` is the CSRF token of `session` (constant time).
+    #[must_use]
+    pub fn check_csrf(&self, session: &BrowserSession, token: &str) -> bool {
+        session
+            .csrf
+            .as_deref()
+            .is_some_and(|c| crate::hawk::constant_time_eq(c.as_bytes(), token.as_bytes()))
+    }
+
+    fn new_session(&self, login: Option<Login>) -> String {
+        let rng = self.0.consumer.random();
+        let id = token(rng, TOKEN_BYTES);
+        let data = SessionData {
+            login,
+            csrf: token(rng, TOKEN_BYTES),
+            created: self.0.consumer.now(),
+        };
+        let mut s = self.sessions();
+        if s.len() >= self.0.options.max_sessions {
+            if let Some(oldest) = s.iter().min_by_key(|(_, d)| d.created).map(|(k, _)| k.clone())
+            {
+                s.remove(&oldest);
+            }
+        }
+        s.insert(id.clone(), data);
+        id
+    }
+
+    /// The `Set-Cookie` value for session `id`: `HttpOnly; SameSite=Lax`, `Secure` over https
+    /// (spec TSR-CONSUMER-2).
+    #[must_use]
+    pub fn set_cookie(&self, id: &str) -> String {
+        format!(
+            "{}={id}; Path=/; HttpOnly; SameSite=Lax{}",
+            self.0.options.cookie_name,
+            if self.0.secure { "; Secure" } else { "" }
+        )
+    }
+
+    fn clear_cookie(&self) -> String {
+        format!(
+            "{}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax{}",
+            self.0.options.cookie_name,
+            if self.0.secure { "; Secure" } else { "" }
+        )
+    }
+
+    /// Refreshes the session's login and stores the new one in its place before returning it
+    /// (spec TSR-CONSUMER-11). On an error that means logout ([`Error::is_logout`]) the session
+    /// is logged out.
+    pub async fn refresh(&self, session: &BrowserSession) -> Result<Login, Error> {
+        let (Some(id), Some(login)) = (&session.id, &session.login) else {
+            return Err(Error::NoPendingLogin);
+        };
+        match self.0.consumer.refresh(login).await {
+            Ok(new) => {
+                if let Some(d) = self.sessions().get_mut(id) {
+                    d.login = Some(new.clone());
+                }
+                Ok(new)
+            }
+            Err(e) => {
+                if e.is_logout() {
+                    self.sessions().remove(id);
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Logs the session out: revokes its login at the Authority (best effort) and forgets the
+    /// session. Returns the `Set-Cookie` value that clears the cookie, and the revocation's
+    /// outcome.
+    pub async fn logout(&self, session: &BrowserSession) -> (String, Result<(), Error>) {
+        let removed = session.id.as_ref().and_then(|id| self.sessions().remove(id));
+        let outcome = match removed.and_then(|d| d.login) {
+            Some(l) => self.0.consumer.revoke(&l).await,
+            None => Ok(()),
+        };
+        (self.clear_cookie(), outcome)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    authority: Option<String>,
+}
+
+fn no_store(mut r: Response) -> Response {
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // spec TSR-CONSUMER-9
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    r
+}
+
+fn see_other(location: &str, cookie: Option<&str>) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(header::LOCATION, v);
+    }
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    no_store(r)
+}
+
+/// `GET /login[?authority=<issuer>]`: handshake, pending login stored under this browser's
+/// session (a new one when it has none), 303 to the Authority.
+async fn login(
+    State(web): State<WebConsumer>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let current = web.session(&headers);
+    let (id, cookie) = match current.id {
+        Some(id) => (id, None),
+        None => {
+            let id = web.new_session(None);
+            let c = web.set_cookie(&id);
+            (id, Some(c))
+        }
+    };
+    match web.0.consumer.begin_login(q.authority.as_deref()).await {
+        Ok(start) => {
+            // spec TSR-CONSUMER-2: server-side, bound to this browser session.
+            web.0.pending.put(&id, start.pending);
+            see_other(&start.authorize_url, cookie.as_deref())
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "login could not start");
+            see_other(&error_location(&web, &e), cookie.as_deref())
+        }
+    }
+}
+
+fn error_location(web: &WebConsumer, e: &Error) -> String {
+    format!("{}?reason={}", web.0.options.error_path, e.kind())
+}
+
+/// The callback: every check of [`Consumer::complete_login`], then a new session id and a 303
+/// to a clean URL.
+async fn callback(State(web): State<WebConsumer>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+    let outcome = match CallbackParams::from_query(uri.query().unwrap_or("")) {
+        Ok(params) => {
+            let old = web.cookie_id(&headers);
+            // spec TSR-CONSUMER-6: taken (removed) before anything else, whatever the outcome.
+            let pending = old.as_deref().and_then(|id| web.0.pending.take(id));
+            web.0
+                .consumer
+                .complete_login(pending, &params)
+                .await
+                .map(|l| (old, l))
+        }
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok((old, login)) => {
+            tracing::info!(issuer = %login.issuer, sub = %login.sub, "login");
+            // spec TSR-CONSUMER-8: a new session id; the old one dies.
+            if let Some(old) = old {
+                web.sessions().remove(&old);
+            }
+            let id = web.new_session(Some(login));
+            let c = web.set_cookie(&id);
+            // spec TSR-CONSUMER-9: 303 to a URL without the code, no-referrer.
+            see_other(&web.0.options.after_login, Some(&c))
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "callback refused");
+            see_other(&error_location(&web, &e), None)
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct ErrorQuery {
+    reason: Option<String>,
+}
+
+/// The error page: a fixed sentence per refused check; no third-party resources.
+async fn error_page(State(web): State<WebConsumer>, Query(q): Query<ErrorQuery>) -> Response {
+    let reason = q
+        .reason
+        .filter(|r| r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
+        .unwrap_or_else(|| "unknown".into());
+    let text = Error::describe_kind(&reason);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sign-in refused</title></head><body>\
+         <h1>Sign-in refused</h1><p id=\"message\">{text}</p>\
+         <p>Reason: <code id=\"reason\">{reason}</code></p>\
+         <p><a href=\"{}\">Start again</a></p></body></html>",
+        web.0.options.after_login
+    );
+    let mut r = (StatusCode::BAD_REQUEST, axum::response::Html(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    no_store(r)
+}
