@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod consumer;
 pub mod core;
+pub mod demo;
 pub mod error;
 pub mod hawk;
 pub mod password;

@@ -29,6 +29,16 @@ enum Command {
     /// Manage Subjects.
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Run the Authority and the demo Consumer together on loopback (in memory) and print the
+    /// URL to open and the demo Subject's credentials.
+    Demo {
+        /// Address of the Authority.
+        #[arg(long, default_value = "127.0.0.1:7700")]
+        authority_addr: std::net::SocketAddr,
+        /// Address of the demo Consumer.
+        #[arg(long, default_value = "127.0.0.1:7701")]
+        consumer_addr: std::net::SocketAddr,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -157,6 +167,10 @@ fn open(db: &DbArg) -> Result<SqliteStore, AnyError> {
 fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Demo { authority_addr, consumer_addr } => {
+            let opts = tessera::demo::DemoOptions { authority_addr, consumer_addr, ..Default::default() };
+            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(tessera::demo::run(opts))
+        }
         Command::Consumer(ConsumerCommand::Add(a)) => {
             let store = open(&a.db)?;
             if store.consumer(&a.id)?.is_some() {
