@@ -2,8 +2,7 @@
 
 mod common;
 
-use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::StatusCode;
 use common::*;
 use serde_json::json;
 
@@ -236,48 +235,6 @@ async fn app_tickets_reissue_and_delegation() {
     // unknown target (TSR-REISSUE-4)
     let x = h.post(&pt, "/v1/reissue", json!({"issue_to": "nobody"})).await;
     assert_eq!(x.outcome(), "400 unknown_consumer");
-}
-
-fn find_value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    html[start..][..html[start..].find('"').unwrap()].to_owned()
-}
-
-fn cookies(r: &Resp) -> Vec<String> {
-    r.headers
-        .get_all(header::SET_COOKIE)
-        .iter()
-        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
-        .collect()
-}
-
-fn page_headers_ok(r: &Resp) {
-    // TSR-AUTHZ-4
-    assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
-    assert_eq!(r.header("x-frame-options"), Some("DENY"));
-    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
-    assert_eq!(r.header("cache-control"), Some("no-store"));
-}
-
-async fn form(h: &Harness, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
-    let req = Request::builder()
-        .method("POST")
-        .uri(path)
-        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .header(header::COOKIE, cookie)
-        .body(Body::from(body))
-        .unwrap();
-    h.send(req).await
-}
-
-async fn page(h: &Harness, path: &str, cookie: &str) -> Resp {
-    let mut req = Request::builder().uri(path);
-    if !cookie.is_empty() {
-        req = req.header(header::COOKIE, cookie);
-    }
-    h.send(req.body(Body::empty()).unwrap()).await
 }
 
 #[tokio::test]

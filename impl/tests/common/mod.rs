@@ -299,3 +299,69 @@ impl Failures {
         assert!(self.0.is_empty(), "{} failure(s):\n{}", self.0.len(), self.0.join("\n"));
     }
 }
+
+// HTML pages
+
+pub fn find_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    html[start..][..html[start..].find('"').unwrap()].to_owned()
+}
+
+pub fn cookies(r: &Resp) -> Vec<String> {
+    r.headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect()
+}
+
+pub fn page_headers_ok(r: &Resp) {
+    // TSR-AUTHZ-4
+    assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
+    assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
+    assert_eq!(r.header("cache-control"), Some("no-store"));
+}
+
+pub async fn form(h: &Harness, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
+    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let req = Request::builder()
+        .method("POST")
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(header::COOKIE, cookie)
+        .body(Body::from(body))
+        .unwrap();
+    h.send(req).await
+}
+
+pub async fn page(h: &Harness, path: &str, cookie: &str) -> Resp {
+    let mut req = Request::builder().uri(path);
+    if !cookie.is_empty() {
+        req = req.header(header::COOKIE, cookie);
+    }
+    h.send(req.body(Body::empty()).unwrap()).await
+}
+
+
+/// Logs `username` in through the HTML forms and decides; returns the callback URL.
+pub async fn html_authorize(h: &Harness, authorize_url: &str, username: &str, password: &str, decision: &str, scopes: &[&str]) -> String {
+    let path = &authorize_url[authorize_url.find("/authorize").unwrap()..];
+    let request = query_param(authorize_url, "request").unwrap();
+    let p = page(h, path, "").await;
+    assert_eq!(p.status, StatusCode::OK, "{}", String::from_utf8_lossy(&p.body));
+    let browser = cookies(&p).into_iter().find(|c| c.starts_with("tessera_browser=")).unwrap();
+    let csrf = find_value(&String::from_utf8(p.body.clone()).unwrap(), "csrf_token");
+    let ok = form(h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", username), ("password", password)]).await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&ok.body));
+    let login = cookies(&ok).into_iter().find(|c| c.starts_with("tessera_login=")).unwrap();
+    let jar = format!("{browser}; {login}");
+    let consent = page(h, path, &jar).await;
+    let csrf = find_value(&String::from_utf8(consent.body.clone()).unwrap(), "csrf_token");
+    let mut fields = vec![("request", request.as_str()), ("csrf_token", csrf.as_str()), ("decision", decision)];
+    fields.extend(scopes.iter().map(|s| ("scope", *s)));
+    let done = form(h, "/authorize/consent", &jar, &fields).await;
+    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&done.body));
+    done.header("location").unwrap().to_owned()
+}
