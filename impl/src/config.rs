@@ -165,11 +165,20 @@ mod tests {
     #[test]
     fn issuer_forms() {
         let i = Issuer::parse("https://Auth.Example").unwrap();
-        assert_eq!((i.as_str(), i.host(), i.port()), ("https://auth.example", "auth.example", 443));
+        assert_eq!(
+            (i.as_str(), i.host(), i.port()),
+            ("https://auth.example", "auth.example", 443)
+        );
         let i = Issuer::parse("http://127.0.0.1:7700/").unwrap();
         assert_eq!((i.as_str(), i.port()), ("http://127.0.0.1:7700", 7700));
         assert_eq!(Issuer::parse("http://localhost").unwrap().port(), 80);
-        for bad in ["ftp://x", "https://x/path", "https://x?q", "https://u@x", "x"] {
+        for bad in [
+            "ftp://x",
+            "https://x/path",
+            "https://x?q",
+            "https://u@x",
+            "x",
+        ] {
             assert!(Issuer::parse(bad).is_err(), "{bad}");
         }
     }

@@ -354,7 +354,9 @@ pub struct Env<'a> {
 
 impl std::fmt::Debug for Env<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Env").field("now", &self.now).finish_non_exhaustive()
+        f.debug_struct("Env")
+            .field("now", &self.now)
+            .finish_non_exhaustive()
     }
 }
 
@@ -421,7 +423,12 @@ pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
     serde_json::from_slice(&plain).ok()
 }
 
-fn user_ticket(env: &Env<'_>, session: &Session, grant: &Grant, may_delegate: bool) -> Result<Ticket, Error> {
+fn user_ticket(
+    env: &Env<'_>,
+    session: &Session,
+    grant: &Grant,
+    may_delegate: bool,
+) -> Result<Ticket, Error> {
     // spec TSR-TICKET-4: exp = min(now + ticket TTL, session exp); user = sub; scope = granted;
     // grant = family; app = the session's Consumer. spec TSR-TICKET-3: a fresh random key.
     let contents = TicketContents {
@@ -452,7 +459,11 @@ pub struct NewSession {
 }
 
 /// `POST /v1/handshake` (spec 5.2).
-pub fn handshake(env: &Env<'_>, consumer: &Consumer, req: HandshakeRequest) -> Result<NewSession, Error> {
+pub fn handshake(
+    env: &Env<'_>,
+    consumer: &Consumer,
+    req: HandshakeRequest,
+) -> Result<NewSession, Error> {
     // spec TSR-CONV-8
     wire::check_names(&req.grants)?;
     wire::check_names(&req.scopes)?;
@@ -466,7 +477,11 @@ pub fn handshake(env: &Env<'_>, consumer: &Consumer, req: HandshakeRequest) -> R
         ));
     }
     // spec TSR-HANDSHAKE-1, TSR-REG-3: exact string equality
-    if !consumer.redirect_uris.iter().any(|u| u == &req.redirect_uri) {
+    if !consumer
+        .redirect_uris
+        .iter()
+        .any(|u| u == &req.redirect_uri)
+    {
         return Err(Error::InvalidRedirectUri);
     }
     // spec TSR-HANDSHAKE-2
@@ -530,14 +545,19 @@ impl AuthorizeProblem {
     pub fn message(self) -> &'static str {
         match self {
             Self::Unknown => "This sign-in link is not valid.",
-            Self::Expired => "This sign-in link has expired. Go back to the application and start again.",
+            Self::Expired => {
+                "This sign-in link has expired. Go back to the application and start again."
+            }
             Self::Decided => "This sign-in request was already answered.",
         }
     }
 }
 
 /// spec TSR-AUTHZ-1: an authorize request is usable only while `pending` and unexpired.
-pub fn check_authorize_request(now: i64, session: Option<&Session>) -> Result<(), AuthorizeProblem> {
+pub fn check_authorize_request(
+    now: i64,
+    session: Option<&Session>,
+) -> Result<(), AuthorizeProblem> {
     let s = session.ok_or(AuthorizeProblem::Unknown)?;
     if !matches!(s.state, State::Pending(_)) {
         return Err(AuthorizeProblem::Decided);
@@ -582,7 +602,11 @@ impl ExpectConsent {
         decision: Decision,
     ) -> Result<Decided, Error> {
         let iss = encode_component(env.config.issuer.as_str());
-        let sep = if session.redirect_uri.contains('?') { '&' } else { '?' };
+        let sep = if session.redirect_uri.contains('?') {
+            '&'
+        } else {
+            '?'
+        };
         match decision {
             Decision::Deny => Ok(Decided {
                 // spec TSR-CALLBACK-4, TSR-CALLBACK-2, TSR-CALLBACK-3
@@ -596,8 +620,12 @@ impl ExpectConsent {
                 }
                 wire::check_names(&scopes)?;
                 // keep the order of the request
-                let granted_scopes: Vec<String> =
-                    session.scopes.iter().filter(|s| scopes.contains(s)).cloned().collect();
+                let granted_scopes: Vec<String> = session
+                    .scopes
+                    .iter()
+                    .filter(|s| scopes.contains(s))
+                    .cloned()
+                    .collect();
                 let held_grants: Vec<String> = session
                     .grants
                     .iter()
@@ -640,6 +668,8 @@ pub fn encode_component(s: &str) -> String {
 // ---------------------------------------------------------------------------------------------
 
 /// The core's answer to `POST /v1/result`.
+// One value per request, moved once: boxing the large variant would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum ResultOutcome {
     /// Redeem: store `session` (now `active`) if it is still `authorized`, start the family
@@ -719,7 +749,8 @@ pub fn result(
         State::Denied(_) => Refuse(Error::AccessDenied),
         State::Revoked(_) => Refuse(Error::SessionRevoked),
         // spec TSR-RESULT-9
-        State::Active(ExpectRefresh { code_hash, .. }) | State::Rotated(Rotated { code_hash, .. }) => {
+        State::Active(ExpectRefresh { code_hash, .. })
+        | State::Rotated(Rotated { code_hash, .. }) => {
             let presented = secret_hash(&req.code);
             match code_hash {
                 Some(h) if ct_eq(h.as_bytes(), presented.as_bytes()) => {
@@ -773,6 +804,7 @@ pub fn result(
 // ---------------------------------------------------------------------------------------------
 
 /// The core's answer to `POST /v1/refresh`.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum RefreshOutcome {
     /// Atomically move `old_sid_hash` from `active` to `rotated` and store `new`.
@@ -883,7 +915,11 @@ pub fn refresh(
 /// of a session of this Consumer; spec TSR-REVOKE-2: unknown, another Consumer's or already
 /// revoked changes nothing (the answer is `200 {}` either way).
 #[must_use]
-pub fn revoke(consumer: &Consumer, session: Option<&Session>, family: Option<&Family>) -> Option<String> {
+pub fn revoke(
+    consumer: &Consumer,
+    session: Option<&Session>,
+    family: Option<&Family>,
+) -> Option<String> {
     let s = session.filter(|s| s.consumer_id == consumer.id)?;
     if matches!(s.state, State::Revoked(_)) || family.is_some_and(|f| f.revoked) {
         return None;
@@ -947,12 +983,15 @@ pub fn reissue(
     // spec TSR-REISSUE-2
     let ttl = req.ttl.unwrap_or(env.config.ttl.ticket);
     if !(1..=env.config.ttl.ticket).contains(&ttl) {
-        return Err(Error::invalid_request("ttl must be between 1 and the ticket TTL"));
+        return Err(Error::invalid_request(
+            "ttl must be between 1 and the ticket TTL",
+        ));
     }
     let exp = (env.now + ttl).min(parent.exp);
     let contents = if let Some(issue_to) = &req.issue_to {
         // spec TSR-REISSUE-3
-        let may = parent_app.is_some_and(|c| c.may_delegate) && parent.delegate && parent.dlg.is_none();
+        let may =
+            parent_app.is_some_and(|c| c.may_delegate) && parent.delegate && parent.dlg.is_none();
         if !may {
             return Err(Error::DelegationNotAllowed);
         }
@@ -990,7 +1029,10 @@ pub fn reissue(
 }
 
 /// `GET /v1/subject` (spec 7.6, TSR-APP-2, TSR-DATA-1, TSR-DATA-2).
-pub fn subject_data(ticket: &TicketContents, subject: Option<&Subject>) -> Result<serde_json::Value, Error> {
+pub fn subject_data(
+    ticket: &TicketContents,
+    subject: Option<&Subject>,
+) -> Result<serde_json::Value, Error> {
     let (Some(user), Some(_)) = (&ticket.user, &ticket.subject_id) else {
         return Err(Error::InsufficientScope);
     };

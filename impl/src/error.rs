@@ -130,37 +130,145 @@ impl Error {
         use StatusCode as S;
         match self {
             Self::InvalidRequest(why) => (S::BAD_REQUEST, "invalid_request", why),
-            Self::InvalidHeader => (S::BAD_REQUEST, "invalid_header", "the Authorization header is not a well-formed Hawk header"),
-            Self::UnsupportedMediaType => (S::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type", "the body must be application/json"),
-            Self::PayloadTooLarge => (S::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is over 16 KiB"),
-            Self::Unauthenticated => (S::UNAUTHORIZED, "unauthenticated", "this endpoint needs a Hawk Authorization header"),
-            Self::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials", "unknown credentials, wrong MAC, wrong kind of credentials, or app/dlg mismatch"),
-            Self::InvalidPayloadHash => (S::UNAUTHORIZED, "invalid_payload_hash", "the payload hash is missing or does not match the body"),
-            Self::StaleTimestamp { .. } => (S::UNAUTHORIZED, "stale_timestamp", "the Hawk timestamp is outside the accepted window"),
-            Self::ReplayedRequest => (S::UNAUTHORIZED, "replayed_request", "this id, ts and nonce were accepted before"),
+            Self::InvalidHeader => (
+                S::BAD_REQUEST,
+                "invalid_header",
+                "the Authorization header is not a well-formed Hawk header",
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the body must be application/json",
+            ),
+            Self::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "the body is over 16 KiB",
+            ),
+            Self::Unauthenticated => (
+                S::UNAUTHORIZED,
+                "unauthenticated",
+                "this endpoint needs a Hawk Authorization header",
+            ),
+            Self::InvalidCredentials => (
+                S::UNAUTHORIZED,
+                "invalid_credentials",
+                "unknown credentials, wrong MAC, wrong kind of credentials, or app/dlg mismatch",
+            ),
+            Self::InvalidPayloadHash => (
+                S::UNAUTHORIZED,
+                "invalid_payload_hash",
+                "the payload hash is missing or does not match the body",
+            ),
+            Self::StaleTimestamp { .. } => (
+                S::UNAUTHORIZED,
+                "stale_timestamp",
+                "the Hawk timestamp is outside the accepted window",
+            ),
+            Self::ReplayedRequest => (
+                S::UNAUTHORIZED,
+                "replayed_request",
+                "this id, ts and nonce were accepted before",
+            ),
             Self::TicketExpired => (S::UNAUTHORIZED, "ticket_expired", "the ticket has expired"),
-            Self::TicketRevoked => (S::UNAUTHORIZED, "ticket_revoked", "the ticket's family was revoked"),
-            Self::InvalidRedirectUri => (S::BAD_REQUEST, "invalid_redirect_uri", "redirect_uri is not registered for this consumer"),
-            Self::GrantNotAllowed => (S::BAD_REQUEST, "grant_not_allowed", "a requested grant is not registered for this consumer"),
-            Self::ScopeNotAllowed => (S::BAD_REQUEST, "scope_not_allowed", "a requested scope is not allowed"),
-            Self::UnknownSession => (S::BAD_REQUEST, "unknown_session", "no session of this consumer has this sid"),
+            Self::TicketRevoked => (
+                S::UNAUTHORIZED,
+                "ticket_revoked",
+                "the ticket's family was revoked",
+            ),
+            Self::InvalidRedirectUri => (
+                S::BAD_REQUEST,
+                "invalid_redirect_uri",
+                "redirect_uri is not registered for this consumer",
+            ),
+            Self::GrantNotAllowed => (
+                S::BAD_REQUEST,
+                "grant_not_allowed",
+                "a requested grant is not registered for this consumer",
+            ),
+            Self::ScopeNotAllowed => (
+                S::BAD_REQUEST,
+                "scope_not_allowed",
+                "a requested scope is not allowed",
+            ),
+            Self::UnknownSession => (
+                S::BAD_REQUEST,
+                "unknown_session",
+                "no session of this consumer has this sid",
+            ),
             Self::SessionExpired => (S::BAD_REQUEST, "session_expired", "the session has expired"),
-            Self::SessionRevoked => (S::BAD_REQUEST, "session_revoked", "the session's family was revoked"),
-            Self::AuthorizationPending => (S::BAD_REQUEST, "authorization_pending", "the subject has not decided yet"),
-            Self::AccessDenied => (S::FORBIDDEN, "access_denied", "the subject denied the request"),
-            Self::InvalidCode => (S::BAD_REQUEST, "invalid_code", "the code was not issued for this session"),
+            Self::SessionRevoked => (
+                S::BAD_REQUEST,
+                "session_revoked",
+                "the session's family was revoked",
+            ),
+            Self::AuthorizationPending => (
+                S::BAD_REQUEST,
+                "authorization_pending",
+                "the subject has not decided yet",
+            ),
+            Self::AccessDenied => (
+                S::FORBIDDEN,
+                "access_denied",
+                "the subject denied the request",
+            ),
+            Self::InvalidCode => (
+                S::BAD_REQUEST,
+                "invalid_code",
+                "the code was not issued for this session",
+            ),
             Self::CodeExpired => (S::BAD_REQUEST, "code_expired", "the code has expired"),
-            Self::InvalidVerifier => (S::BAD_REQUEST, "invalid_verifier", "the PKCE verifier is malformed or does not match the challenge"),
-            Self::CodeReused => (S::BAD_REQUEST, "code_reused", "this code was already redeemed; its family is revoked"),
-            Self::SessionNotActive => (S::BAD_REQUEST, "session_not_active", "the session has not been redeemed yet"),
-            Self::SessionReused => (S::BAD_REQUEST, "session_reused", "this session was already refreshed; its family is revoked"),
-            Self::InsufficientScope => (S::FORBIDDEN, "insufficient_scope", "the ticket does not allow this"),
-            Self::DelegationNotAllowed => (S::FORBIDDEN, "delegation_not_allowed", "this ticket may not be delegated"),
-            Self::UnknownConsumer => (S::BAD_REQUEST, "unknown_consumer", "issue_to names no registered consumer"),
+            Self::InvalidVerifier => (
+                S::BAD_REQUEST,
+                "invalid_verifier",
+                "the PKCE verifier is malformed or does not match the challenge",
+            ),
+            Self::CodeReused => (
+                S::BAD_REQUEST,
+                "code_reused",
+                "this code was already redeemed; its family is revoked",
+            ),
+            Self::SessionNotActive => (
+                S::BAD_REQUEST,
+                "session_not_active",
+                "the session has not been redeemed yet",
+            ),
+            Self::SessionReused => (
+                S::BAD_REQUEST,
+                "session_reused",
+                "this session was already refreshed; its family is revoked",
+            ),
+            Self::InsufficientScope => (
+                S::FORBIDDEN,
+                "insufficient_scope",
+                "the ticket does not allow this",
+            ),
+            Self::DelegationNotAllowed => (
+                S::FORBIDDEN,
+                "delegation_not_allowed",
+                "this ticket may not be delegated",
+            ),
+            Self::UnknownConsumer => (
+                S::BAD_REQUEST,
+                "unknown_consumer",
+                "issue_to names no registered consumer",
+            ),
             Self::NotFound => (S::NOT_FOUND, "not_found", "no such endpoint"),
-            Self::MethodNotAllowed => (S::METHOD_NOT_ALLOWED, "method_not_allowed", "the endpoint does not take this method"),
-            Self::TemporarilyUnavailable => (S::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the Authority is overloaded; retry later"),
-            Self::Internal => (S::INTERNAL_SERVER_ERROR, "internal_error", "a fault of the Authority"),
+            Self::MethodNotAllowed => (
+                S::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "the endpoint does not take this method",
+            ),
+            Self::TemporarilyUnavailable => (
+                S::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the Authority is overloaded; retry later",
+            ),
+            Self::Internal => (
+                S::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "a fault of the Authority",
+            ),
         }
     }
 
@@ -203,7 +311,10 @@ impl Error {
 /// The headers every JSON response carries (spec TSR-CONV-2).
 pub(crate) fn json_headers(resp: &mut Response) {
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
 }
 
@@ -211,7 +322,10 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), self.body()).into_response();
         json_headers(&mut resp);
-        if let Some(v) = self.www_authenticate().and_then(|v| HeaderValue::from_str(&v).ok()) {
+        if let Some(v) = self
+            .www_authenticate()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
         resp
@@ -224,38 +338,86 @@ mod tests {
 
     /// The table of spec 8.2, as (code, status): the enum must produce exactly these.
     const SPEC_TABLE: &[(&str, u16)] = &[
-        ("invalid_request", 400), ("invalid_header", 400), ("unsupported_media_type", 415),
-        ("payload_too_large", 413), ("unauthenticated", 401), ("invalid_credentials", 401),
-        ("invalid_payload_hash", 401), ("stale_timestamp", 401), ("replayed_request", 401),
-        ("ticket_expired", 401), ("ticket_revoked", 401), ("invalid_redirect_uri", 400),
-        ("grant_not_allowed", 400), ("scope_not_allowed", 400), ("unknown_session", 400),
-        ("session_expired", 400), ("session_revoked", 400), ("authorization_pending", 400),
-        ("access_denied", 403), ("invalid_code", 400), ("code_expired", 400),
-        ("invalid_verifier", 400), ("code_reused", 400), ("session_not_active", 400),
-        ("session_reused", 400), ("insufficient_scope", 403), ("delegation_not_allowed", 403),
-        ("unknown_consumer", 400), ("not_found", 404), ("method_not_allowed", 405),
-        ("temporarily_unavailable", 503), ("internal_error", 500),
+        ("invalid_request", 400),
+        ("invalid_header", 400),
+        ("unsupported_media_type", 415),
+        ("payload_too_large", 413),
+        ("unauthenticated", 401),
+        ("invalid_credentials", 401),
+        ("invalid_payload_hash", 401),
+        ("stale_timestamp", 401),
+        ("replayed_request", 401),
+        ("ticket_expired", 401),
+        ("ticket_revoked", 401),
+        ("invalid_redirect_uri", 400),
+        ("grant_not_allowed", 400),
+        ("scope_not_allowed", 400),
+        ("unknown_session", 400),
+        ("session_expired", 400),
+        ("session_revoked", 400),
+        ("authorization_pending", 400),
+        ("access_denied", 403),
+        ("invalid_code", 400),
+        ("code_expired", 400),
+        ("invalid_verifier", 400),
+        ("code_reused", 400),
+        ("session_not_active", 400),
+        ("session_reused", 400),
+        ("insufficient_scope", 403),
+        ("delegation_not_allowed", 403),
+        ("unknown_consumer", 400),
+        ("not_found", 404),
+        ("method_not_allowed", 405),
+        ("temporarily_unavailable", 503),
+        ("internal_error", 500),
     ];
 
     fn all() -> Vec<Error> {
         vec![
-            Error::invalid_request("x"), Error::InvalidHeader, Error::UnsupportedMediaType,
-            Error::PayloadTooLarge, Error::Unauthenticated, Error::InvalidCredentials,
-            Error::InvalidPayloadHash, Error::StaleTimestamp { now: 1, tsm: "m".into() },
-            Error::ReplayedRequest, Error::TicketExpired, Error::TicketRevoked,
-            Error::InvalidRedirectUri, Error::GrantNotAllowed, Error::ScopeNotAllowed,
-            Error::UnknownSession, Error::SessionExpired, Error::SessionRevoked,
-            Error::AuthorizationPending, Error::AccessDenied, Error::InvalidCode,
-            Error::CodeExpired, Error::InvalidVerifier, Error::CodeReused,
-            Error::SessionNotActive, Error::SessionReused, Error::InsufficientScope,
-            Error::DelegationNotAllowed, Error::UnknownConsumer, Error::NotFound,
-            Error::MethodNotAllowed, Error::TemporarilyUnavailable, Error::Internal,
+            Error::invalid_request("x"),
+            Error::InvalidHeader,
+            Error::UnsupportedMediaType,
+            Error::PayloadTooLarge,
+            Error::Unauthenticated,
+            Error::InvalidCredentials,
+            Error::InvalidPayloadHash,
+            Error::StaleTimestamp {
+                now: 1,
+                tsm: "m".into(),
+            },
+            Error::ReplayedRequest,
+            Error::TicketExpired,
+            Error::TicketRevoked,
+            Error::InvalidRedirectUri,
+            Error::GrantNotAllowed,
+            Error::ScopeNotAllowed,
+            Error::UnknownSession,
+            Error::SessionExpired,
+            Error::SessionRevoked,
+            Error::AuthorizationPending,
+            Error::AccessDenied,
+            Error::InvalidCode,
+            Error::CodeExpired,
+            Error::InvalidVerifier,
+            Error::CodeReused,
+            Error::SessionNotActive,
+            Error::SessionReused,
+            Error::InsufficientScope,
+            Error::DelegationNotAllowed,
+            Error::UnknownConsumer,
+            Error::NotFound,
+            Error::MethodNotAllowed,
+            Error::TemporarilyUnavailable,
+            Error::Internal,
         ]
     }
 
     #[test]
     fn enum_matches_the_spec_table_exactly() {
-        let ours: Vec<(&str, u16)> = all().iter().map(|e| (e.code(), e.status().as_u16())).collect();
+        let ours: Vec<(&str, u16)> = all()
+            .iter()
+            .map(|e| (e.code(), e.status().as_u16()))
+            .collect();
         assert_eq!(ours, SPEC_TABLE);
     }
 
@@ -272,7 +434,10 @@ mod tests {
 
     #[test]
     fn stale_reply_carries_ts_and_tsm() {
-        let e = Error::StaleTimestamp { now: 42, tsm: "abc=".into() };
+        let e = Error::StaleTimestamp {
+            now: 42,
+            tsm: "abc=".into(),
+        };
         assert_eq!(
             e.www_authenticate().unwrap(),
             "Hawk ts=\"42\", tsm=\"abc=\", error=\"Stale timestamp\""

@@ -13,7 +13,12 @@ use tessera::server::{self, Authority};
 use tessera::store::{SqliteStore, Store};
 
 #[derive(Debug, Parser)]
-#[command(name = "tessera", version, about = "Tessera reference Authority", propagate_version = true)]
+#[command(
+    name = "tessera",
+    version,
+    about = "Tessera reference Authority",
+    propagate_version = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -167,14 +172,28 @@ fn open(db: &DbArg) -> Result<SqliteStore, AnyError> {
 fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
         Command::Serve(args) => serve(args),
-        Command::Demo { authority_addr, consumer_addr } => {
-            let opts = tessera::demo::DemoOptions { authority_addr, consumer_addr, ..Default::default() };
-            tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(tessera::demo::run(opts))
+        Command::Demo {
+            authority_addr,
+            consumer_addr,
+        } => {
+            let opts = tessera::demo::DemoOptions {
+                authority_addr,
+                consumer_addr,
+                ..Default::default()
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?
+                .block_on(tessera::demo::run(opts))
         }
         Command::Consumer(ConsumerCommand::Add(a)) => {
             let store = open(&a.db)?;
             if store.consumer(&a.id)?.is_some() {
-                return Err(format!("consumer {:?} exists; use `consumer rotate-key` to replace its key", a.id).into());
+                return Err(format!(
+                    "consumer {:?} exists; use `consumer rotate-key` to replace its key",
+                    a.id
+                )
+                .into());
             }
             // spec TSR-REG-1: the Authority generates the key
             let c = Consumer {
@@ -242,7 +261,9 @@ fn run(cli: Cli) -> Result<(), AnyError> {
 }
 
 fn serve(args: ServeArgs) -> Result<(), AnyError> {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(&args.addr).await?;
         let local = listener.local_addr()?;

@@ -46,14 +46,22 @@ pub fn hash(password: &str, cost: Cost, rng: &dyn Random) -> Result<String, Hash
 /// Whether `password` matches the PHC string `phc` (constant-time comparison inside argon2).
 #[must_use]
 pub fn verify(password: &str, phc: &str) -> bool {
-    PasswordHash::new(phc)
-        .is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(phc).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// A hash to verify against when the login name does not exist, so that the answer takes as
 /// long as for a real account (spec TSR-AUTHZ-8: do not reveal whether the name exists).
 pub fn dummy_hash(cost: Cost) -> String {
-    hash("tessera-dummy-password", cost, &crate::rand::SeededRandom::new(0)).unwrap_or_default()
+    hash(
+        "tessera-dummy-password",
+        cost,
+        &crate::rand::SeededRandom::new(0),
+    )
+    .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -69,6 +77,10 @@ mod tests {
         assert!(verify("correct horse", &h));
         assert!(!verify("wrong", &h));
         assert!(!verify("x", "not a phc string"));
-        assert_ne!(h, hash("correct horse", Cost::FIXTURE, &rng).unwrap(), "salted");
+        assert_ne!(
+            h,
+            hash("correct horse", Cost::FIXTURE, &rng).unwrap(),
+            "salted"
+        );
     }
 }

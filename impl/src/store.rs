@@ -160,7 +160,9 @@ impl SqliteStore {
             return self.write(f);
         }
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
-        let conn = self.readers[i].lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self.readers[i]
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         f(&conn)
     }
 
@@ -170,7 +172,10 @@ impl SqliteStore {
     }
 
     /// Runs `f` in an immediate transaction on the writer, committing on `Ok`.
-    fn tx<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
+    fn tx<T>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
@@ -277,13 +282,18 @@ impl Store for SqliteStore {
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>> {
         self.tx(|tx| {
             let existing: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| r.get(0))
+                .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             if let Some(v) = existing {
                 return Ok(v);
             }
             let v = make();
-            tx.execute("INSERT INTO secrets (name, value) VALUES (?1, ?2)", params![name, v])?;
+            tx.execute(
+                "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
+                params![name, v],
+            )?;
             Ok(v)
         })
     }
@@ -334,15 +344,17 @@ impl Store for SqliteStore {
 
     fn family(&self, id: &str) -> StoreResult<Option<Family>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT end_at, revoked FROM families WHERE id = ?1")?
-                .query_row([id], |r| {
-                    Ok(Family {
-                        id: id.to_owned(),
-                        end: r.get(0)?,
-                        revoked: r.get::<_, i64>(1)? != 0,
+            Ok(
+                c.prepare_cached("SELECT end_at, revoked FROM families WHERE id = ?1")?
+                    .query_row([id], |r| {
+                        Ok(Family {
+                            id: id.to_owned(),
+                            end: r.get(0)?,
+                            revoked: r.get::<_, i64>(1)? != 0,
+                        })
                     })
-                })
-                .optional()?)
+                    .optional()?,
+            )
         })
     }
 

@@ -41,14 +41,24 @@ fn register(store: &dyn Store) {
 }
 
 fn shop() -> Creds {
-    Creds { id: "shop".into(), key: KEY.into(), app: None, dlg: None }
+    Creds {
+        id: "shop".into(),
+        key: KEY.into(),
+        app: None,
+        dlg: None,
+    }
 }
 
 /// A production-mode Authority (restart fence on) on `path`, its clock at `start`, moved past
 /// the fence.
 fn start(path: &std::path::Path, start: i64) -> Harness {
     let store: Arc<dyn Store> = Arc::new(SqliteStore::open(path).unwrap());
-    let h = Harness::build(Authority::builder(config(false)).store(store).restart_fence(true), Some(start));
+    let h = Harness::build(
+        Authority::builder(config(false))
+            .store(store)
+            .restart_fence(true),
+        Some(start),
+    );
     h.clock.advance(61);
     h
 }
@@ -56,8 +66,20 @@ fn start(path: &std::path::Path, start: i64) -> Harness {
 async fn authorized(h: &Harness) -> (String, String, String) {
     let (hs, verifier) = h.handshake(&shop(), &["staff"], &["email"]).await;
     assert_eq!(hs.status, StatusCode::OK, "{}", hs.json);
-    let cb = html_authorize(h, hs.json["authorize_url"].as_str().unwrap(), "ada", "pw-ada", "allow", &["email"]).await;
-    (hs.json["sid"].as_str().unwrap().to_owned(), query_param(&cb, "code").unwrap(), verifier)
+    let cb = html_authorize(
+        h,
+        hs.json["authorize_url"].as_str().unwrap(),
+        "ada",
+        "pw-ada",
+        "allow",
+        &["email"],
+    )
+    .await;
+    (
+        hs.json["sid"].as_str().unwrap().to_owned(),
+        query_param(&cb, "code").unwrap(),
+        verifier,
+    )
 }
 
 #[tokio::test]
@@ -71,14 +93,29 @@ async fn state_survives_a_restart() {
     let h = start(&db, t0);
     // 1: an active session with a ticket
     let (sid1, code1, v1) = authorized(&h).await;
-    let r1 = h.post(&c, "/v1/result", json!({"sid": sid1, "code": code1, "code_verifier": v1})).await;
+    let r1 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid1, "code": code1, "code_verifier": v1}),
+        )
+        .await;
     assert_eq!(r1.status, StatusCode::OK, "{}", r1.json);
     // 2: a code issued, not redeemed
     let (sid2, code2, v2) = authorized(&h).await;
     // 3: a revoked family
     let (sid3, code3, v3) = authorized(&h).await;
-    let r3 = h.post(&c, "/v1/result", json!({"sid": sid3, "code": code3, "code_verifier": v3})).await;
-    assert_eq!(h.post(&c, "/v1/revoke", json!({"sid": sid3})).await.json, json!({}));
+    let r3 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid3, "code": code3, "code_verifier": v3}),
+        )
+        .await;
+    assert_eq!(
+        h.post(&c, "/v1/revoke", json!({"sid": sid3})).await.json,
+        json!({})
+    );
     // 4: a pending session
     let (hs4, _) = h.handshake(&c, &[], &[]).await;
     let now = h.now();
@@ -86,34 +123,81 @@ async fn state_survives_a_restart() {
 
     // restart on the same file
     let h = Harness::build(
-        Authority::builder(config(false)).store(Arc::new(SqliteStore::open(&db).unwrap())).restart_fence(true),
+        Authority::builder(config(false))
+            .store(Arc::new(SqliteStore::open(&db).unwrap()))
+            .restart_fence(true),
         Some(now + 1),
     );
     // TSR-HAWK-10: timestamps from before the restart (plus the skew) are refused as stale
-    assert_eq!(h.post(&c, "/v1/app-ticket", json!({})).await.outcome(), "401 stale_timestamp");
+    assert_eq!(
+        h.post(&c, "/v1/app-ticket", json!({})).await.outcome(),
+        "401 stale_timestamp"
+    );
     h.clock.advance(61);
 
     // 1: the ticket still opens and reads (sealing and pairwise keys persisted), refresh works
     let t1 = Creds::ticket(&r1.json["ticket"]);
     let d = h.get(&t1, "/v1/subject").await;
-    assert_eq!(d.json, json!({"sub": r1.json["sub"], "email": "ada@example.org"}));
+    assert_eq!(
+        d.json,
+        json!({"sub": r1.json["sub"], "email": "ada@example.org"})
+    );
     // a code redeemed before the restart stays redeemed
-    let again = h.post(&c, "/v1/result", json!({"sid": sid1, "code": code1, "code_verifier": v1})).await;
+    let again = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid1, "code": code1, "code_verifier": v1}),
+        )
+        .await;
     assert_eq!(again.outcome(), "400 code_reused");
-    assert_eq!(h.get(&t1, "/v1/subject").await.outcome(), "401 ticket_revoked");
+    assert_eq!(
+        h.get(&t1, "/v1/subject").await.outcome(),
+        "401 ticket_revoked"
+    );
     // 2: the code issued before the restart is redeemable, once... unless expired: the clock
     // moved 62 s, past the 60 s code TTL
-    let r2 = h.post(&c, "/v1/result", json!({"sid": sid2, "code": code2, "code_verifier": v2})).await;
+    let r2 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid2, "code": code2, "code_verifier": v2}),
+        )
+        .await;
     assert_eq!(r2.outcome(), "400 code_expired");
     // 3: still revoked
-    assert_eq!(h.get(&Creds::ticket(&r3.json["ticket"]), "/v1/ticket").await.outcome(), "401 ticket_revoked");
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": sid3})).await.outcome(), "400 session_revoked");
+    assert_eq!(
+        h.get(&Creds::ticket(&r3.json["ticket"]), "/v1/ticket")
+            .await
+            .outcome(),
+        "401 ticket_revoked"
+    );
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": sid3}))
+            .await
+            .outcome(),
+        "400 session_revoked"
+    );
     // 4: the pending authorize request can still be decided, and redeemed
-    let cb = html_authorize(&h, hs4.json["authorize_url"].as_str().unwrap(), "ada", "pw-ada", "deny", &[]).await;
+    let cb = html_authorize(
+        &h,
+        hs4.json["authorize_url"].as_str().unwrap(),
+        "ada",
+        "pw-ada",
+        "deny",
+        &[],
+    )
+    .await;
     assert!(cb.contains("error=access_denied"));
     // a fresh login after the restart gets the same pairwise sub
     let (sid5, code5, v5) = authorized(&h).await;
-    let r5 = h.post(&c, "/v1/result", json!({"sid": sid5, "code": code5, "code_verifier": v5})).await;
+    let r5 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid5, "code": code5, "code_verifier": v5}),
+        )
+        .await;
     assert_eq!(r5.json["sub"], r1.json["sub"]);
 }
 
@@ -126,7 +210,9 @@ async fn unredeemed_code_survives_a_quick_restart() {
     // restart fence off: the second process starts 5 s later and the code is still live
     let build = |start: i64| {
         Harness::build(
-            Authority::builder(config(false)).store(Arc::new(SqliteStore::open(&db).unwrap())).restart_fence(false),
+            Authority::builder(config(false))
+                .store(Arc::new(SqliteStore::open(&db).unwrap()))
+                .restart_fence(false),
             Some(start),
         )
     };
@@ -135,7 +221,13 @@ async fn unredeemed_code_survives_a_quick_restart() {
     let (sid, code, v) = authorized(&h).await;
     drop(h);
     let h = build(t0 + 5);
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": code, "code_verifier": v})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": code, "code_verifier": v}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     drop(h);
     let h = build(t0 + 10);
@@ -144,7 +236,12 @@ async fn unredeemed_code_survives_a_quick_restart() {
     drop(h);
     let h = build(t0 + 15);
     // rotated before the restart: reuse detected after it
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome(), "400 session_reused");
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": sid}))
+            .await
+            .outcome(),
+        "400 session_reused"
+    );
 }
 
 const N: usize = 24;
@@ -171,14 +268,23 @@ async fn concurrent_redemptions_and_refreshes_succeed_once() {
     }
     let ok = outcomes.iter().filter(|o| *o == "200").count();
     assert_eq!(ok, 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| o == "200" || o == "400 code_reused" || o == "400 session_revoked"), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o == "200" || o == "400 code_reused" || o == "400 session_revoked"),
+        "{outcomes:?}"
+    );
 
     // TSR-REFRESH-3: N simultaneous refreshes of one active session
     let (sid, _) = h.logged_in(&c, &[], &["email"]).await;
     let tasks: Vec<_> = (0..N)
         .map(|_| {
             let (h, c, sid) = (Arc::clone(&h), c.clone(), sid.clone());
-            tokio::spawn(async move { h.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome() })
+            tokio::spawn(async move {
+                h.post(&c, "/v1/refresh", json!({"sid": sid}))
+                    .await
+                    .outcome()
+            })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -187,7 +293,12 @@ async fn concurrent_redemptions_and_refreshes_succeed_once() {
     }
     let ok = outcomes.iter().filter(|o| *o == "200").count();
     assert_eq!(ok, 1, "{outcomes:?}");
-    assert!(outcomes.iter().all(|o| o == "200" || o == "400 session_reused" || o == "400 session_revoked"), "{outcomes:?}");
+    assert!(
+        outcomes
+            .iter()
+            .all(|o| o == "200" || o == "400 session_reused" || o == "400 session_revoked"),
+        "{outcomes:?}"
+    );
 
     // TSR-AUTHZ-7: N simultaneous decisions of one authorize request
     let (hs, _) = h.handshake(&c, &[], &[]).await;
@@ -196,7 +307,14 @@ async fn concurrent_redemptions_and_refreshes_succeed_once() {
         .map(|i| {
             let (h, url) = (Arc::clone(&h), url.clone());
             tokio::spawn(async move {
-                h.conformance_authorize(&url, "alice", if i % 2 == 0 { "allow" } else { "deny" }, None).await.outcome()
+                h.conformance_authorize(
+                    &url,
+                    "alice",
+                    if i % 2 == 0 { "allow" } else { "deny" },
+                    None,
+                )
+                .await
+                .outcome()
             })
         })
         .collect();
@@ -204,7 +322,11 @@ async fn concurrent_redemptions_and_refreshes_succeed_once() {
     for t in tasks {
         outcomes.push(t.await.unwrap());
     }
-    assert_eq!(outcomes.iter().filter(|o| *o == "200").count(), 1, "{outcomes:?}");
+    assert_eq!(
+        outcomes.iter().filter(|o| *o == "200").count(),
+        1,
+        "{outcomes:?}"
+    );
 }
 
 #[tokio::test]

@@ -21,7 +21,9 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(m.json["scopes_supported"], json!(["email", "profile"]));
 
     // handshake (TSR-HANDSHAKE-4..6)
-    let (hs, verifier) = h.handshake(&c, &["admin", "staff"], &["email", "profile"]).await;
+    let (hs, verifier) = h
+        .handshake(&c, &["admin", "staff"], &["email", "profile"])
+        .await;
     assert_eq!(hs.status, StatusCode::OK, "{}", hs.json);
     let sid = hs.json["sid"].as_str().unwrap().to_owned();
     let url = hs.json["authorize_url"].as_str().unwrap().to_owned();
@@ -32,14 +34,25 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(sid.len(), 43, "TSR-CONV-9");
 
     // result before the decision (TSR-RESULT-3)
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": "x", "code_verifier": verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": "x", "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(r.outcome(), "400 authorization_pending");
 
     // the Subject allows, unticking `profile` (TSR-AUTHZ-7, TSR-CALLBACK-1..3)
-    let a = h.conformance_authorize(&url, "alice", "allow", Some(&["email"])).await;
+    let a = h
+        .conformance_authorize(&url, "alice", "allow", Some(&["email"]))
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.json);
     let redirect = a.json["redirect"].as_str().unwrap();
-    assert!(redirect.starts_with("https://consumer.example/callback?code="), "{redirect}");
+    assert!(
+        redirect.starts_with("https://consumer.example/callback?code="),
+        "{redirect}"
+    );
     assert_eq!(query_param(redirect, "iss").as_deref(), Some(ISSUER));
     let u = url::Url::parse(redirect).unwrap();
     assert_eq!(u.query_pairs().count(), 2, "TSR-CALLBACK-3");
@@ -50,14 +63,32 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(again.outcome(), "400 invalid_request");
 
     // wrong code, wrong verifier: refused, nothing changes (TSR-RESULT-4, TSR-RESULT-6)
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": "nope", "code_verifier": verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": "nope", "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(r.outcome(), "400 invalid_code");
     let (other_verifier, _) = h.verifier();
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": code, "code_verifier": other_verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": code, "code_verifier": other_verifier}),
+        )
+        .await;
     assert_eq!(r.outcome(), "400 invalid_verifier");
 
     // result (TSR-RESULT-7, TSR-RESULT-8, TSR-TICKET-4)
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": code, "code_verifier": verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": code, "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["grants"], json!({"admin": false, "staff": true}));
     assert_eq!(r.json["scopes"], json!({"email": true, "profile": false}));
@@ -78,8 +109,12 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(d.status, StatusCode::OK, "{}", d.json);
     assert_eq!(d.json, json!({"sub": sub, "email": "alice@example.org"}));
     let info = h.get(&t, "/v1/ticket").await;
-    assert_eq!(info.json, json!({"app": CONSUMER, "user": sub, "scope": ["email"], "exp": ticket["exp"],
-        "grant": ticket["grant"], "dlg": null, "delegate": true}), "TSR-DATA-3");
+    assert_eq!(
+        info.json,
+        json!({"app": CONSUMER, "user": sub, "scope": ["email"], "exp": ticket["exp"],
+        "grant": ticket["grant"], "dlg": null, "delegate": true}),
+        "TSR-DATA-3"
+    );
 
     // refresh (TSR-REFRESH-3)
     let rf = h.post(&c, "/v1/refresh", json!({"sid": sid})).await;
@@ -87,19 +122,39 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(rf.json["previous_sid"], sid.as_str());
     let sid2 = rf.json["sid"].as_str().unwrap().to_owned();
     assert_ne!(sid2, sid);
-    assert_eq!(rf.json["ticket"]["scope"], json!(["email"]), "TSR-REFRESH-6");
+    assert_eq!(
+        rf.json["ticket"]["scope"],
+        json!(["email"]),
+        "TSR-REFRESH-6"
+    );
     assert_eq!(rf.json["ticket"]["grant"], ticket["grant"]);
 
     // the old sid is dead (TSR-REFRESH-4) and its reuse revokes the family (TSR-REFRESH-5)
-    let r = h.post(&c, "/v1/result", json!({"sid": sid, "code": code, "code_verifier": verifier})).await;
-    assert_eq!(r.outcome(), "400 code_reused", "TSR-RESULT-9 on a rotated session");
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": code, "code_verifier": verifier}),
+        )
+        .await;
+    assert_eq!(
+        r.outcome(),
+        "400 code_reused",
+        "TSR-RESULT-9 on a rotated session"
+    );
     let reuse = h.post(&c, "/v1/refresh", json!({"sid": sid})).await;
-    assert_eq!(reuse.outcome(), "400 session_revoked", "code reuse above already revoked the family");
+    assert_eq!(
+        reuse.outcome(),
+        "400 session_revoked",
+        "code reuse above already revoked the family"
+    );
     let r = h.post(&c, "/v1/refresh", json!({"sid": sid2})).await;
     assert_eq!(r.outcome(), "400 session_revoked");
     let d = h.get(&t, "/v1/subject").await;
     assert_eq!(d.outcome(), "401 ticket_revoked", "TSR-SESSION-4");
-    let d = h.get(&Creds::ticket(&rf.json["ticket"]), "/v1/subject").await;
+    let d = h
+        .get(&Creds::ticket(&rf.json["ticket"]), "/v1/subject")
+        .await;
     assert_eq!(d.outcome(), "401 ticket_revoked");
 }
 
@@ -112,11 +167,29 @@ async fn refresh_reuse_revokes_the_family_then_revoke_is_idempotent() {
     assert_eq!(rf.status, StatusCode::OK);
     let sid2 = rf.json["sid"].as_str().unwrap();
     // TSR-REFRESH-5
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome(), "400 session_reused");
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": sid2})).await.outcome(), "400 session_revoked");
-    assert_eq!(h.get(&Creds::ticket(&r.json["ticket"]), "/v1/ticket").await.outcome(), "401 ticket_revoked");
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": sid}))
+            .await
+            .outcome(),
+        "400 session_reused"
+    );
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": sid2}))
+            .await
+            .outcome(),
+        "400 session_revoked"
+    );
+    assert_eq!(
+        h.get(&Creds::ticket(&r.json["ticket"]), "/v1/ticket")
+            .await
+            .outcome(),
+        "401 ticket_revoked"
+    );
     // TSR-REVOKE-2
-    assert_eq!(h.post(&c, "/v1/revoke", json!({"sid": sid2})).await.json, json!({}));
+    assert_eq!(
+        h.post(&c, "/v1/revoke", json!({"sid": sid2})).await.json,
+        json!({})
+    );
 }
 
 #[tokio::test]
@@ -134,10 +207,21 @@ async fn revoke_kills_sessions_and_tickets() {
     // TSR-REVOKE-1, TSR-REVOKE-3
     let rv = h.post(&c, "/v1/revoke", json!({"sid": sid})).await;
     assert_eq!((rv.outcome(), rv.json.clone()), ("200".into(), json!({})));
-    assert_eq!(h.get(&t, "/v1/subject").await.outcome(), "401 ticket_revoked");
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome(), "400 session_revoked");
+    assert_eq!(
+        h.get(&t, "/v1/subject").await.outcome(),
+        "401 ticket_revoked"
+    );
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": sid}))
+            .await
+            .outcome(),
+        "400 session_revoked"
+    );
     // unknown sid: 200 {} (TSR-REVOKE-2)
-    assert_eq!(h.post(&c, "/v1/revoke", json!({"sid": "nope"})).await.json, json!({}));
+    assert_eq!(
+        h.post(&c, "/v1/revoke", json!({"sid": "nope"})).await.json,
+        json!({})
+    );
 }
 
 #[tokio::test]
@@ -149,13 +233,25 @@ async fn code_reuse_revokes_what_the_first_redemption_issued() {
     let first = h.post(&c, "/v1/result", body.clone()).await;
     assert_eq!(first.status, StatusCode::OK);
     // TSR-RESULT-9: another code changes nothing
-    let other = h.post(&c, "/v1/result", json!({"sid": sid, "code": "other", "code_verifier": verifier})).await;
+    let other = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": sid, "code": "other", "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(other.outcome(), "400 invalid_code");
     let t = Creds::ticket(&first.json["ticket"]);
     assert_eq!(h.get(&t, "/v1/subject").await.status, StatusCode::OK);
     // the same code again: code_reused and the family dies
-    assert_eq!(h.post(&c, "/v1/result", body).await.outcome(), "400 code_reused");
-    assert_eq!(h.get(&t, "/v1/subject").await.outcome(), "401 ticket_revoked");
+    assert_eq!(
+        h.post(&c, "/v1/result", body).await.outcome(),
+        "400 code_reused"
+    );
+    assert_eq!(
+        h.get(&t, "/v1/subject").await.outcome(),
+        "401 ticket_revoked"
+    );
 }
 
 #[tokio::test]
@@ -163,16 +259,34 @@ async fn denial_and_pairwise_subjects() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
     let (hs, verifier) = h.handshake(&c, &[], &[]).await;
-    let a = h.conformance_authorize(hs.json["authorize_url"].as_str().unwrap(), "alice", "deny", None).await;
+    let a = h
+        .conformance_authorize(
+            hs.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "deny",
+            None,
+        )
+        .await;
     let redirect = a.json["redirect"].as_str().unwrap();
     assert_eq!(
         redirect,
         "https://consumer.example/callback?error=access_denied&iss=http%3A%2F%2F127.0.0.1%3A7700",
         "TSR-CALLBACK-2, TSR-CALLBACK-4"
     );
-    let r = h.post(&c, "/v1/result", json!({"sid": hs.json["sid"], "code": "x", "code_verifier": verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": hs.json["sid"], "code": "x", "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(r.outcome(), "403 access_denied");
-    assert_eq!(h.post(&c, "/v1/refresh", json!({"sid": hs.json["sid"]})).await.outcome(), "400 session_not_active");
+    assert_eq!(
+        h.post(&c, "/v1/refresh", json!({"sid": hs.json["sid"]}))
+            .await
+            .outcome(),
+        "400 session_not_active"
+    );
 
     // TSR-REG-7: stable per Consumer, different across Consumers
     let (_, r1) = h.logged_in(&c, &[], &[]).await;
@@ -192,10 +306,20 @@ async fn app_tickets_reissue_and_delegation() {
     // TSR-APP-1, TSR-APP-2
     let app = h.post(&c, "/v1/app-ticket", json!({})).await;
     assert_eq!(app.status, StatusCode::OK, "{}", app.json);
-    assert_eq!((app.json["user"].clone(), app.json["grant"].clone(), app.json["scope"].clone()), (json!(null), json!(null), json!([])));
+    assert_eq!(
+        (
+            app.json["user"].clone(),
+            app.json["grant"].clone(),
+            app.json["scope"].clone()
+        ),
+        (json!(null), json!(null), json!([]))
+    );
     assert_eq!(app.json["exp"], h.now() + 3600);
     let at = Creds::ticket(&app.json);
-    assert_eq!(h.get(&at, "/v1/subject").await.outcome(), "403 insufficient_scope");
+    assert_eq!(
+        h.get(&at, "/v1/subject").await.outcome(),
+        "403 insufficient_scope"
+    );
     assert_eq!(h.get(&at, "/v1/ticket").await.status, StatusCode::OK);
 
     let (_, r) = h.logged_in(&c, &[], &["email", "profile"]).await;
@@ -203,37 +327,77 @@ async fn app_tickets_reissue_and_delegation() {
     let pt = Creds::ticket(&parent);
 
     // narrower and shorter (TSR-REISSUE-1, TSR-REISSUE-2)
-    let n = h.post(&pt, "/v1/reissue", json!({"scope": ["email"], "ttl": 60})).await;
+    let n = h
+        .post(&pt, "/v1/reissue", json!({"scope": ["email"], "ttl": 60}))
+        .await;
     assert_eq!(n.status, StatusCode::OK, "{}", n.json);
     assert_eq!(n.json["scope"], json!(["email"]));
     assert_eq!(n.json["exp"], h.now() + 60);
     assert_ne!(n.json["key"], parent["key"], "TSR-REISSUE-6");
     let nd = h.get(&Creds::ticket(&n.json), "/v1/subject").await;
-    assert_eq!(nd.json, json!({"sub": parent["user"], "email": "alice@example.org"}));
+    assert_eq!(
+        nd.json,
+        json!({"sub": parent["user"], "email": "alice@example.org"})
+    );
     // a reissue cannot widen (TSR-TICKET-9)
-    let nn = h.post(&Creds::ticket(&n.json), "/v1/reissue", json!({"scope": ["profile"]})).await;
+    let nn = h
+        .post(
+            &Creds::ticket(&n.json),
+            "/v1/reissue",
+            json!({"scope": ["profile"]}),
+        )
+        .await;
     assert_eq!(nn.outcome(), "400 scope_not_allowed");
 
     // delegation (TSR-REISSUE-3..5)
-    let dl = h.post(&pt, "/v1/reissue", json!({"issue_to": DELEGATE, "scope": ["email"]})).await;
+    let dl = h
+        .post(
+            &pt,
+            "/v1/reissue",
+            json!({"issue_to": DELEGATE, "scope": ["email"]}),
+        )
+        .await;
     assert_eq!(dl.status, StatusCode::OK, "{}", dl.json);
-    assert_eq!((dl.json["app"].clone(), dl.json["dlg"].clone(), dl.json["delegate"].clone()), (json!(DELEGATE), json!(CONSUMER), json!(false)));
+    assert_eq!(
+        (
+            dl.json["app"].clone(),
+            dl.json["dlg"].clone(),
+            dl.json["delegate"].clone()
+        ),
+        (json!(DELEGATE), json!(CONSUMER), json!(false))
+    );
     let dt = Creds::ticket(&dl.json);
     let dd = h.get(&dt, "/v1/subject").await;
-    assert_eq!(dd.json["sub"], parent["user"], "TSR-DATA-2: a delegated ticket reads the parent's sub");
+    assert_eq!(
+        dd.json["sub"], parent["user"],
+        "TSR-DATA-2: a delegated ticket reads the parent's sub"
+    );
     // delegated again: refused
-    let again = h.post(&dt, "/v1/reissue", json!({"issue_to": CONSUMER})).await;
+    let again = h
+        .post(&dt, "/v1/reissue", json!({"issue_to": CONSUMER}))
+        .await;
     assert_eq!(again.outcome(), "403 delegation_not_allowed");
     // wrong app/dlg on the request (TSR-HAWK-14)
     let mut wrong = dt.clone();
     wrong.dlg = None;
-    assert_eq!(h.get(&wrong, "/v1/ticket").await.outcome(), "401 invalid_credentials");
+    assert_eq!(
+        h.get(&wrong, "/v1/ticket").await.outcome(),
+        "401 invalid_credentials"
+    );
     // a Consumer without may_delegate
     let (_, rd) = h.logged_in(&d, &[], &["email"]).await;
-    let x = h.post(&Creds::ticket(&rd.json["ticket"]), "/v1/reissue", json!({"issue_to": CONSUMER})).await;
+    let x = h
+        .post(
+            &Creds::ticket(&rd.json["ticket"]),
+            "/v1/reissue",
+            json!({"issue_to": CONSUMER}),
+        )
+        .await;
     assert_eq!(x.outcome(), "403 delegation_not_allowed");
     // unknown target (TSR-REISSUE-4)
-    let x = h.post(&pt, "/v1/reissue", json!({"issue_to": "nobody"})).await;
+    let x = h
+        .post(&pt, "/v1/reissue", json!({"issue_to": "nobody"}))
+        .await;
     assert_eq!(x.outcome(), "400 unknown_consumer");
 }
 
@@ -250,47 +414,133 @@ async fn whole_login_through_the_html_forms() {
     let p = page(&h, path, "").await;
     assert_eq!(p.status, StatusCode::OK);
     page_headers_ok(&p);
-    let browser = cookies(&p).into_iter().find(|c| c.starts_with("tessera_browser=")).unwrap();
+    let browser = cookies(&p)
+        .into_iter()
+        .find(|c| c.starts_with("tessera_browser="))
+        .unwrap();
     let set = p.header("set-cookie").unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Lax"), "TSR-AUTHZ-6");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "TSR-AUTHZ-6"
+    );
     let html = String::from_utf8(p.body.clone()).unwrap();
     let csrf = find_value(&html, "csrf_token");
 
     // CSRF: a missing or wrong token is refused, 403 (TSR-AUTHZ-2)
-    let bad = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", "x"), ("username", "alice"), ("password", "x")]).await;
+    let bad = form(
+        &h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", "x"),
+            ("username", "alice"),
+            ("password", "x"),
+        ],
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::FORBIDDEN);
     page_headers_ok(&bad);
-    let bad = form(&h, "/authorize/login", "tessera_browser=someoneelse", &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", "x")]).await;
+    let bad = form(
+        &h,
+        "/authorize/login",
+        "tessera_browser=someoneelse",
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", "alice"),
+            ("password", "x"),
+        ],
+    )
+    .await;
     assert_eq!(bad.status, StatusCode::FORBIDDEN);
 
     // wrong password: the form again, no cookie
-    let wrong = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", "wrong")]).await;
+    let wrong = form(
+        &h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", "alice"),
+            ("password", "wrong"),
+        ],
+    )
+    .await;
     assert_eq!(wrong.status, StatusCode::OK);
     assert!(String::from_utf8_lossy(&wrong.body).contains("Wrong username or password"));
     assert!(cookies(&wrong).is_empty());
 
     // login: 303 back to the authorize page with the login cookie (TSR-AUTHZ-5)
     let pw = h.password("alice");
-    let ok = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", &pw)]).await;
-    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&ok.body));
+    let ok = form(
+        &h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", "alice"),
+            ("password", &pw),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ok.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        String::from_utf8_lossy(&ok.body)
+    );
     page_headers_ok(&ok);
-    let login = cookies(&ok).into_iter().find(|c| c.starts_with("tessera_login=")).unwrap();
+    let login = cookies(&ok)
+        .into_iter()
+        .find(|c| c.starts_with("tessera_login="))
+        .unwrap();
     let jar = format!("{browser}; {login}");
 
     // consent page names the Consumer and every grant and scope (TSR-AUTHZ-3)
     let consent = page(&h, path, &jar).await;
     let html = String::from_utf8(consent.body.clone()).unwrap();
-    for needle in ["Conformance Consumer", "staff", "email", "profile", "Allow", "Deny"] {
+    for needle in [
+        "Conformance Consumer",
+        "staff",
+        "email",
+        "profile",
+        "Allow",
+        "Deny",
+    ] {
         assert!(html.contains(needle), "{needle} missing from consent page");
     }
     let csrf2 = find_value(&html, "csrf_token");
 
     // the login cookie is bound to the browser cookie
-    let stolen = form(&h, "/authorize/consent", &format!("tessera_browser=other; {login}"), &[("request", &request), ("csrf_token", &csrf2), ("decision", "allow")]).await;
+    let stolen = form(
+        &h,
+        "/authorize/consent",
+        &format!("tessera_browser=other; {login}"),
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf2),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
     assert_eq!(stolen.status, StatusCode::FORBIDDEN);
 
     // allow with only `email` ticked
-    let done = form(&h, "/authorize/consent", &jar, &[("request", &request), ("csrf_token", &csrf2), ("decision", "allow"), ("scope", "email")]).await;
+    let done = form(
+        &h,
+        "/authorize/consent",
+        &jar,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf2),
+            ("decision", "allow"),
+            ("scope", "email"),
+        ],
+    )
+    .await;
     assert_eq!(done.status, StatusCode::SEE_OTHER);
     page_headers_ok(&done);
     let location = done.header("location").unwrap().to_owned();
@@ -301,10 +551,26 @@ async fn whole_login_through_the_html_forms() {
     let again = page(&h, path, &jar).await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
     assert!(again.header("location").is_none());
-    let again = form(&h, "/authorize/consent", &jar, &[("request", &request), ("csrf_token", &csrf2), ("decision", "allow")]).await;
+    let again = form(
+        &h,
+        "/authorize/consent",
+        &jar,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf2),
+            ("decision", "allow"),
+        ],
+    )
+    .await;
     assert_eq!(again.status, StatusCode::BAD_REQUEST);
 
-    let r = h.post(&c, "/v1/result", json!({"sid": hs.json["sid"], "code": code, "code_verifier": verifier})).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": hs.json["sid"], "code": code, "code_verifier": verifier}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["scopes"], json!({"email": true, "profile": false}));
     assert_eq!(r.json["grants"], json!({"staff": true}));
@@ -328,14 +594,47 @@ async fn login_attempts_are_rate_limited() {
     let browser = cookies(&p).into_iter().next().unwrap();
     let csrf = find_value(&String::from_utf8(p.body).unwrap(), "csrf_token");
     for _ in 0..10 {
-        let r = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", "guess")]).await;
+        let r = form(
+            &h,
+            "/authorize/login",
+            &browser,
+            &[
+                ("request", &request),
+                ("csrf_token", &csrf),
+                ("username", "alice"),
+                ("password", "guess"),
+            ],
+        )
+        .await;
         assert_eq!(r.status, StatusCode::OK);
     }
     // TSR-AUTHZ-8: now refused even with the right password
     let pw = h.password("alice");
-    let r = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", &pw)]).await;
+    let r = form(
+        &h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", "alice"),
+            ("password", &pw),
+        ],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     h.clock.advance(61);
-    let r = form(&h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", "alice"), ("password", &pw)]).await;
+    let r = form(
+        &h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", "alice"),
+            ("password", &pw),
+        ],
+    )
+    .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }

@@ -5,7 +5,9 @@ use super::auth::{ConsumerCall, TicketCall};
 use super::AppState;
 use crate::core::{self, secret_hash, RefreshOutcome, ResultOutcome};
 use crate::error::{json_headers, Error};
-use crate::wire::{self, AppTicketRequest, HandshakeRequest, ReissueRequest, ResultRequest, SidRequest};
+use crate::wire::{
+    self, AppTicketRequest, HandshakeRequest, ReissueRequest, ResultRequest, SidRequest,
+};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};

@@ -10,7 +10,10 @@
 use super::{AppState, BODY_LIMIT};
 use crate::core::{self, Consumer, TicketContents};
 use crate::error::{json_headers, Error};
-use crate::hawk::{self, Artifacts, Credentials, NonceCheck, NonceError, Payload, RequestParts, ServerOrigin, VerifyError};
+use crate::hawk::{
+    self, Artifacts, Credentials, NonceCheck, NonceError, Payload, RequestParts, ServerOrigin,
+    VerifyError,
+};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
@@ -69,10 +72,11 @@ impl Signer {
     /// Renders `result` as the JSON response, with `Server-Authorization` (spec TSR-HAWK-12)
     /// and the headers of spec TSR-CONV-2.
     pub(crate) fn respond<T: Serialize>(&self, result: Result<T, Error>) -> Response {
-        let (status, body, www) = match result.and_then(|v| serde_json::to_vec(&v).map_err(|_| Error::Internal)) {
-            Ok(body) => (StatusCode::OK, body, None),
-            Err(e) => (e.status(), e.body(), e.www_authenticate()),
-        };
+        let (status, body, www) =
+            match result.and_then(|v| serde_json::to_vec(&v).map_err(|_| Error::Internal)) {
+                Ok(body) => (StatusCode::OK, body, None),
+                Err(e) => (e.status(), e.body(), e.www_authenticate()),
+            };
         let mut resp = (status, body.clone()).into_response();
         json_headers(&mut resp);
         if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
@@ -116,7 +120,11 @@ impl FromRequest<AppState> for ConsumerCall {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (caller, body, signer) = authenticate(req, state, Kind::Consumer).await?;
         match caller {
-            Caller::Consumer(consumer) => Ok(Self { consumer, body, signer }),
+            Caller::Consumer(consumer) => Ok(Self {
+                consumer,
+                body,
+                signer,
+            }),
             Caller::Ticket(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
         }
     }
@@ -128,7 +136,11 @@ impl FromRequest<AppState> for TicketCall {
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
         let (caller, body, signer) = authenticate(req, state, Kind::Ticket).await?;
         match caller {
-            Caller::Ticket(ticket) => Ok(Self { ticket, body, signer }),
+            Caller::Ticket(ticket) => Ok(Self {
+                ticket,
+                body,
+                signer,
+            }),
             Caller::Consumer(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
         }
     }
@@ -158,7 +170,9 @@ async fn authenticate(
     kind: Kind,
 ) -> Result<(Caller, Bytes, Signer), Response> {
     let (parts, body) = req.into_parts();
-    let body = read_body(&parts, body).await.map_err(IntoResponse::into_response)?;
+    let body = read_body(&parts, body)
+        .await
+        .map_err(IntoResponse::into_response)?;
 
     // spec TSR-HAWK-2, TSR-HAWK-3
     let mut values = parts.headers.get_all(header::AUTHORIZATION).iter();
@@ -176,7 +190,9 @@ async fn authenticate(
     if values.next().is_some() {
         return Err(Error::InvalidHeader.into_response());
     }
-    let header_str = raw.to_str().map_err(|_| Error::InvalidHeader.into_response())?;
+    let header_str = raw
+        .to_str()
+        .map_err(|_| Error::InvalidHeader.into_response())?;
     let parsed = hawk::parse_authorization_header(header_str)
         .map_err(|_| Error::InvalidHeader.into_response())?;
 
@@ -245,16 +261,34 @@ async fn authenticate(
     // spec TSR-HAWK-14: app/dlg must match the ticket, and are refused with Consumer credentials
     let oz_ok = match &caller {
         Caller::Consumer(_) => parsed.app.is_none() && parsed.dlg.is_none(),
-        Caller::Ticket(t) => {
-            parsed.app.as_deref() == Some(t.app.as_str()) && parsed.dlg == t.dlg
-        }
+        Caller::Ticket(t) => parsed.app.as_deref() == Some(t.app.as_str()) && parsed.dlg == t.dlg,
     };
     let verdict = if oz_ok {
-        hawk::authenticate_request(&parsed, &credentials, &origin, &request, now_u, skew, &state.0.nonces)
+        hawk::authenticate_request(
+            &parsed,
+            &credentials,
+            &origin,
+            &request,
+            now_u,
+            skew,
+            &state.0.nonces,
+        )
     } else {
         // MAC and hash first (spec 4.8), then the Oz failure; no nonce is remembered
-        match hawk::authenticate_request(&parsed, &credentials, &origin, &request, now_u, u64::MAX, &NoNonce) {
-            Err(e @ (VerifyError::BadMac | VerifyError::MissingPayloadHash | VerifyError::BadPayloadHash)) => Err(e),
+        match hawk::authenticate_request(
+            &parsed,
+            &credentials,
+            &origin,
+            &request,
+            now_u,
+            u64::MAX,
+            &NoNonce,
+        ) {
+            Err(
+                e @ (VerifyError::BadMac
+                | VerifyError::MissingPayloadHash
+                | VerifyError::BadPayloadHash),
+            ) => Err(e),
             _ => Err(VerifyError::CredentialsMismatch),
         }
     };

@@ -36,9 +36,9 @@ async fn advance(State(st): State<AppState>, req: Request) -> Response {
     let out = async {
         let req: ClockAdvance = json_body(req).await?;
         let clock = st.0.test_clock.as_ref().ok_or(Error::NotFound)?;
-        let now = clock
-            .advance(req.advance)
-            .ok_or(Error::invalid_request("advance must be an integer from 0 to 31536000"))?;
+        let now = clock.advance(req.advance).ok_or(Error::invalid_request(
+            "advance must be an integer from 0 to 31536000",
+        ))?;
         tracing::info!(advance = req.advance, now, "test clock advanced");
         Ok::<_, Error>(ClockNow { now })
     }
@@ -67,14 +67,18 @@ async fn authorize(State(st): State<AppState>, req: Request) -> Response {
             .query_pairs()
             .find(|(k, _)| k == "request")
             .map(|(_, v)| v.into_owned())
-            .ok_or(Error::invalid_request("authorize_url has no request parameter"))?;
+            .ok_or(Error::invalid_request(
+                "authorize_url has no request parameter",
+            ))?;
         let username = req.username.clone();
         let subject = st
             .db(move |s| s.subject_by_username(&username))
             .await?
             .ok_or(Error::invalid_request("no such subject"))?;
         let redirect = match (req.decision.as_str(), req.scopes) {
-            ("allow", Some(scopes)) => decide(&st, &request, &subject, Decision::Allow { scopes }).await,
+            ("allow", Some(scopes)) => {
+                decide(&st, &request, &subject, Decision::Allow { scopes }).await
+            }
             // default: every requested scope left ticked
             ("allow", None) => decide_all_scopes(&st, &request, &subject).await,
             ("deny", _) => decide(&st, &request, &subject, Decision::Deny).await,

@@ -125,7 +125,9 @@ pub struct Authority {
 
 impl std::fmt::Debug for Authority {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Authority").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("Authority")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -233,7 +235,8 @@ impl Authority {
             Sealer::new("k1", &key)?
         };
         let pairwise_key = store.secret("pairwise", &gen32)?;
-        let cookie_key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.secret("cookie", &gen32)?);
+        let cookie_key =
+            ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.secret("cookie", &gen32)?);
 
         let fixtures = if conformance {
             Some(install_fixtures(&self.config.issuer, &*store, &*rng)?)
@@ -250,7 +253,10 @@ impl Authority {
         let nonces = NonceCache::new(self.config.nonce_capacity, skew, started_at);
         if conformance {
             // spec TSR-CONF-2
-            tracing::warn!(issuer = self.config.issuer.as_str(), "CONFORMANCE MODE: test clock and fixtures are on; never use this in production");
+            tracing::warn!(
+                issuer = self.config.issuer.as_str(),
+                "CONFORMANCE MODE: test clock and fixtures are on; never use this in production"
+            );
         }
         Ok(AppState(Arc::new(Inner {
             dummy_hash: password::dummy_hash(Cost::FIXTURE),
@@ -276,7 +282,11 @@ fn token_bytes(rng: &dyn Random) -> Vec<u8> {
 }
 
 /// The fixtures of spec A.3 (TSR-CONF-5), with fresh keys and passwords.
-fn install_fixtures(issuer: &Issuer, store: &dyn Store, rng: &dyn Random) -> Result<Fixtures, BuildError> {
+fn install_fixtures(
+    issuer: &Issuer,
+    store: &dyn Store,
+    rng: &dyn Random,
+) -> Result<Fixtures, BuildError> {
     let consumers = vec![
         Consumer {
             id: "conformance-consumer".into(),
@@ -313,7 +323,12 @@ fn install_fixtures(issuer: &Issuer, store: &dyn Store, rng: &dyn Random) -> Res
     }
     let mut subjects = Vec::new();
     for (username, roles, email, name) in [
-        ("alice", vec!["staff".to_owned()], "alice@example.org", "Alice"),
+        (
+            "alice",
+            vec!["staff".to_owned()],
+            "alice@example.org",
+            "Alice",
+        ),
         ("mallory", vec![], "mallory@example.org", "Mallory"),
     ] {
         let pw = token(rng, 16);
@@ -359,12 +374,14 @@ pub fn app(state: AppState) -> Router {
                 axum::response::IntoResponse::into_response(Error::Internal)
             },
         ))
-        .layer(tower_http::trace::TraceLayer::new_for_http().make_span_with(
-            |req: &axum::http::Request<_>| {
-                // the path only: queries may carry codes or authorize handles (TSR-CONV-11)
-                tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-            },
-        ))
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                |req: &axum::http::Request<_>| {
+                    // the path only: queries may carry codes or authorize handles (TSR-CONV-11)
+                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
+                },
+            ),
+        )
         .with_state(state)
 }
 
@@ -437,7 +454,11 @@ pub async fn spawn(
 impl AppState {
     /// spec TSR-AUTHZ-8: whether `username` has had too many failed logins in the last minute.
     pub(crate) fn login_blocked(&self, username: &str, now: i64) -> bool {
-        let mut map = self.0.login_failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .0
+            .login_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         let Some(q) = map.get_mut(username) else {
             return false;
         };
@@ -448,7 +469,11 @@ impl AppState {
     }
 
     pub(crate) fn record_login_failure(&self, username: &str, now: i64) {
-        let mut map = self.0.login_failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut map = self
+            .0
+            .login_failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         if map.len() > 100_000 {
             // bounded memory: forget accounts with no recent failure
             map.retain(|_, q| q.back().is_some_and(|&t| t > now - 60));

@@ -24,7 +24,13 @@ fn reference(name: &str) -> Value {
     json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
-fn op(summary: &str, security: &str, request: Option<&str>, response: &str, errors: &[&str]) -> Value {
+fn op(
+    summary: &str,
+    security: &str,
+    request: Option<&str>,
+    response: &str,
+    errors: &[&str],
+) -> Value {
     let mut responses = serde_json::Map::new();
     responses.insert(
         "200".into(),
@@ -48,9 +54,16 @@ fn op(summary: &str, security: &str, request: Option<&str>, response: &str, erro
 }
 
 const AUTH_ERRORS: &[&str] = &[
-    "invalid_request", "invalid_header", "unsupported_media_type", "payload_too_large",
-    "unauthenticated", "invalid_credentials", "invalid_payload_hash", "stale_timestamp",
-    "replayed_request", "temporarily_unavailable",
+    "invalid_request",
+    "invalid_header",
+    "unsupported_media_type",
+    "payload_too_large",
+    "unauthenticated",
+    "invalid_credentials",
+    "invalid_payload_hash",
+    "stale_timestamp",
+    "replayed_request",
+    "temporarily_unavailable",
 ];
 
 fn errs(extra: &[&'static str], ticket: bool) -> Vec<&'static str> {

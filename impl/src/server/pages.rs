@@ -58,9 +58,15 @@ fn page_headers(h: &mut HeaderMap) {
         HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
 }
 
 fn html(status: StatusCode, title: &str, body: &str, cookies: &[String]) -> Response {
@@ -76,7 +82,10 @@ fn html(status: StatusCode, title: &str, body: &str, cookies: &[String]) -> Resp
     );
     let mut resp = (status, doc).into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
     page_headers(h);
     for c in cookies {
         if let Ok(v) = HeaderValue::from_str(c) {
@@ -88,7 +97,12 @@ fn html(status: StatusCode, title: &str, body: &str, cookies: &[String]) -> Resp
 
 fn error_page(status: StatusCode, message: &str) -> Response {
     // spec TSR-AUTHZ-1: an error page, never a redirect
-    html(status, "Cannot continue", &format!("<p class=\"err\">{}</p>", escape(message)), &[])
+    html(
+        status,
+        "Cannot continue",
+        &format!("<p class=\"err\">{}</p>", escape(message)),
+        &[],
+    )
 }
 
 /// A 303 (spec TSR-AUTHZ-5).
@@ -128,7 +142,11 @@ fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 fn set_cookie(st: &AppState, name: &str, value: &str, max_age: i64) -> String {
     format!(
         "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if st.config().issuer.is_https() { "; Secure" } else { "" }
+        if st.config().issuer.is_https() {
+            "; Secure"
+        } else {
+            ""
+        }
     )
 }
 
@@ -200,7 +218,10 @@ pub(crate) async fn decide(
     let rh = secret_hash(request);
     for _ in 0..4 {
         let h = rh.clone();
-        let session = st.db(move |s| s.session_by_request(&h)).await.map_err(DecideFailure::Error)?;
+        let session = st
+            .db(move |s| s.session_by_request(&h))
+            .await
+            .map_err(DecideFailure::Error)?;
         let now = st.now();
         core::check_authorize_request(now, session.as_ref()).map_err(DecideFailure::Problem)?;
         let Some(session) = session else {
@@ -215,7 +236,11 @@ pub(crate) async fn decide(
         let sid_hash = session.sid_hash.clone();
         let state = decided.state;
         let name = state.name();
-        if st.db(move |s| s.decide(&sid_hash, &state)).await.map_err(DecideFailure::Error)? {
+        if st
+            .db(move |s| s.decide(&sid_hash, &state))
+            .await
+            .map_err(DecideFailure::Error)?
+        {
             tracing::info!(consumer = %session.consumer_id, decision = name, "authorize request decided");
             return Ok(decided.redirect);
         }
@@ -251,11 +276,16 @@ fn login_form(request: &str, csrf: &str, message: Option<&str>) -> String {
     )
 }
 
-async fn consent_page(st: &AppState, session: &core::Session, request: &str, csrf: &str, cookies: &[String]) -> Response {
+async fn consent_page(
+    st: &AppState,
+    session: &core::Session,
+    request: &str,
+    csrf: &str,
+    cookies: &[String],
+) -> Response {
     let cid = session.consumer_id.clone();
-    let consumer = match st.db(move |s| s.consumer(&cid)).await {
-        Ok(Some(c)) => c,
-        _ => return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message()),
+    let Ok(Some(consumer)) = st.db(move |s| s.consumer(&cid)).await else {
+        return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
     };
     // spec TSR-AUTHZ-3: the Consumer's registered name and every grant and scope requested
     let grants = if session.grants.is_empty() {
@@ -263,7 +293,11 @@ async fn consent_page(st: &AppState, session: &core::Session, request: &str, csr
     } else {
         format!(
             "<p>It asks whether you hold these roles:</p><ul>{}</ul>",
-            session.grants.iter().map(|g| format!("<li>{}</li>", escape(g))).collect::<String>()
+            session
+                .grants
+                .iter()
+                .map(|g| format!("<li>{}</li>", escape(g)))
+                .collect::<String>()
         )
     };
     let scopes = if session.scopes.is_empty() {
@@ -296,7 +330,11 @@ async fn consent_page(st: &AppState, session: &core::Session, request: &str, csr
 }
 
 /// `GET /authorize?request=R`.
-async fn authorize(State(st): State<AppState>, Query(q): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn authorize(
+    State(st): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     let Some(request) = q.get("request") else {
         return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
     };
@@ -310,7 +348,12 @@ async fn authorize(State(st): State<AppState>, Query(q): Query<HashMap<String, S
     if logged_in(&st, &headers, &browser, st.now()).is_some() {
         consent_page(&st, &session, request, &csrf, &cookies).await
     } else {
-        html(StatusCode::OK, "Sign in", &login_form(request, &csrf, None), &cookies)
+        html(
+            StatusCode::OK,
+            "Sign in",
+            &login_form(request, &csrf, None),
+            &cookies,
+        )
     }
 }
 
@@ -321,9 +364,14 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), R
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| crate::hawk::normalize_content_type(Some(v)) == "application/x-www-form-urlencoded");
+        .is_some_and(|v| {
+            crate::hawk::normalize_content_type(Some(v)) == "application/x-www-form-urlencoded"
+        });
     if !ct_ok {
-        return Err(error_page(StatusCode::UNSUPPORTED_MEDIA_TYPE, "This form must be sent as a web form."));
+        return Err(error_page(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "This form must be sent as a web form.",
+        ));
     }
     let bytes: Bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
         .await
@@ -333,12 +381,25 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), R
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    fields.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// spec TSR-AUTHZ-2: the CSRF token must match this browser's cookie and this request.
-fn check_csrf(st: &AppState, headers: &HeaderMap, fields: &[(String, String)]) -> Result<(String, String), Response> {
-    let forbidden = || error_page(StatusCode::FORBIDDEN, "This form has expired or did not come from this site. Go back and try again.");
+#[allow(clippy::result_large_err)] // the error is the page to send
+fn check_csrf(
+    st: &AppState,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Result<(String, String), Response> {
+    let forbidden = || {
+        error_page(
+            StatusCode::FORBIDDEN,
+            "This form has expired or did not come from this site. Go back and try again.",
+        )
+    };
     let browser = cookie(headers, BROWSER_COOKIE).ok_or_else(forbidden)?;
     let request = field(fields, "request").unwrap_or("");
     let token = field(fields, "csrf_token").ok_or_else(forbidden)?;
@@ -371,16 +432,21 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
         return html(
             StatusCode::TOO_MANY_REQUESTS,
             "Sign in",
-            &login_form(&request, &csrf, Some("Too many failed attempts. Wait a minute and try again.")),
+            &login_form(
+                &request,
+                &csrf,
+                Some("Too many failed attempts. Wait a minute and try again."),
+            ),
             &[],
         );
     }
     let u = username.clone();
-    let subject = match st.db(move |s| s.subject_by_username(&u)).await {
-        Ok(s) => s,
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
+    let Ok(subject) = st.db(move |s| s.subject_by_username(&u)).await else {
+        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
     };
-    let phc = subject.as_ref().map_or_else(|| st.0.dummy_hash.clone(), |s| s.password_hash.clone());
+    let phc = subject
+        .as_ref()
+        .map_or_else(|| st.0.dummy_hash.clone(), |s| s.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
         .await
         .unwrap_or(false);
@@ -424,16 +490,25 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
         return r;
     }
     let Some(subject_id) = logged_in(&st, &headers, &browser, st.now()) else {
-        return error_page(StatusCode::FORBIDDEN, "You are not signed in. Go back and sign in again.");
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "You are not signed in. Go back and sign in again.",
+        );
     };
-    let subject = match st.db(move |s| s.subject(&subject_id)).await {
-        Ok(Some(s)) => s,
-        _ => return error_page(StatusCode::FORBIDDEN, "You are not signed in. Go back and sign in again."),
+    let Ok(Some(subject)) = st.db(move |s| s.subject(&subject_id)).await else {
+        return error_page(
+            StatusCode::FORBIDDEN,
+            "You are not signed in. Go back and sign in again.",
+        );
     };
     // spec TSR-AUTHZ-3: only an explicit Allow issues a code
     let decision = match field(&fields, "decision") {
         Some("allow") => Decision::Allow {
-            scopes: fields.iter().filter(|(k, _)| k == "scope").map(|(_, v)| v.clone()).collect(),
+            scopes: fields
+                .iter()
+                .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect(),
         },
         Some("deny") => Decision::Deny,
         _ => return error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
@@ -441,9 +516,12 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
     match decide(&st, &request, &subject, decision).await {
         Ok(redirect) => see_other(&redirect, &[]),
         Err(DecideFailure::Problem(p)) => error_page(StatusCode::BAD_REQUEST, p.message()),
-        Err(DecideFailure::Error(e)) if e == Error::Internal => {
+        Err(DecideFailure::Error(Error::Internal)) => {
             error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
         }
-        Err(DecideFailure::Error(_)) => error_page(StatusCode::BAD_REQUEST, "This choice is not possible for this request."),
+        Err(DecideFailure::Error(_)) => error_page(
+            StatusCode::BAD_REQUEST,
+            "This choice is not possible for this request.",
+        ),
     }
 }

@@ -117,7 +117,12 @@ impl Harness {
     }
 
     pub fn consumer(&self, id: &str) -> Creds {
-        let c = self.fixtures.consumers.iter().find(|c| c.consumer_id == id).unwrap();
+        let c = self
+            .fixtures
+            .consumers
+            .iter()
+            .find(|c| c.consumer_id == id)
+            .unwrap();
         Creds {
             id: c.consumer_id.clone(),
             key: c.key.clone(),
@@ -140,15 +145,41 @@ impl Harness {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.into_body().collect().await.unwrap().to_bytes().to_vec();
+        let body = resp
+            .into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec();
         let json = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        Resp { status, headers, body, json }
+        Resp {
+            status,
+            headers,
+            body,
+            json,
+        }
     }
 
     /// A Hawk artifacts + header for a request.
-    pub fn sign(&self, creds: &Creds, method: &str, path: &str, body: Option<&[u8]>, ts: i64, nonce: &str) -> (Artifacts, String) {
+    pub fn sign(
+        &self,
+        creds: &Creds,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        ts: i64,
+        nonce: &str,
+    ) -> (Artifacts, String) {
         let issuer = Issuer::parse(ISSUER).unwrap();
-        let mut a = Artifacts::new(method, path, issuer.host(), issuer.port(), u64::try_from(ts).unwrap(), nonce);
+        let mut a = Artifacts::new(
+            method,
+            path,
+            issuer.host(),
+            issuer.port(),
+            u64::try_from(ts).unwrap(),
+            nonce,
+        );
         if let Some(b) = body {
             a = a.with_payload(Some("application/json"), b);
         }
@@ -165,7 +196,8 @@ impl Harness {
     pub async fn call(&self, creds: &Creds, method: &str, path: &str, body: Option<Value>) -> Resp {
         let bytes = body.map(|b| serde_json::to_vec(&b).unwrap());
         let nonce = token(&self.rng, 12);
-        let (artifacts, auth) = self.sign(creds, method, path, bytes.as_deref(), self.now(), &nonce);
+        let (artifacts, auth) =
+            self.sign(creds, method, path, bytes.as_deref(), self.now(), &nonce);
         let mut req = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(path)
@@ -181,18 +213,29 @@ impl Harness {
         // else must be (TSR-HAWK-12), and whatever is signed must verify (TSR-HAWK-13).
         let may_be_unsigned = matches!(
             resp.error(),
-            "stale_timestamp" | "invalid_credentials" | "unauthenticated" | "invalid_header"
-                | "payload_too_large" | "unsupported_media_type"
+            "stale_timestamp"
+                | "invalid_credentials"
+                | "unauthenticated"
+                | "invalid_header"
+                | "payload_too_large"
+                | "unsupported_media_type"
         );
         match resp.header("server-authorization") {
             None if may_be_unsigned => {}
-            None => panic!("no Server-Authorization on {} {path}: {}", resp.outcome(), resp.json),
+            None => panic!(
+                "no Server-Authorization on {} {path}: {}",
+                resp.outcome(),
+                resp.json
+            ),
             Some(sa) => {
                 hawk::authenticate_response(
                     sa,
                     &c,
                     &artifacts,
-                    Some(Payload { content_type: Some("application/json"), body: &resp.body }),
+                    Some(Payload {
+                        content_type: Some("application/json"),
+                        body: &resp.body,
+                    }),
                 )
                 .unwrap();
             }
@@ -210,11 +253,15 @@ impl Harness {
 
     /// An unauthenticated JSON request.
     pub async fn plain(&self, method: &str, path: &str, body: Option<Value>) -> Resp {
-        let mut req = Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path);
+        let mut req = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(path);
         if body.is_some() {
             req = req.header(header::CONTENT_TYPE, "application/json");
         }
-        let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+        let body = body
+            .map(|b| serde_json::to_vec(&b).unwrap())
+            .unwrap_or_default();
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
@@ -224,9 +271,18 @@ impl Harness {
         (v, c)
     }
 
-    pub async fn handshake(&self, creds: &Creds, grants: &[&str], scopes: &[&str]) -> (Resp, String) {
+    pub async fn handshake(
+        &self,
+        creds: &Creds,
+        grants: &[&str],
+        scopes: &[&str],
+    ) -> (Resp, String) {
         let (v, c) = self.verifier();
-        let redirect = if creds.id == DELEGATE { "https://delegate.example/callback" } else { REDIRECT };
+        let redirect = if creds.id == DELEGATE {
+            "https://delegate.example/callback"
+        } else {
+            REDIRECT
+        };
         let r = self
             .post(
                 creds,
@@ -239,20 +295,38 @@ impl Harness {
     }
 
     /// Decide through `POST /conformance/authorize`; returns the callback URL.
-    pub async fn conformance_authorize(&self, authorize_url: &str, username: &str, decision: &str, scopes: Option<&[&str]>) -> Resp {
-        let mut body = json!({ "authorize_url": authorize_url, "username": username, "decision": decision });
+    pub async fn conformance_authorize(
+        &self,
+        authorize_url: &str,
+        username: &str,
+        decision: &str,
+        scopes: Option<&[&str]>,
+    ) -> Resp {
+        let mut body =
+            json!({ "authorize_url": authorize_url, "username": username, "decision": decision });
         if let Some(s) = scopes {
             body["scopes"] = json!(s);
         }
-        self.plain("POST", "/conformance/authorize", Some(body)).await
+        self.plain("POST", "/conformance/authorize", Some(body))
+            .await
     }
 
     /// Handshake + allow as alice: (sid, code, verifier).
-    pub async fn authorized(&self, creds: &Creds, grants: &[&str], scopes: &[&str]) -> (String, String, String) {
+    pub async fn authorized(
+        &self,
+        creds: &Creds,
+        grants: &[&str],
+        scopes: &[&str],
+    ) -> (String, String, String) {
         let (hs, verifier) = self.handshake(creds, grants, scopes).await;
         assert_eq!(hs.status, StatusCode::OK, "{}", hs.json);
         let r = self
-            .conformance_authorize(hs.json["authorize_url"].as_str().unwrap(), "alice", "allow", None)
+            .conformance_authorize(
+                hs.json["authorize_url"].as_str().unwrap(),
+                "alice",
+                "allow",
+                None,
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.json);
         let code = query_param(r.json["redirect"].as_str().unwrap(), "code").unwrap();
@@ -260,10 +334,19 @@ impl Harness {
     }
 
     /// A whole login up to an active session: (sid, result response).
-    pub async fn logged_in(&self, creds: &Creds, grants: &[&str], scopes: &[&str]) -> (String, Resp) {
+    pub async fn logged_in(
+        &self,
+        creds: &Creds,
+        grants: &[&str],
+        scopes: &[&str],
+    ) -> (String, Resp) {
         let (sid, code, verifier) = self.authorized(creds, grants, scopes).await;
         let r = self
-            .post(creds, "/v1/result", json!({ "sid": sid, "code": code, "code_verifier": verifier }))
+            .post(
+                creds,
+                "/v1/result",
+                json!({ "sid": sid, "code": code, "code_verifier": verifier }),
+            )
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.json);
         (sid, r)
@@ -272,15 +355,26 @@ impl Harness {
 
 pub fn query_param(url: &str, name: &str) -> Option<String> {
     let u = url::Url::parse(url).ok()?;
-    u.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    u.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// spec TSR-CONV-2 on every JSON response.
 pub fn check_common_headers(r: &Resp) {
-    assert_eq!(r.header("content-type"), Some("application/json"), "{}", r.json);
+    assert_eq!(
+        r.header("content-type"),
+        Some("application/json"),
+        "{}",
+        r.json
+    );
     assert_eq!(r.header("cache-control"), Some("no-store"));
     if r.status == StatusCode::UNAUTHORIZED {
-        assert!(r.header("www-authenticate").is_some_and(|v| v.starts_with("Hawk")), "TSR-ERROR-4");
+        assert!(
+            r.header("www-authenticate")
+                .is_some_and(|v| v.starts_with("Hawk")),
+            "TSR-ERROR-4"
+        );
     }
 }
 
@@ -296,7 +390,12 @@ impl Failures {
         }
     }
     pub fn assert(self) {
-        assert!(self.0.is_empty(), "{} failure(s):\n{}", self.0.len(), self.0.join("\n"));
+        assert!(
+            self.0.is_empty(),
+            "{} failure(s):\n{}",
+            self.0.len(),
+            self.0.join("\n")
+        );
     }
 }
 
@@ -304,7 +403,10 @@ impl Failures {
 
 pub fn find_value(html: &str, name: &str) -> String {
     let marker = format!("name=\"{name}\" value=\"");
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let start = html
+        .find(&marker)
+        .unwrap_or_else(|| panic!("no {name} in {html}"))
+        + marker.len();
     html[start..][..html[start..].find('"').unwrap()].to_owned()
 }
 
@@ -318,14 +420,19 @@ pub fn cookies(r: &Resp) -> Vec<String> {
 
 pub fn page_headers_ok(r: &Resp) {
     // TSR-AUTHZ-4
-    assert!(r.header("content-security-policy").unwrap().contains("frame-ancestors 'none'"));
+    assert!(r
+        .header("content-security-policy")
+        .unwrap()
+        .contains("frame-ancestors 'none'"));
     assert_eq!(r.header("x-frame-options"), Some("DENY"));
     assert_eq!(r.header("referrer-policy"), Some("no-referrer"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
 }
 
 pub async fn form(h: &Harness, path: &str, cookie: &str, fields: &[(&str, &str)]) -> Resp {
-    let body = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+    let body = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(fields)
+        .finish();
     let req = Request::builder()
         .method("POST")
         .uri(path)
@@ -344,24 +451,69 @@ pub async fn page(h: &Harness, path: &str, cookie: &str) -> Resp {
     h.send(req.body(Body::empty()).unwrap()).await
 }
 
-
 /// Logs `username` in through the HTML forms and decides; returns the callback URL.
-pub async fn html_authorize(h: &Harness, authorize_url: &str, username: &str, password: &str, decision: &str, scopes: &[&str]) -> String {
+pub async fn html_authorize(
+    h: &Harness,
+    authorize_url: &str,
+    username: &str,
+    password: &str,
+    decision: &str,
+    scopes: &[&str],
+) -> String {
     let path = &authorize_url[authorize_url.find("/authorize").unwrap()..];
     let request = query_param(authorize_url, "request").unwrap();
     let p = page(h, path, "").await;
-    assert_eq!(p.status, StatusCode::OK, "{}", String::from_utf8_lossy(&p.body));
-    let browser = cookies(&p).into_iter().find(|c| c.starts_with("tessera_browser=")).unwrap();
+    assert_eq!(
+        p.status,
+        StatusCode::OK,
+        "{}",
+        String::from_utf8_lossy(&p.body)
+    );
+    let browser = cookies(&p)
+        .into_iter()
+        .find(|c| c.starts_with("tessera_browser="))
+        .unwrap();
     let csrf = find_value(&String::from_utf8(p.body.clone()).unwrap(), "csrf_token");
-    let ok = form(h, "/authorize/login", &browser, &[("request", &request), ("csrf_token", &csrf), ("username", username), ("password", password)]).await;
-    assert_eq!(ok.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&ok.body));
-    let login = cookies(&ok).into_iter().find(|c| c.starts_with("tessera_login=")).unwrap();
+    let ok = form(
+        h,
+        "/authorize/login",
+        &browser,
+        &[
+            ("request", &request),
+            ("csrf_token", &csrf),
+            ("username", username),
+            ("password", password),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ok.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        String::from_utf8_lossy(&ok.body)
+    );
+    let login = cookies(&ok)
+        .into_iter()
+        .find(|c| c.starts_with("tessera_login="))
+        .unwrap();
     let jar = format!("{browser}; {login}");
     let consent = page(h, path, &jar).await;
-    let csrf = find_value(&String::from_utf8(consent.body.clone()).unwrap(), "csrf_token");
-    let mut fields = vec![("request", request.as_str()), ("csrf_token", csrf.as_str()), ("decision", decision)];
+    let csrf = find_value(
+        &String::from_utf8(consent.body.clone()).unwrap(),
+        "csrf_token",
+    );
+    let mut fields = vec![
+        ("request", request.as_str()),
+        ("csrf_token", csrf.as_str()),
+        ("decision", decision),
+    ];
     fields.extend(scopes.iter().map(|s| ("scope", *s)));
     let done = form(h, "/authorize/consent", &jar, &fields).await;
-    assert_eq!(done.status, StatusCode::SEE_OTHER, "{}", String::from_utf8_lossy(&done.body));
+    assert_eq!(
+        done.status,
+        StatusCode::SEE_OTHER,
+        "{}",
+        String::from_utf8_lossy(&done.body)
+    );
     done.header("location").unwrap().to_owned()
 }
