@@ -67,11 +67,17 @@ impl Endpoints {
                 )))
             }
         };
-        if !m.code_challenge_methods_supported.iter().any(|x| x == "S256") {
+        if !m
+            .code_challenge_methods_supported
+            .iter()
+            .any(|x| x == "S256")
+        {
             return Err(Error::MetadataInvalid("S256 PKCE is not supported".into()));
         }
         if !m.hawk.algorithms.iter().any(|x| x == "sha256") {
-            return Err(Error::MetadataInvalid("Hawk sha256 is not supported".into()));
+            return Err(Error::MetadataInvalid(
+                "Hawk sha256 is not supported".into(),
+            ));
         }
         Ok(Self {
             handshake: under("handshake_endpoint", &m.handshake_endpoint)?,
@@ -180,9 +186,8 @@ impl AuthorityConfig {
             check_transport(&u)
                 .map_err(|w| Error::InvalidConfig(format!("endpoint {url:?}: {w}")))?;
         }
-        let r = url::Url::parse(&registration.redirect_uri).map_err(|_| {
-            Error::InvalidConfig("redirect_uri is not an absolute URL".into())
-        })?;
+        let r = url::Url::parse(&registration.redirect_uri)
+            .map_err(|_| Error::InvalidConfig("redirect_uri is not an absolute URL".into()))?;
         check_transport(&r).map_err(|w| Error::InvalidConfig(format!("redirect_uri: {w}")))?;
         crate::hawk::Credentials::new(
             registration.consumer_id.clone(),
@@ -209,10 +214,19 @@ mod tests {
 
     #[test]
     fn issuer_rules() {
-        assert_eq!(check_issuer("https://a.example/").unwrap(), "https://a.example");
+        assert_eq!(
+            check_issuer("https://a.example/").unwrap(),
+            "https://a.example"
+        );
         assert!(check_issuer("http://127.0.0.1:7").is_ok());
         assert!(check_issuer("http://localhost:7").is_ok());
-        for bad in ["http://a.example", "ftp://a", "https://a/x", "https://a?x", "a"] {
+        for bad in [
+            "http://a.example",
+            "ftp://a",
+            "https://a/x",
+            "https://a?x",
+            "a",
+        ] {
             assert!(check_issuer(bad).is_err(), "{bad}");
         }
     }

@@ -8,8 +8,8 @@ use crate::clock::{Clock, SystemClock};
 use crate::hawk::{self, Artifacts, Credentials, Payload};
 use crate::rand::{Random, SystemRandom};
 use crate::wire::{
-    HandshakeRequest, HandshakeResponse, Metadata, RefreshResponse, ResultRequest,
-    ResultResponse, SidRequest, Ticket,
+    HandshakeRequest, HandshakeResponse, Metadata, RefreshResponse, ResultRequest, ResultResponse,
+    SidRequest, Ticket,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -309,7 +309,14 @@ impl Consumer {
         };
         let creds = consumer_credentials(reg)?;
         let (status, body) = self
-            .call(a, &creds, None, "POST", &a.config.endpoints.handshake, Some(&req))
+            .call(
+                a,
+                &creds,
+                None,
+                "POST",
+                &a.config.endpoints.handshake,
+                Some(&req),
+            )
             .await?;
         let hs: HandshakeResponse = decode(status, &body)?;
         // spec TSR-HANDSHAKE-6: the answer names the Authority we asked.
@@ -406,7 +413,14 @@ impl Consumer {
             code_verifier: pending.verifier.clone(),
         };
         let (status, body) = self
-            .call(a, &creds, None, "POST", &a.config.endpoints.result, Some(&req))
+            .call(
+                a,
+                &creds,
+                None,
+                "POST",
+                &a.config.endpoints.result,
+                Some(&req),
+            )
             .await?;
         let r: ResultResponse = decode(status, &body)?;
         check_result(&r, &pending, &reg.consumer_id)?;
@@ -433,7 +447,14 @@ impl Consumer {
             sid: login.sid.clone(),
         };
         let (status, body) = self
-            .call(a, &creds, None, "POST", &a.config.endpoints.refresh, Some(&req))
+            .call(
+                a,
+                &creds,
+                None,
+                "POST",
+                &a.config.endpoints.refresh,
+                Some(&req),
+            )
             .await?;
         let r: RefreshResponse = decode(status, &body)?;
         // spec TSR-CONSUMER-7: the answer is about the session we refreshed.
@@ -443,7 +464,9 @@ impl Consumer {
             ));
         }
         if r.sid.is_empty() || r.sid == login.sid {
-            return Err(Error::InvalidResponse("the new sid is empty or unchanged".into()));
+            return Err(Error::InvalidResponse(
+                "the new sid is empty or unchanged".into(),
+            ));
         }
         let granted: BTreeSet<&str> = granted(&login.scopes);
         check_ticket(&r.ticket, &reg.consumer_id, &login.sub, &granted, true)?;
@@ -464,7 +487,14 @@ impl Consumer {
             sid: login.sid.clone(),
         };
         let (status, body) = self
-            .call(a, &creds, None, "POST", &a.config.endpoints.revoke, Some(&req))
+            .call(
+                a,
+                &creds,
+                None,
+                "POST",
+                &a.config.endpoints.revoke,
+                Some(&req),
+            )
             .await?;
         let _: serde_json::Map<String, serde_json::Value> = decode(status, &body)?;
         Ok(())
@@ -629,18 +659,20 @@ fn decode<T: DeserializeOwned>(status: u16, body: &[u8]) -> Result<T> {
 }
 
 fn granted(m: &BTreeMap<String, bool>) -> BTreeSet<&str> {
-    m.iter().filter(|(_, v)| **v).map(|(k, _)| k.as_str()).collect()
+    m.iter()
+        .filter(|(_, v)| **v)
+        .map(|(k, _)| k.as_str())
+        .collect()
 }
 
 /// spec TSR-CONSUMER-7 (shapes of 5.5): `sub` a non-empty identifier; `grants` and `scopes`
 /// with exactly the requested names (TSR-RESULT-8); a user ticket for this Consumer and this
 /// `sub` whose scope is exactly the scopes answered `true`.
 fn check_result(r: &ResultResponse, p: &PendingLogin, consumer_id: &str) -> Result<()> {
-    if r.sub.is_empty()
-        || r.sub.len() > 255
-        || !r.sub.bytes().all(|b| b.is_ascii_graphic())
-    {
-        return Err(Error::InvalidResponse("sub is not a well-formed identifier".into()));
+    if r.sub.is_empty() || r.sub.len() > 255 || !r.sub.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(Error::InvalidResponse(
+            "sub is not a well-formed identifier".into(),
+        ));
     }
     let keys = |m: &BTreeMap<String, bool>| m.keys().cloned().collect::<BTreeSet<_>>();
     let set = |v: &[String]| v.iter().cloned().collect::<BTreeSet<_>>();
@@ -680,7 +712,12 @@ fn check_ticket(
         return bad("not a user ticket of this login");
     }
     let ts: BTreeSet<&str> = t.scope.iter().map(String::as_str).collect();
-    if ts.len() != t.scope.len() || (if subset_ok { !ts.is_subset(scopes) } else { &ts != scopes })
+    if ts.len() != t.scope.len()
+        || (if subset_ok {
+            !ts.is_subset(scopes)
+        } else {
+            &ts != scopes
+        })
     {
         return bad("scope is not the granted scopes");
     }

@@ -92,7 +92,9 @@ impl MemoryPendingStore {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, PendingLogin>> {
-        self.inner.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

@@ -178,7 +178,10 @@ impl WebConsumer {
     }
 
     fn sessions(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionData>> {
-        self.0.sessions.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0
+            .sessions
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     fn cookie_id(&self, headers: &HeaderMap) -> Option<String> {
@@ -228,7 +231,10 @@ impl WebConsumer {
         };
         let mut s = self.sessions();
         if s.len() >= self.0.options.max_sessions {
-            if let Some(oldest) = s.iter().min_by_key(|(_, d)| d.created).map(|(k, _)| k.clone())
+            if let Some(oldest) = s
+                .iter()
+                .min_by_key(|(_, d)| d.created)
+                .map(|(k, _)| k.clone())
             {
                 s.remove(&oldest);
             }
@@ -283,7 +289,10 @@ impl WebConsumer {
     /// session. Returns the `Set-Cookie` value that clears the cookie, and the revocation's
     /// outcome.
     pub async fn logout(&self, session: &BrowserSession) -> (String, Result<(), Error>) {
-        let removed = session.id.as_ref().and_then(|id| self.sessions().remove(id));
+        let removed = session
+            .id
+            .as_ref()
+            .and_then(|id| self.sessions().remove(id));
         let outcome = match removed.and_then(|d| d.login) {
             Some(l) => self.0.consumer.revoke(&l).await,
             None => Ok(()),
@@ -301,7 +310,10 @@ fn no_store(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     // spec TSR-CONSUMER-9
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     r
 }
 
@@ -351,7 +363,11 @@ fn error_location(web: &WebConsumer, e: &Error) -> String {
 
 /// The callback: every check of [`Consumer::complete_login`], then a new session id and a 303
 /// to a clean URL.
-async fn callback(State(web): State<WebConsumer>, headers: HeaderMap, uri: axum::http::Uri) -> Response {
+async fn callback(
+    State(web): State<WebConsumer>,
+    headers: HeaderMap,
+    uri: axum::http::Uri,
+) -> Response {
     let outcome = match CallbackParams::from_query(uri.query().unwrap_or("")) {
         Ok(params) => {
             let old = web.cookie_id(&headers);

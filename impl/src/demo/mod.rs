@@ -120,7 +120,10 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
         let rng = SystemRandom::new();
         let mut data = serde_json::Map::new();
         data.insert("email".into(), "demo@example.org".into());
-        data.insert("profile".into(), serde_json::json!({ "name": "Demo Subject" }));
+        data.insert(
+            "profile".into(),
+            serde_json::json!({ "name": "Demo Subject" }),
+        );
         store.put_subject(&core::Subject {
             id: format!("sub_{}", token(&rng, 16)),
             username: USERNAME.into(),
@@ -218,7 +221,10 @@ pub async fn run(opts: DemoOptions) -> Result<(), AnyError> {
     println!();
     println!("  Open the demo Consumer:  {}/", demo.consumer_url);
     println!("  Authority (issuer):      {}", demo.issuer);
-    println!("  Log in as:               username {}  password {}", demo.username, demo.password);
+    println!(
+        "  Log in as:               username {}  password {}",
+        demo.username, demo.password
+    );
     println!();
     tokio::signal::ctrl_c().await?;
     demo.stop().await;

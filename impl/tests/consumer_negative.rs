@@ -1,0 +1,664 @@
+//! Consumer-side checks (spec chapter 10) against the real Authority, without a browser: the
+//! demo (Authority + demo Consumer, in process, on ephemeral loopback ports) driven by a scripted
+//! HTTP browser, and the library called directly.
+
+#[path = "browser/agent.rs"]
+mod agent;
+
+use agent::{query_param, Agent};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use tessera::clock::{system_now, Clock as _, TestClock};
+use tessera::consumer::{CallbackParams, Consumer, Error};
+use tessera::demo::{self, Demo, DemoOptions};
+use tessera::hawk::ResponseError;
+
+async fn start() -> Demo {
+    demo::start(DemoOptions::ephemeral())
+        .await
+        .expect("demo starts")
+}
+
+/// Starts a login in `browser` at the demo Consumer; returns the authorize URL.
+async fn begin(d: &Demo, browser: &Agent) -> String {
+    let r = browser.get(&format!("{}/login", d.consumer_url)).await;
+    assert_eq!(r.status, 303);
+    let to = r.location().unwrap();
+    assert!(
+        to.starts_with(&format!("{}/authorize?request=", d.issuer)),
+        "{to}"
+    );
+    to
+}
+
+/// GETs a callback URL in `browser`; returns where the Consumer sends it (path and query).
+async fn deliver(browser: &Agent, callback: &str) -> agent::Resp {
+    browser.get(callback).await
+}
+
+fn reason(r: &agent::Resp) -> Option<String> {
+    r.location()
+        .and_then(|l| query_param(&format!("http://x{l}"), "reason"))
+}
+
+#[tokio::test]
+async fn a_login_through_the_web_integration_and_what_the_callback_sends_back() {
+    let d = start().await;
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let before = browser
+        .cookie("tessera_consumer")
+        .expect("session cookie on /login");
+    let callback = browser
+        .authorize(&authorize, &d.username, &d.password, "allow")
+        .await;
+    // spec TSR-CALLBACK-3 seen from here: only code and iss, no sid.
+    assert!(
+        callback.starts_with(&format!("{}/callback?code=", d.consumer_url)),
+        "{callback}"
+    );
+    assert_eq!(
+        query_param(&callback, "iss").as_deref(),
+        Some(d.issuer.as_str())
+    );
+
+    let r = deliver(&browser, &callback).await;
+    // spec TSR-CONSUMER-9: 303 to a clean URL, no referrer.
+    assert_eq!(r.status, 303, "{}", r.body);
+    assert_eq!(r.location().as_deref(), Some("/"));
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert!(
+        r.body.is_empty(),
+        "no page (and so no third-party resource) on the callback"
+    );
+    // spec TSR-CONSUMER-2: HttpOnly, SameSite=Lax (http on loopback: no Secure).
+    let set = r.set_cookies().join("\n");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Lax"),
+        "{set}"
+    );
+    // spec TSR-CONSUMER-8: a new session id after login; the old one is dead.
+    let after = browser.cookie("tessera_consumer").unwrap();
+    assert_ne!(before, after);
+    let stale = Agent::new();
+    stale.set_cookie("tessera_consumer", &before);
+    assert!(stale
+        .get(&format!("{}/", d.consumer_url))
+        .await
+        .body
+        .contains("not logged in"));
+
+    let home = browser.get(&format!("{}/", d.consumer_url)).await;
+    assert!(home.body.contains("You are logged in"), "{}", home.body);
+    assert!(
+        home.body.contains("demo@example.org"),
+        "Subject data via the ticket"
+    );
+    assert!(home.body.contains(&d.issuer));
+
+    // The library view of that session: identity is (issuer, sub) (spec TSR-CONSUMER-10).
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        "cookie",
+        format!("tessera_consumer={after}").parse().unwrap(),
+    );
+    let s = d.web.session(&h);
+    let login = s.login.clone().expect("logged in");
+    assert_eq!(login.subject_id().issuer, d.issuer);
+    assert_eq!(login.grants.get("staff"), Some(&true));
+    assert_eq!(login.grants.get("admin"), Some(&false));
+    assert_eq!(login.scopes.get("email"), Some(&true));
+
+    // Refresh: rotation replaces the sid (spec TSR-CONSUMER-11) ...
+    let refreshed = d.web.refresh(&s).await.expect("refresh");
+    assert_ne!(refreshed.sid, login.sid);
+    let s2 = d.web.session(&h);
+    assert_eq!(
+        s2.login.as_ref().unwrap().sid,
+        refreshed.sid,
+        "stored before use"
+    );
+    d.web
+        .consumer()
+        .subject_data(&refreshed)
+        .await
+        .expect("new ticket works");
+    // ... and a refresh of the old sid is a reuse, reported distinctly, meaning logout.
+    let e = d.web.consumer().refresh(&login).await.unwrap_err();
+    assert!(matches!(e, Error::SessionReused), "{e:?}");
+    assert!(e.is_logout());
+    // The family is revoked: the new ticket is dead too.
+    let e = d.web.consumer().subject_data(&refreshed).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Authority { status: 401, code } if code == "ticket_revoked"),
+        "{e:?}"
+    );
+    assert!(e.is_logout());
+    d.stop().await;
+}
+
+#[tokio::test]
+async fn logout_revokes_at_the_authority_and_clears_the_cookie() {
+    let d = start().await;
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let cb = browser
+        .authorize(&authorize, &d.username, &d.password, "allow")
+        .await;
+    assert_eq!(deliver(&browser, &cb).await.status, 303);
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        "cookie",
+        format!(
+            "tessera_consumer={}",
+            browser.cookie("tessera_consumer").unwrap()
+        )
+        .parse()
+        .unwrap(),
+    );
+    let s = d.web.session(&h);
+    let login = s.login.clone().unwrap();
+    // The demo's log-out button (POST /logout with its CSRF token).
+    let home = browser.get(&format!("{}/", d.consumer_url)).await;
+    let csrf = agent::form_value(&home.body, "csrf").unwrap();
+    let bad = browser
+        .post_form(&format!("{}/logout", d.consumer_url), &[("csrf", "forged")])
+        .await;
+    assert_eq!(bad.location().as_deref(), Some("/?notice=bad_csrf"));
+    let r = browser
+        .post_form(&format!("{}/logout", d.consumer_url), &[("csrf", &csrf)])
+        .await;
+    assert_eq!(r.status, 303);
+    assert!(
+        browser.cookie("tessera_consumer").is_none(),
+        "cookie cleared"
+    );
+    let e = d.web.consumer().subject_data(&login).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Authority { code, .. } if code == "ticket_revoked"),
+        "{e:?}"
+    );
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-4: a callback with another `iss`, or none, is refused before any request
+/// to an Authority.
+#[tokio::test]
+async fn a_callback_with_a_wrong_or_missing_iss_is_refused_without_a_request() {
+    let d = start().await;
+    let c = d.web.consumer();
+    let start = c.begin_login(None).await.unwrap();
+    let browser = Agent::new();
+    let cb = browser
+        .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let code = query_param(&cb, "code");
+
+    let wrong = CallbackParams {
+        code: code.clone(),
+        error: None,
+        iss: Some("https://evil.example".into()),
+    };
+    let e = c
+        .complete_login(Some(start.pending.clone()), &wrong)
+        .await
+        .unwrap_err();
+    match &e {
+        Error::IssuerMismatch { expected, got } => {
+            assert_eq!(expected, &d.issuer);
+            assert_eq!(got, "https://evil.example");
+        }
+        other => panic!("{other:?}"),
+    }
+    // A trailing slash is not the same issuer: exact comparison.
+    let slash = CallbackParams {
+        iss: Some(format!("{}/", d.issuer)),
+        ..wrong.clone()
+    };
+    assert!(matches!(
+        c.complete_login(Some(start.pending.clone()), &slash).await,
+        Err(Error::IssuerMismatch { .. })
+    ));
+    let missing = CallbackParams {
+        iss: None,
+        ..wrong.clone()
+    };
+    assert!(matches!(
+        c.complete_login(Some(start.pending.clone()), &missing)
+            .await,
+        Err(Error::MissingIssuer)
+    ));
+    // No request reached the Authority: the code is still unredeemed and works once.
+    let right = CallbackParams {
+        iss: Some(d.issuer.clone()),
+        ..wrong
+    };
+    c.complete_login(Some(start.pending), &right)
+        .await
+        .expect("code still fresh");
+
+    // Through the web integration: refused with an error page naming the check.
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let cb = browser
+        .authorize(&authorize, &d.username, &d.password, "allow")
+        .await;
+    let forged = cb.replace(
+        &format!(
+            "iss={}",
+            url::form_urlencoded::byte_serialize(d.issuer.as_bytes()).collect::<String>()
+        ),
+        "iss=https%3A%2F%2Fevil.example",
+    );
+    assert_ne!(forged, cb);
+    let r = deliver(&browser, &forged).await;
+    assert_eq!(r.status, 303);
+    assert_eq!(r.header("referrer-policy").as_deref(), Some("no-referrer"));
+    assert_eq!(reason(&r).as_deref(), Some("issuer_mismatch"));
+    let page = browser.get(&absolute(&d, &r.location().unwrap())).await;
+    assert_eq!(page.status, 400);
+    assert!(page.body.contains("different Authority"), "{}", page.body);
+    d.stop().await;
+}
+
+fn absolute(d: &Demo, path: &str) -> String {
+    format!("{}{path}", d.consumer_url)
+}
+
+/// spec TSR-CONSUMER-3: the attacker's callback (their own code) delivered into a browser
+/// session that did not start the flow is refused.
+#[tokio::test]
+async fn a_callback_in_a_browser_session_that_did_not_start_the_flow_is_refused() {
+    let d = start().await;
+    d.add_subject("mallory", "mallory-password").unwrap();
+    // The attacker runs a login in their own browser and keeps the callback URL.
+    let attacker = Agent::new();
+    let authorize = begin(&d, &attacker).await;
+    let attackers_callback = attacker
+        .authorize(&authorize, "mallory", "mallory-password", "allow")
+        .await;
+
+    // Login CSRF: the victim's browser, with no session at the Consumer, is made to open it.
+    let victim = Agent::new();
+    let r = deliver(&victim, &attackers_callback).await;
+    assert_eq!(reason(&r).as_deref(), Some("no_pending_login"));
+    assert!(victim
+        .get(&absolute(&d, "/"))
+        .await
+        .body
+        .contains("not logged in"));
+
+    // Library level, same check: no pending login, no request.
+    let e = d
+        .web
+        .consumer()
+        .complete_login(
+            None,
+            &CallbackParams::from_query(attackers_callback.split_once('?').unwrap().1).unwrap(),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoPendingLogin), "{e:?}");
+
+    // Session swapping: the victim has a login of their own pending; the attacker's code is
+    // not for the victim's sid, so the Authority refuses it — the victim is not logged in as
+    // mallory.
+    let _ = begin(&d, &victim).await;
+    let r = deliver(&victim, &attackers_callback).await;
+    assert_eq!(reason(&r).as_deref(), Some("authority"));
+    assert!(victim
+        .get(&absolute(&d, "/"))
+        .await
+        .body
+        .contains("not logged in"));
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-6: a pending login is used once; the same callback again is refused.
+#[tokio::test]
+async fn a_replayed_callback_is_refused() {
+    let d = start().await;
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let cb = browser
+        .authorize(&authorize, &d.username, &d.password, "allow")
+        .await;
+    assert_eq!(
+        deliver(&browser, &cb).await.location().as_deref(),
+        Some("/")
+    );
+    // Replayed in the same browser (now logged in with a new session id) ...
+    let r = deliver(&browser, &cb).await;
+    assert_eq!(reason(&r).as_deref(), Some("no_pending_login"));
+    // ... or with the pre-login session cookie (as someone who copied it would).
+    let d2 = start().await;
+    let b2 = Agent::new();
+    let authorize = begin(&d2, &b2).await;
+    let old_cookie = b2.cookie("tessera_consumer").unwrap();
+    let cb = b2
+        .authorize(&authorize, &d2.username, &d2.password, "allow")
+        .await;
+    assert_eq!(deliver(&b2, &cb).await.status, 303);
+    let copy = Agent::new();
+    copy.set_cookie("tessera_consumer", &old_cookie);
+    assert_eq!(
+        reason(&deliver(&copy, &cb).await).as_deref(),
+        Some("no_pending_login")
+    );
+
+    // Library level: a failed completion consumes the pending login too (whatever the
+    // outcome): the web layer takes it before checking, so the second try finds none.
+    let c = d.web.consumer();
+    let start = c.begin_login(None).await.unwrap();
+    let store = tessera::consumer::MemoryPendingStore::default();
+    use tessera::consumer::PendingStore as _;
+    store.put("browser-1", start.pending);
+    let bad = CallbackParams {
+        code: Some("x".into()),
+        error: None,
+        iss: Some("https://evil.example".into()),
+    };
+    assert!(c
+        .complete_login(store.take("browser-1"), &bad)
+        .await
+        .is_err());
+    let e = c
+        .complete_login(store.take("browser-1"), &bad)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoPendingLogin));
+    d.stop().await;
+    d2.stop().await;
+}
+
+/// spec TSR-CONSUMER-12: a denial goes through the same binding and issuer checks, and is shown.
+#[tokio::test]
+async fn a_denial_is_checked_like_a_success_and_reported() {
+    let d = start().await;
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let cb = browser
+        .authorize(&authorize, &d.username, &d.password, "deny")
+        .await;
+    assert_eq!(query_param(&cb, "error").as_deref(), Some("access_denied"));
+    // In another browser: the binding check comes first.
+    assert_eq!(
+        reason(&deliver(&Agent::new(), &cb).await).as_deref(),
+        Some("no_pending_login")
+    );
+    let r = deliver(&browser, &cb).await;
+    assert_eq!(reason(&r).as_deref(), Some("access_denied"));
+    let page = browser.get(&absolute(&d, &r.location().unwrap())).await;
+    assert!(page.body.contains("You declined"), "{}", page.body);
+
+    let c = d.web.consumer();
+    let start = c.begin_login(None).await.unwrap();
+    let denied = CallbackParams {
+        code: None,
+        error: Some("access_denied".into()),
+        iss: Some("https://evil.example".into()),
+    };
+    assert!(matches!(
+        c.complete_login(Some(start.pending.clone()), &denied).await,
+        Err(Error::IssuerMismatch { .. })
+    ));
+    let denied = CallbackParams {
+        iss: Some(d.issuer.clone()),
+        ..denied
+    };
+    assert!(matches!(
+        c.complete_login(Some(start.pending), &denied).await,
+        Err(Error::AccessDenied)
+    ));
+    d.stop().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// A man in the middle between the Consumer and the real Authority (an HTTP proxy the
+// Consumer's client is configured with), to alter responses.
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tamper {
+    /// One byte of the body changed, header kept.
+    Body,
+    /// The Server-Authorization MAC replaced.
+    Mac,
+    /// Server-Authorization removed.
+    Strip,
+    /// The tsm of a stale-timestamp reply altered.
+    Tsm,
+}
+
+struct Proxy {
+    url: String,
+    hits: Arc<AtomicUsize>,
+}
+
+async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let hits = Arc::new(AtomicUsize::new(0));
+    let h = hits.clone();
+    let upstream = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
+        let upstream = upstream.clone();
+        let h = h.clone();
+        async move {
+            let uri = req.uri().to_string();
+            let path = req.uri().path().to_owned();
+            let method = req.method().clone();
+            let headers = req.headers().clone();
+            let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+                .await
+                .unwrap();
+            let mut rb = upstream.request(method, &uri).body(body.to_vec());
+            for (k, v) in &headers {
+                if k != "host" && k != "proxy-connection" {
+                    rb = rb.header(k, v);
+                }
+            }
+            let r = rb.send().await.unwrap();
+            let status = r.status();
+            let mut out_headers = r.headers().clone();
+            let mut out = r.bytes().await.unwrap().to_vec();
+            if path == only_path {
+                h.fetch_add(1, Ordering::SeqCst);
+                match tamper {
+                    Tamper::Body => {
+                        if let Some(i) = out.iter().position(|&b| b == b'"') {
+                            out.insert(i + 1, b'X');
+                        }
+                    }
+                    Tamper::Mac => {
+                        if let Some(sa) = out_headers.get("server-authorization") {
+                            let s = sa.to_str().unwrap();
+                            let i = s.find("mac=\"").unwrap() + 5;
+                            let mut t = s.to_owned();
+                            let c = if &t[i..=i] == "A" { "B" } else { "A" };
+                            t.replace_range(i..=i, c);
+                            out_headers.insert("server-authorization", t.parse().unwrap());
+                        }
+                    }
+                    Tamper::Strip => {
+                        out_headers.remove("server-authorization");
+                    }
+                    Tamper::Tsm => {
+                        if let Some(w) = out_headers.get("www-authenticate") {
+                            let s = w.to_str().unwrap().replace("tsm=\"", "tsm=\"AAAA");
+                            out_headers.insert("www-authenticate", s.parse().unwrap());
+                        }
+                    }
+                }
+                out_headers.remove("content-length");
+            }
+            let mut resp = axum::response::Response::new(axum::body::Body::from(out));
+            *resp.status_mut() = status;
+            for (k, v) in &out_headers {
+                if k != "transfer-encoding" {
+                    resp.headers_mut().insert(k, v.clone());
+                }
+            }
+            resp
+        }
+    });
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Proxy { url, hits }
+}
+
+fn proxied(p: &Proxy) -> reqwest::Client {
+    reqwest::Client::builder()
+        .proxy(reqwest::Proxy::http(&p.url).unwrap())
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// spec TSR-HAWK-13, TSR-CONSUMER-7: a result whose Server-Authorization does not verify (or
+/// is missing) is refused and nothing in it is used.
+#[tokio::test]
+async fn a_response_with_a_bad_server_authorization_is_refused() {
+    let d = start().await;
+    for (tamper, check) in [
+        (
+            Tamper::Body,
+            (|e: &Error| {
+                matches!(
+                    e,
+                    Error::ServerAuthorizationInvalid(ResponseError::BadPayloadHash)
+                )
+            }) as fn(&Error) -> bool,
+        ),
+        (Tamper::Mac, |e: &Error| {
+            matches!(e, Error::ServerAuthorizationInvalid(ResponseError::BadMac))
+        }),
+        (Tamper::Strip, |e: &Error| {
+            matches!(e, Error::ServerAuthorizationMissing { status: 200 })
+        }),
+    ] {
+        let p = proxy(tamper, "/v1/result").await;
+        let mitm = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+        // The handshake passes the proxy untouched ...
+        let start = mitm
+            .begin_login(None)
+            .await
+            .expect("untampered handshake verifies");
+        let cb = Agent::new()
+            .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+            .await;
+        let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
+        // ... the result does not.
+        let e = mitm
+            .complete_login(Some(start.pending), &params)
+            .await
+            .unwrap_err();
+        assert!(check(&e), "{tamper:?}: {e:?}");
+        assert!(e.kind().starts_with("server_authorization"));
+        assert_eq!(p.hits.load(Ordering::SeqCst), 1, "went through the proxy");
+    }
+    // The handshake too: a tampered handshake answer gives no authorize URL.
+    let p = proxy(Tamper::Body, "/v1/handshake").await;
+    let mitm = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let e = mitm.begin_login(None).await.unwrap_err();
+    assert!(matches!(e, Error::ServerAuthorizationInvalid(_)), "{e:?}");
+    d.stop().await;
+}
+
+/// spec TSR-HAWK-8: a Consumer whose clock is off gets a stale-timestamp reply, verifies its
+/// tsm, adjusts its offset and retries once; a reply whose tsm does not verify moves nothing.
+#[tokio::test]
+async fn a_stale_timestamp_is_retried_once_after_verifying_tsm() {
+    let d = start().await;
+    let slow = Arc::new(TestClock::new(system_now() - 3_600));
+    let c = d.consumer_with(Some(slow.clone()), None, None).unwrap();
+    let start = c
+        .begin_login(None)
+        .await
+        .expect("retried with the Authority's time");
+    // The next request uses the learned offset at once (no stale round trip): it works even
+    // through a proxy that would corrupt any stale reply.
+    let cb = Agent::new()
+        .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
+    // The pending login's exp is in our (slow) clock's terms.
+    assert!(start.pending.exp > slow.now() && start.pending.exp < slow.now() + 700);
+    c.complete_login(Some(start.pending), &params)
+        .await
+        .expect("result with the offset");
+
+    let p = proxy(Tamper::Tsm, "/v1/handshake").await;
+    let c = d
+        .consumer_with(Some(slow), None, Some(proxied(&p)))
+        .unwrap();
+    let e = c.begin_login(None).await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::StaleTimestampUnverified(ResponseError::BadTimestampMac)
+        ),
+        "{e:?}"
+    );
+    d.stop().await;
+}
+
+/// spec TSR-META-1: configuring from metadata checks the issuer against the URL it came from.
+#[tokio::test]
+async fn metadata_discovery_checks_the_issuer() {
+    let d = start().await;
+    let http = tessera::consumer::default_http_client();
+    let reg = d.registration.clone();
+    let a = Consumer::discover(
+        &http,
+        &format!("{}/.well-known/tessera-authority", d.issuer),
+        reg.clone(),
+    )
+    .await
+    .expect("discovered");
+    assert_eq!(a.endpoints.result, format!("{}/v1/result", d.issuer));
+    let c = Consumer::new(vec![a]).unwrap();
+    c.begin_login(None)
+        .await
+        .expect("works with discovered endpoints");
+    // Same server, named differently: the document's issuer is not the URL's.
+    let other = d.issuer.replace("127.0.0.1", "localhost");
+    let e = Consumer::discover(&http, &other, reg.clone())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, Error::MetadataIssuerMismatch { expected, got } if expected == &other && got == &d.issuer),
+        "{e:?}"
+    );
+    // Plain http off loopback is refused before any request (spec TSR-CONV-1).
+    let e = Consumer::discover(&http, "http://auth.example", reg)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::InvalidConfig(_)), "{e:?}");
+    d.stop().await;
+}
+
+/// Unknown Authority and wrong keys are reported as such.
+#[tokio::test]
+async fn a_wrong_key_shows_as_an_unverified_401() {
+    let d = start().await;
+    let mut reg = d.registration.clone();
+    reg.key = "A".repeat(43);
+    let c = Consumer::new(vec![tessera::consumer::AuthorityConfig::new(
+        &d.issuer, reg,
+    )
+    .unwrap()])
+    .unwrap();
+    let e = c.begin_login(None).await.unwrap_err();
+    assert!(
+        matches!(e, Error::ServerAuthorizationMissing { status: 401 }),
+        "{e:?}"
+    );
+    assert!(matches!(
+        c.begin_login(Some("https://other.example")).await,
+        Err(Error::UnknownAuthority(_))
+    ));
+    d.stop().await;
+}
