@@ -1043,6 +1043,10 @@ pub fn subject_data(
     let mut out = serde_json::Map::new();
     out.insert("sub".to_owned(), serde_json::Value::String(user.clone()));
     for scope in &ticket.scope {
+        // `sub` is always the ticket's user, never data a scope could replace
+        if scope == "sub" {
+            continue;
+        }
         if let Some(v) = subject.data.get(scope) {
             out.insert(scope.clone(), v.clone());
         }
