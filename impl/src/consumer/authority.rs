@@ -212,6 +212,60 @@ impl AuthorityConfig {
 mod tests {
     use super::*;
 
+    fn metadata(issuer: &str) -> Metadata {
+        let e = |p: &str| format!("{issuer}{p}");
+        Metadata {
+            issuer: issuer.into(),
+            handshake_endpoint: e("/v1/handshake"),
+            authorize_endpoint: e("/authorize"),
+            result_endpoint: e("/v1/result"),
+            refresh_endpoint: e("/v1/refresh"),
+            revoke_endpoint: e("/v1/revoke"),
+            app_ticket_endpoint: e("/v1/app-ticket"),
+            reissue_endpoint: e("/v1/reissue"),
+            subject_endpoint: e("/v1/subject"),
+            ticket_endpoint: e("/v1/ticket"),
+            hawk: crate::wire::HawkMetadata {
+                version: "1.1".into(),
+                algorithms: vec!["sha256".into()],
+                timestamp_skew_seconds: 60,
+            },
+            code_challenge_methods_supported: vec!["S256".into()],
+            grants_supported: vec![],
+            scopes_supported: vec![],
+            ttl: crate::wire::TtlMetadata {
+                authorize: 600,
+                code: 60,
+                session: 86_400,
+                family: 2_592_000,
+                ticket: 3_600,
+            },
+            conformance_mode: false,
+        }
+    }
+
+    /// spec TSR-META-1
+    #[test]
+    fn metadata_rules() {
+        let i = "https://auth.example";
+        assert!(Endpoints::from_metadata(i, &metadata(i)).is_ok());
+        let e = Endpoints::from_metadata("https://other.example", &metadata(i)).unwrap_err();
+        assert!(matches!(e, Error::MetadataIssuerMismatch { .. }));
+        // A string prefix is not enough: `https://auth.example.evil/…` is not under the issuer.
+        let mut m = metadata(i);
+        m.result_endpoint = "https://auth.example.evil/v1/result".into();
+        assert!(matches!(
+            Endpoints::from_metadata(i, &m),
+            Err(Error::MetadataInvalid(_))
+        ));
+        let mut m = metadata(i);
+        m.code_challenge_methods_supported = vec!["plain".into()];
+        assert!(matches!(
+            Endpoints::from_metadata(i, &m),
+            Err(Error::MetadataInvalid(_))
+        ));
+    }
+
     #[test]
     fn issuer_rules() {
         assert_eq!(

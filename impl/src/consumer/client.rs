@@ -726,3 +726,174 @@ fn check_ticket(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rand::SeededRandom;
+
+    fn ticket(sub: &str, scope: &[&str]) -> Ticket {
+        Ticket {
+            id: "t1.sealed".into(),
+            key: "k".repeat(43),
+            algorithm: "sha256".into(),
+            exp: 10,
+            app: "shop".into(),
+            user: Some(sub.into()),
+            scope: scope.iter().map(|s| (*s).to_owned()).collect(),
+            grant: Some("fam".into()),
+            dlg: None,
+            delegate: true,
+        }
+    }
+
+    fn pending() -> PendingLogin {
+        PendingLogin {
+            issuer: "https://a.example".into(),
+            sid: "sid".into(),
+            verifier: "v".into(),
+            started: 0,
+            exp: 600,
+            grants: vec!["admin".into()],
+            scopes: vec!["email".into(), "profile".into()],
+        }
+    }
+
+    fn result() -> ResultResponse {
+        ResultResponse {
+            sub: "pairwise".into(),
+            grants: [("admin".to_owned(), false)].into(),
+            scopes: [("email".to_owned(), true), ("profile".to_owned(), false)].into(),
+            exp: 100,
+            ticket: ticket("pairwise", &["email"]),
+        }
+    }
+
+    /// spec TSR-CONSUMER-7: each shape violation of a (verified) result is refused.
+    #[test]
+    fn result_shapes() {
+        let p = pending();
+        assert!(check_result(&result(), &p, "shop").is_ok());
+        let mut cases: Vec<(&str, ResultResponse)> = Vec::new();
+        let mut r = result();
+        r.sub = String::new();
+        cases.push(("empty sub", r));
+        let mut r = result();
+        r.sub = "a b".into();
+        cases.push(("sub with space", r));
+        let mut r = result();
+        r.grants.insert("staff".into(), true);
+        cases.push(("grant not requested", r));
+        let mut r = result();
+        r.scopes.remove("profile");
+        cases.push(("scope missing", r));
+        let mut r = result();
+        r.ticket.scope.push("profile".into());
+        cases.push(("ticket wider than granted", r));
+        let mut r = result();
+        r.ticket.scope.clear();
+        cases.push(("ticket narrower than granted", r));
+        let mut r = result();
+        r.ticket.user = Some("other".into());
+        cases.push(("ticket for another sub", r));
+        let mut r = result();
+        r.ticket.app = "other".into();
+        cases.push(("ticket for another Consumer", r));
+        let mut r = result();
+        r.ticket.dlg = Some("x".into());
+        cases.push(("delegated ticket", r));
+        let mut r = result();
+        r.ticket.algorithm = "sha1".into();
+        cases.push(("algorithm", r));
+        let mut r = result();
+        r.ticket.key = "short".into();
+        cases.push(("short key", r));
+        let mut r = result();
+        r.ticket.id = "bad\"id".into();
+        cases.push(("id not a header value", r));
+        for (what, r) in cases {
+            let e = check_result(&r, &p, "shop").unwrap_err();
+            assert!(matches!(e, Error::InvalidResponse(_)), "{what}: {e:?}");
+        }
+    }
+
+    #[test]
+    fn callback_params() {
+        let p = CallbackParams::from_query("code=c&iss=https%3A%2F%2Fa.example&x=1").unwrap();
+        assert_eq!(p.code.as_deref(), Some("c"));
+        assert_eq!(p.iss.as_deref(), Some("https://a.example"));
+        assert!(matches!(
+            CallbackParams::from_query("code=a&code=b"),
+            Err(Error::MalformedCallback(_))
+        ));
+        assert!(matches!(
+            CallbackParams::from_query("iss=a&iss=b"),
+            Err(Error::MalformedCallback(_))
+        ));
+    }
+
+    #[test]
+    fn error_bodies_map_to_variants() {
+        let e = decode::<serde_json::Value>(400, br#"{"error":"session_reused"}"#).unwrap_err();
+        assert!(matches!(e, Error::SessionReused) && e.is_logout());
+        let e = decode::<serde_json::Value>(400, br#"{"error":"invalid_code"}"#).unwrap_err();
+        assert!(matches!(&e, Error::Authority { status: 400, code } if code == "invalid_code"));
+        assert!(!e.is_logout());
+        let e = decode::<serde_json::Value>(500, b"<html>").unwrap_err();
+        assert!(matches!(&e, Error::Authority { code, .. } if code == "unknown"));
+        let e = decode::<serde_json::Value>(400, br#"{"error":"<script>"}"#).unwrap_err();
+        assert!(matches!(&e, Error::Authority { code, .. } if code == "unknown"));
+    }
+
+    /// Randomness is injected: the same seed gives the same verifier and nonces.
+    #[tokio::test]
+    async fn checks_before_any_request_need_no_authority() {
+        let reg = Registration {
+            consumer_id: "shop".into(),
+            key: "k".repeat(43),
+            redirect_uri: "https://shop.example/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+        };
+        // An issuer nobody listens on: these checks must fail before any request is made.
+        let c = Consumer::new(vec![AuthorityConfig::new("https://a.example", reg).unwrap()])
+            .unwrap()
+            .with_random(Arc::new(SeededRandom::new(7)));
+        let cb = |q: &str| CallbackParams::from_query(q).unwrap();
+        let p = pending();
+        assert!(matches!(
+            c.complete_login(None, &cb("code=x&iss=https%3A%2F%2Fa.example"))
+                .await,
+            Err(Error::NoPendingLogin)
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb("code=x")).await,
+            Err(Error::MissingIssuer)
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb("code=x&iss=https%3A%2F%2Fb.example"))
+                .await,
+            Err(Error::IssuerMismatch { .. })
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb("iss=https%3A%2F%2Fa.example"))
+                .await,
+            Err(Error::MalformedCallback(_))
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb("error=server_error&iss=https%3A%2F%2Fa.example")).await,
+            Err(Error::CallbackError(e)) if e == "server_error"
+        ));
+        let mut old = p;
+        old.exp = 1;
+        assert!(matches!(
+            c.complete_login(Some(old), &cb("code=x&iss=https%3A%2F%2Fa.example"))
+                .await,
+            Err(Error::PendingLoginExpired)
+        ));
+        let a = crate::pkce::generate_verifier(&SeededRandom::new(7));
+        let b = crate::pkce::generate_verifier(&SeededRandom::new(7));
+        assert_eq!(a, b);
+        assert_eq!(a.len(), 43, "spec TSR-CONSUMER-1: 256 bits");
+    }
+}
