@@ -162,6 +162,14 @@ async fn click(c: &Client, css: &str) {
     find(c, css).await.click().await.unwrap();
 }
 
+/// Saves a screenshot to `$TESSERA_SCREENSHOTS/{name}.png` when that variable is set.
+async fn screenshot(c: &Client, name: &str) {
+    if let Ok(dir) = std::env::var("TESSERA_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(format!("{dir}/{name}.png"), png).unwrap();
+    }
+}
+
 async fn fill(c: &Client, css: &str, value: &str) {
     find(c, css).await.send_keys(value).await.unwrap();
 }
@@ -190,6 +198,7 @@ async fn a_subject_logs_in_through_a_real_browser() {
 
     log_in(&c, &d).await;
     let sub = text(&c, "#sub").await;
+    screenshot(&c, "logged-in").await;
     assert!(!sub.is_empty());
     assert_eq!(text(&c, "#issuer").await, d.issuer);
     // spec TSR-CONSUMER-9: back on a clean URL, no code in the address bar or history.
@@ -278,6 +287,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     );
     c.goto(&forged).await.unwrap();
     assert_eq!(text(&c, "#reason").await, "issuer_mismatch");
+    screenshot(&c, "issuer-mismatch").await;
     assert!(text(&c, "#message").await.contains("different Authority"));
 
     // 3. Session swap: the victim starts again and gets the attacker's real callback (right

@@ -139,13 +139,26 @@ async fn home(
          <button id=\"logout\" type=\"submit\">Log out</button></form>",
         iss = escape(&login.issuer),
         sub = escape(&login.sub),
-        exp = login.exp,
-        texp = login.ticket.exp,
+        exp = until(login.exp, web.consumer().now()),
+        texp = until(login.ticket.exp, web.consumer().now()),
         grants = bool_table("grants", &login.grants),
         scopes = bool_table("scopes", &login.scopes),
         csrf = escape(csrf),
     );
     page("Logged in — Tessera demo Consumer", &body)
+}
+
+/// `exp` for people: "in 59 min (1795438073)".
+fn until(exp: i64, now: i64) -> String {
+    let left = exp - now;
+    let human = if left <= 0 {
+        "expired".to_owned()
+    } else if left < 3_600 {
+        format!("in {} min", left.div_euclid(60).max(1))
+    } else {
+        format!("in {} h {} min", left / 3_600, (left % 3_600) / 60)
+    };
+    format!("{human} ({exp})")
 }
 
 fn notice_text(kind: &str) -> &'static str {
