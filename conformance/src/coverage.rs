@@ -1,0 +1,107 @@
+//! Requirement coverage: which `TSR-…` identifiers the vectors (and the model's properties)
+//! exercise, and why each of the others is not exercised.
+//!
+//! `conformance/uncovered.json` maps each requirement no black-box test can observe to the
+//! reason; `conformance/model-properties.json` lists the requirements the model's properties
+//! check (the model crate cites them; this file is the suite's copy, checked by a test).
+
+use crate::requirements;
+use crate::runner::Verdict;
+use crate::vector::Vector;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Checks the runner makes on every response, whatever the vector (see `runner`).
+pub const RUNNER_CHECKS: &[&str] = &[
+    "TSR-CONV-2",
+    "TSR-ERROR-1",
+    "TSR-ERROR-3",
+    "TSR-ERROR-4",
+    "TSR-HAWK-12",
+];
+
+const UNCOVERED: &str = include_str!("../uncovered.json");
+const MODEL: &str = include_str!("../model-properties.json");
+
+/// The requirements no vector can observe, with the reason.
+pub fn uncovered_reasons() -> BTreeMap<String, String> {
+    serde_json::from_str(UNCOVERED).expect("conformance/uncovered.json is a JSON object of strings")
+}
+
+/// The requirements the model's properties check: requirement → property names.
+pub fn model_properties() -> BTreeMap<String, Vec<String>> {
+    serde_json::from_str(MODEL).expect("conformance/model-properties.json is a JSON object")
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Uncovered {
+    pub id: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize, Default)]
+pub struct Coverage {
+    pub covered: Vec<String>,
+    pub uncovered: Vec<Uncovered>,
+}
+
+/// Coverage after a run: a requirement is covered when a vector citing it passed, a model
+/// property checks it, or it is one of the runner's own checks and some vector passed.
+pub fn compute(verdicts: &[(Vector, Verdict)]) -> Coverage {
+    let mut passed: BTreeSet<String> = BTreeSet::new();
+    let mut not_passed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (v, verdict) in verdicts {
+        for r in &v.requirements {
+            if matches!(verdict, Verdict::Passed) {
+                passed.insert(r.clone());
+            } else {
+                not_passed.entry(r.clone()).or_default().push(v.id.clone());
+            }
+        }
+    }
+    if verdicts.iter().any(|(_, v)| matches!(v, Verdict::Passed)) {
+        passed.extend(RUNNER_CHECKS.iter().map(|s| s.to_string()));
+    }
+    classify(&passed, &not_passed)
+}
+
+/// Coverage of a vector set before any run: what it would cover if every vector passed.
+pub fn planned(vectors: &[Vector]) -> Coverage {
+    let mut cited: BTreeSet<String> = vectors
+        .iter()
+        .flat_map(|v| v.requirements.iter().cloned())
+        .collect();
+    cited.extend(RUNNER_CHECKS.iter().map(|s| s.to_string()));
+    classify(&cited, &BTreeMap::new())
+}
+
+fn classify(passed: &BTreeSet<String>, not_passed: &BTreeMap<String, Vec<String>>) -> Coverage {
+    let index = requirements::index();
+    let reasons = uncovered_reasons();
+    let model = model_properties();
+    let mut c = Coverage::default();
+    for id in index.ids() {
+        if passed.contains(id) {
+            c.covered.push(id.to_string());
+        } else if let Some(props) = model.get(id) {
+            let _ = props;
+            c.covered.push(id.to_string());
+        } else if let Some(reason) = reasons.get(id) {
+            c.uncovered.push(Uncovered {
+                id: id.to_string(),
+                reason: reason.clone(),
+            });
+        } else if let Some(vs) = not_passed.get(id) {
+            c.uncovered.push(Uncovered {
+                id: id.to_string(),
+                reason: format!("its vectors did not pass: {}", vs.join(", ")),
+            });
+        } else {
+            c.uncovered.push(Uncovered {
+                id: id.to_string(),
+                reason: "no vector, no model property and no reason given".to_string(),
+            });
+        }
+    }
+    c
+}

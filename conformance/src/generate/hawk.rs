@@ -1,0 +1,445 @@
+//! Request authentication (spec chapter 4) at every authenticated endpoint.
+
+use super::dsl::*;
+use crate::vector::{Actor, Expect, Feature, Origin, Request, Step, Vector};
+use serde_json::{json, Value};
+
+/// An authenticated endpoint: how to call it correctly, and what it needs first.
+struct Endpoint {
+    name: &'static str,
+    method: &'static str,
+    path: &'static str,
+    /// `true`: ticket credentials; `false`: Consumer credentials.
+    ticket: bool,
+    features: &'static [Feature],
+}
+
+const ENDPOINTS: &[Endpoint] = &[
+    Endpoint {
+        name: "handshake",
+        method: "POST",
+        path: "/v1/handshake",
+        ticket: false,
+        features: &[],
+    },
+    Endpoint {
+        name: "result",
+        method: "POST",
+        path: "/v1/result",
+        ticket: false,
+        features: &[],
+    },
+    Endpoint {
+        name: "refresh",
+        method: "POST",
+        path: "/v1/refresh",
+        ticket: false,
+        features: &[],
+    },
+    Endpoint {
+        name: "revoke",
+        method: "POST",
+        path: "/v1/revoke",
+        ticket: false,
+        features: &[],
+    },
+    Endpoint {
+        name: "app-ticket",
+        method: "POST",
+        path: "/v1/app-ticket",
+        ticket: false,
+        features: &[Feature::AppTicket],
+    },
+    Endpoint {
+        name: "reissue",
+        method: "POST",
+        path: "/v1/reissue",
+        ticket: true,
+        features: &[Feature::Reissue],
+    },
+    Endpoint {
+        name: "subject",
+        method: "GET",
+        path: "/v1/subject",
+        ticket: true,
+        features: &[],
+    },
+    Endpoint {
+        name: "ticket",
+        method: "GET",
+        path: "/v1/ticket",
+        ticket: true,
+        features: &[Feature::TicketInfo],
+    },
+];
+
+impl Endpoint {
+    /// Setup steps, and the correct request with its expected answer.
+    fn good(&self) -> (Vec<Step>, Request) {
+        let (setup, body, expect): (Vec<Step>, Option<Value>, Expect) = match self.name {
+            "handshake" => (vec![], Some(handshake_body(C, "h")), Expect::ok()),
+            "result" => (
+                vec![handshake("1"), allow("1")],
+                Some(result_body("1")),
+                Expect::ok(),
+            ),
+            "refresh" => (login("1"), Some(sid_body("$sid1")), Expect::ok()),
+            "revoke" => (vec![handshake("1")], Some(sid_body("$sid1")), Expect::ok()),
+            "app-ticket" => (vec![], Some(json!({})), Expect::ok()),
+            "reissue" => (login("1"), Some(json!({})), Expect::ok()),
+            _ => (login("1"), None, Expect::ok()),
+        };
+        let actor = if self.ticket {
+            ticket("$t1")
+        } else {
+            consumer(C)
+        };
+        (setup, request(actor, self.method, self.path, body, expect))
+    }
+
+    fn vector(&self, case: &str, title: &str, reqs: &[&str], steps: Vec<Step>) -> Vector {
+        with_features(
+            vector(
+                &format!("hawk.{}.{case}", self.name),
+                &format!("{} {}: {title}", self.method, self.path),
+                reqs,
+                Origin::Requirement,
+                steps,
+            ),
+            self.features,
+        )
+    }
+
+    /// The correct request altered by `f`, expecting `expect`, then the correct request again
+    /// (the refusal changed nothing, TSR-CONV-7).
+    fn negative(
+        &self,
+        case: &str,
+        title: &str,
+        reqs: &[&str],
+        expect: Expect,
+        f: impl FnOnce(&mut Request),
+    ) -> Vector {
+        let (mut steps, good) = self.good();
+        let mut bad = good.clone();
+        bad.expect = expect;
+        f(&mut bad);
+        steps.push(step(bad));
+        steps.push(step(good));
+        let mut r = reqs.to_vec();
+        r.push("TSR-CONV-7");
+        self.vector(case, title, &r, steps)
+    }
+}
+
+pub fn vectors() -> Vec<Vector> {
+    let mut out = Vec::new();
+    for e in ENDPOINTS {
+        out.push(e.negative(
+            "no-authorization",
+            "no Authorization header is 401 unauthenticated",
+            &["TSR-HAWK-2", "TSR-ERROR-4"],
+            err("unauthenticated"),
+            |r| r.actor = Actor::Anonymous,
+        ));
+        out.push(e.negative(
+            "basic-scheme",
+            "another scheme than Hawk is 401 unauthenticated",
+            &["TSR-HAWK-2"],
+            err("unauthenticated"),
+            |r| r.actor = Actor::Authorization("Basic Y29uc3VtZXI6c2VjcmV0".into()),
+        ));
+        out.push(e.negative(
+            "wrong-mac",
+            "a MAC that does not verify is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| r.hawk.mac = Some("6R4rV5iE+NPoym+WwjeHzjAGXUtLNIxmo1vpMofpLAE=".into()),
+        ));
+        out.push(e.negative(
+            "wrong-key",
+            "a request signed with another key is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| r.hawk.key = Some("${random:otherkey}".into()),
+        ));
+        out.push(e.negative(
+            "unknown-id",
+            "an unknown id is 401 invalid_credentials, the same as a wrong MAC",
+            &["TSR-HAWK-6"],
+            err("invalid_credentials"),
+            |r| {
+                r.hawk.id = Some(if e.ticket {
+                    "t1.k0.AAAA".into()
+                } else {
+                    "no-such-consumer".into()
+                })
+            },
+        ));
+        out.push(e.negative(
+            "other-host",
+            "a request signed for another host is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| r.hawk.host = Some("evil.example".into()),
+        ));
+        out.push(e.negative(
+            "other-port",
+            "a request signed for another port is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| r.hawk.port = Some(1),
+        ));
+        out.push(e.negative(
+            "other-path",
+            "a MAC over another request-target is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| r.hawk.target = Some(format!("{}?x=1", e.path)),
+        ));
+        out.push(e.negative(
+            "other-method",
+            "a MAC over another method is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| {
+                r.hawk.method = Some(if e.method == "GET" {
+                    "POST".into()
+                } else {
+                    "PUT".into()
+                })
+            },
+        ));
+        out.push(e.negative(
+            "stale-past",
+            "a ts older than the skew is 401 stale_timestamp with a verifiable tsm",
+            &["TSR-HAWK-7", "TSR-HAWK-8", "TSR-ERROR-4"],
+            err("stale_timestamp"),
+            |r| r.hawk.ts_offset = -(SKEW + 1),
+        ));
+        out.push(e.negative(
+            "stale-future",
+            "a ts ahead by more than the skew is 401 stale_timestamp",
+            &["TSR-HAWK-7", "TSR-HAWK-8"],
+            err("stale_timestamp"),
+            |r| r.hawk.ts_offset = SKEW + 1,
+        ));
+        out.push(
+            e.negative(
+                "skew-edge",
+                "a ts exactly the skew behind is accepted",
+                &["TSR-HAWK-7"],
+                Expect::ok(),
+                |r| r.hawk.ts_offset = -SKEW,
+            )
+            .drop_last(),
+        );
+        out.push(e.negative(
+            "stale-wrong-mac",
+            "the MAC is checked before the timestamp",
+            &["TSR-HAWK-7", "TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| {
+                r.hawk.ts_offset = -1000;
+                r.hawk.key = Some("${random:k}".into());
+            },
+        ));
+        out.push(e.negative(
+            "header-garbage",
+            "a Hawk header that does not parse is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| r.actor = Actor::Authorization("Hawk id=\"x\", ts=\"1\", nonce".into()),
+        ));
+        out.push(e.negative(
+            "header-missing-mac",
+            "a Hawk header without mac is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| {
+                r.actor = Actor::Authorization(
+                    "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\"".into(),
+                )
+            },
+        ));
+        out.push(e.negative("header-unknown-attribute", "an unknown Hawk attribute is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization("Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\", mac=\"AAAA\", color=\"red\"".into())));
+        out.push(e.negative(
+            "header-repeated-attribute",
+            "a repeated Hawk attribute is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| {
+                r.actor = Actor::Authorization(
+                    "Hawk id=\"a\", id=\"b\", ts=\"${now}\", nonce=\"abc\", mac=\"AAAA\"".into(),
+                )
+            },
+        ));
+        out.push(e.negative(
+            "header-non-numeric-ts",
+            "a non-numeric ts is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| {
+                r.actor = Actor::Authorization(
+                    "Hawk id=\"conformance-consumer\", ts=\"soon\", nonce=\"abc\", mac=\"AAAA\""
+                        .into(),
+                )
+            },
+        ));
+        out.push(e.negative("header-too-long", "a Hawk header over 4096 bytes is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization(format!("Hawk id=\"conformance-consumer\", ts=\"${{now}}\", nonce=\"abc\", ext=\"{}\", mac=\"AAAA\"", "x".repeat(4100)))));
+        // replay: the accepted request, sent again byte for byte
+        let (mut steps, good) = e.good();
+        steps.push(step(named(good.clone(), "first")));
+        steps.push(replay("first", err("replayed_request")));
+        out.push(e.vector(
+            "replay",
+            "the same request sent twice: the second is 401 replayed_request",
+            &["TSR-HAWK-9"],
+            steps,
+        ));
+        // an accepted (id, ts, nonce) in a new, differently signed request
+        let (mut steps, good) = e.good();
+        let mut first = good.clone();
+        first.hawk.nonce = Some("${random:nonce}".into());
+        steps.push(step(first));
+        let mut again = good.clone();
+        again.hawk.nonce = Some("${random:nonce}".into());
+        again.hawk.ext = Some("another request".into());
+        again.expect = err("replayed_request");
+        steps.push(step(again));
+        out.push(e.vector(
+            "nonce-reuse",
+            "a nonce accepted once is refused in a new request with the same ts",
+            &["TSR-HAWK-9"],
+            steps,
+        ));
+        // the other kind of credentials
+        if e.ticket {
+            out.push(e.negative(
+                "consumer-credentials",
+                "Consumer credentials at a ticket endpoint are 401 invalid_credentials",
+                &["TSR-HAWK-1", "TSR-TICKET-8"],
+                err("invalid_credentials"),
+                |r| r.actor = consumer(C),
+            ));
+            out.push(e.negative(
+                "app-mismatch",
+                "a ticket request whose app is not the ticket's is 401 invalid_credentials",
+                &["TSR-HAWK-14"],
+                err("invalid_credentials"),
+                |r| r.hawk.app = Some(D.into()),
+            ));
+            out.push(e.negative(
+                "app-missing",
+                "a ticket request without app is 401 invalid_credentials",
+                &["TSR-HAWK-14"],
+                err("invalid_credentials"),
+                |r| r.hawk.omit_app = true,
+            ));
+            out.push(e.negative(
+                "dlg-added",
+                "a dlg on a ticket that has none is 401 invalid_credentials",
+                &["TSR-HAWK-14"],
+                err("invalid_credentials"),
+                |r| r.hawk.dlg = Some(D.into()),
+            ));
+            out.push(e.negative(
+                "forged-ticket-id",
+                "a ticket id that does not open is 401 invalid_credentials",
+                &["TSR-HAWK-6", "TSR-TICKET-1"],
+                err("invalid_credentials"),
+                |r| r.hawk.id = Some("${t1/id}x".into()),
+            ));
+        } else {
+            out.push(
+                e.negative(
+                    "ticket-credentials",
+                    "ticket credentials at a Consumer endpoint are 401 invalid_credentials",
+                    &["TSR-HAWK-1", "TSR-TICKET-8"],
+                    err("invalid_credentials"),
+                    |r| {
+                        r.actor = ticket("$tx");
+                    },
+                )
+                .with_prefix(login("x")),
+            );
+            out.push(e.negative(
+                "app-on-consumer",
+                "app on a request with Consumer credentials is 401 invalid_credentials",
+                &["TSR-HAWK-14"],
+                err("invalid_credentials"),
+                |r| r.hawk.app = Some(C.into()),
+            ));
+        }
+        if e.method == "POST" {
+            out.push(e.negative(
+                "hash-missing",
+                "a body without hash is 401 invalid_payload_hash",
+                &["TSR-HAWK-5"],
+                err("invalid_payload_hash"),
+                |r| r.hawk.omit_hash = true,
+            ));
+            out.push(e.negative(
+                "hash-wrong",
+                "a hash of another body is 401 invalid_payload_hash",
+                &["TSR-HAWK-5"],
+                err("invalid_payload_hash"),
+                |r| r.hawk.hash = Some("Yi9LfIIFRtBEPt74PVmbTF/xVAwPn7ub15ePICfgnuY=".into()),
+            ));
+            out.push(e.negative(
+                "unauthenticated-bad-body",
+                "authentication comes before the body: no header and a broken body is 401",
+                &["TSR-CONV-6", "TSR-HAWK-2"],
+                err("unauthenticated"),
+                |r| {
+                    r.actor = Actor::Anonymous;
+                    r.body = None;
+                    r.raw_body = Some("{not json".into());
+                },
+            ));
+            out.push(e.negative(
+                "bad-mac-bad-body",
+                "a wrong MAC with a broken body is 401 invalid_credentials, not 400",
+                &["TSR-CONV-6", "TSR-HAWK-4"],
+                err("invalid_credentials"),
+                |r| {
+                    r.body = None;
+                    r.raw_body = Some("[1,2".into());
+                    r.hawk.key = Some("${random:k2}".into());
+                },
+            ));
+            out.push(
+                e.negative(
+                    "content-type-charset",
+                    "application/json with a charset parameter is accepted and hashed without it",
+                    &["TSR-HAWK-5"],
+                    Expect::ok(),
+                    |r| {
+                        r.content_type = Some("application/json; charset=utf-8".into());
+                    },
+                )
+                .drop_last(),
+            );
+        }
+    }
+    out
+}
+
+trait VectorExt {
+    fn drop_last(self) -> Self;
+    fn with_prefix(self, steps: Vec<Step>) -> Self;
+}
+
+impl VectorExt for Vector {
+    /// The final "correct request again" is not wanted (the altered one was correct too).
+    fn drop_last(mut self) -> Self {
+        self.steps.pop();
+        self
+    }
+
+    fn with_prefix(mut self, mut steps: Vec<Step>) -> Self {
+        steps.append(&mut self.steps);
+        self.steps = steps;
+        self
+    }
+}

@@ -1,0 +1,222 @@
+//! `tessera-conformance`: run the conformance vectors against an Authority, regenerate them,
+//! list them, show requirement coverage.
+
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use tessera_conformance::report::Report;
+use tessera_conformance::runner::{self, Deviation, Runner, Target, Verdict};
+use tessera_conformance::{coverage, generate, glob_match, vector, vectors_dir};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tessera-conformance",
+    version,
+    about = "The Tessera conformance suite"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the vectors against an Authority in conformance mode (spec appendix A).
+    Run {
+        /// Base URL of the Authority. Default: start the reference Authority in process.
+        #[arg(long)]
+        target: Option<String>,
+        /// Directory of vector files. Default: the suite's own `conformance/vectors/`.
+        #[arg(long)]
+        vectors: Option<PathBuf>,
+        /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
+        #[arg(long)]
+        filter: Option<String>,
+        /// Write the JSON report here.
+        #[arg(long)]
+        report_json: Option<PathBuf>,
+        /// Write a JUnit XML report here.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Known deviations: a JSON array of {"vector": id or pattern with *, "reason": text}.
+        #[arg(long)]
+        deviations: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long)]
+        quiet: bool,
+    },
+    /// Regenerate the vector files from the generator (and the model).
+    Generate {
+        /// Output directory. Default: `conformance/vectors/`.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// List the vectors: id, requirements, title.
+    List {
+        #[arg(long)]
+        vectors: Option<PathBuf>,
+        #[arg(long)]
+        filter: Option<String>,
+    },
+    /// Requirement coverage of the vector set (what a fully passing run covers).
+    Coverage {
+        #[arg(long)]
+        vectors: Option<PathBuf>,
+    },
+}
+
+fn load(dir: Option<PathBuf>, filter: Option<&str>) -> Result<Vec<vector::Vector>, String> {
+    let dir = dir.unwrap_or_else(vectors_dir);
+    let mut vs = vector::load_dir(&dir)?;
+    if let Some(f) = filter {
+        vs.retain(|v| glob_match(f, &v.id));
+    }
+    Ok(vs)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Run {
+            target,
+            vectors,
+            filter,
+            report_json,
+            junit,
+            deviations,
+            quiet,
+        } => {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            match rt.block_on(run(
+                target,
+                vectors,
+                filter,
+                report_json,
+                junit,
+                deviations,
+                quiet,
+            )) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => ExitCode::from(1),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::Generate { out } => {
+            let dir = out.unwrap_or_else(vectors_dir);
+            match generate::write(&dir) {
+                Ok(n) => {
+                    println!("wrote {n} vectors to {}", dir.display());
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::from(2)
+                }
+            }
+        }
+        Command::List { vectors, filter } => match load(vectors, filter.as_deref()) {
+            Ok(vs) => {
+                for v in &vs {
+                    println!("{}\t{}\t{}", v.id, v.requirements.join(","), v.title);
+                }
+                println!("{} vectors", vs.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Coverage { vectors } => match load(vectors, None) {
+            Ok(vs) => {
+                let c = coverage::planned(&vs);
+                println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
+                println!("uncovered ({}):", c.uncovered.len());
+                for u in &c.uncovered {
+                    println!("  {}: {}", u.id, u.reason);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+async fn run(
+    target: Option<String>,
+    vectors: Option<PathBuf>,
+    filter: Option<String>,
+    report_json: Option<PathBuf>,
+    junit: Option<PathBuf>,
+    deviations: Option<PathBuf>,
+    quiet: bool,
+) -> Result<bool, String> {
+    let vs = load(vectors, filter.as_deref())?;
+    let deviations: Vec<Deviation> = match deviations {
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", p.display()))?,
+        None => vec![],
+    };
+    #[cfg(feature = "reference-server")]
+    let mut reference = None;
+    let url = match target {
+        Some(t) => t,
+        None => {
+            #[cfg(feature = "reference-server")]
+            {
+                let r = tessera_conformance::reference::Reference::start().await?;
+                let url = r.url();
+                eprintln!("started the reference Authority in conformance mode at {url}");
+                reference = Some(r);
+                url
+            }
+            #[cfg(not(feature = "reference-server"))]
+            return Err(
+                "no --target given, and this build cannot start the reference Authority".into(),
+            );
+        }
+    };
+    let mut runner = Runner::new(Target::connect(&url).await?, deviations);
+    let bar = if quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(vs.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut failed = 0;
+    let result = runner::run_all(&mut runner, &vs, |v, verdict| {
+        if matches!(verdict, Verdict::Failed(_)) {
+            failed += 1;
+        }
+        bar.set_message(format!("{failed} failed · {}", v.id));
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    #[cfg(feature = "reference-server")]
+    if let Some(r) = reference {
+        r.stop().await;
+    }
+    let report = Report::new(&url, &result);
+    print!("{}", report.console());
+    if let Some(p) = report_json {
+        std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = junit {
+        std::fs::write(&p, report.junit(&result)).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(report.ok())
+}

@@ -1,0 +1,957 @@
+//! Runs vectors against an Authority in conformance mode, over HTTP only.
+//!
+//! Vectors run one after another (a clock advance in one vector must not expire another's
+//! sessions). Each starts by reading the target's test clock; every Hawk `ts` is that clock plus
+//! the step's `ts_offset`, so the suite's own clock does not matter.
+//!
+//! **The restart fence (TSR-HAWK-10).** An Authority that keeps nonces in memory refuses every
+//! `ts` up to its start time plus the skew, and its test clock does not move by itself, so
+//! retrying with the Authority's own time would be refused again. Before the first vector the
+//! runner therefore advances the test clock by twice the skew published in the metadata plus
+//! one second, which clears any fence whatever the Authority's start time, even for a `ts`
+//! a full skew behind the clock. In addition, like any
+//! Hawk client, it treats an unexpected `401 stale_timestamp` by verifying the reply's `tsm`
+//! (TSR-HAWK-8), adopting the Authority's `ts` and retrying the step once with a fresh nonce.
+
+// A step error carries the request and response texts of a failure report; it is built once
+// per failed vector, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
+use crate::errors;
+use crate::hawk::{self, Artifacts, Credentials};
+use crate::symbols::{random_token, Scope};
+use crate::vector::{Actor, Expect, Feature, Outcome, Request, Step, Vector};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+/// A fixture Consumer as published by `GET /conformance/fixtures` (spec A.3).
+#[derive(Debug, Clone, Deserialize)]
+pub struct FixtureConsumer {
+    pub consumer_id: String,
+    pub key: String,
+}
+
+/// The target: where it is, and its fixtures.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// Base URL requests go to (normally the issuer).
+    pub base: String,
+    /// The issuer identifier from the fixtures; its host and port are what requests are
+    /// signed for (TSR-HAWK-4).
+    pub issuer: String,
+    pub host: String,
+    pub port: u16,
+    pub skew: i64,
+    pub consumers: BTreeMap<String, String>,
+    client: reqwest::Client,
+}
+
+/// A response as the runner sees it.
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: BTreeMap<String, String>,
+    pub body: Vec<u8>,
+    pub json: Option<Value>,
+}
+
+impl Response {
+    fn error_code(&self) -> Option<&str> {
+        self.json.as_ref()?.get("error")?.as_str()
+    }
+
+    fn summary(&self) -> String {
+        let body = String::from_utf8_lossy(&self.body);
+        let body: String = body.chars().take(600).collect();
+        let hdrs: Vec<String> = self
+            .headers
+            .iter()
+            .filter(|(k, _)| {
+                matches!(
+                    k.as_str(),
+                    "content-type" | "cache-control" | "www-authenticate" | "server-authorization"
+                )
+            })
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        format!("{} {}\n{}", self.status, hdrs.join("\n"), body)
+    }
+}
+
+/// A request ready to send (and to send again, byte for byte).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    pub method: String,
+    pub target: String,
+    pub authorization: Option<String>,
+    pub content_type: Option<String>,
+    pub body: Vec<u8>,
+    /// For verifying `Server-Authorization` and `tsm`: the real credentials and artifacts,
+    /// when the request was signed correctly.
+    signed: Option<(Credentials, Artifacts)>,
+}
+
+impl Prepared {
+    fn summary(&self) -> String {
+        let mut s = format!("{} {}", self.method, self.target);
+        if let Some(a) = &self.authorization {
+            s.push_str(&format!("\nAuthorization: {a}"));
+        }
+        if let Some(c) = &self.content_type {
+            s.push_str(&format!("\nContent-Type: {c}"));
+        }
+        if !self.body.is_empty() {
+            let body: String = String::from_utf8_lossy(&self.body)
+                .chars()
+                .take(600)
+                .collect();
+            s.push_str(&format!("\n\n{body}"));
+        }
+        s
+    }
+}
+
+/// Why a vector failed: where and how.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    pub vector: String,
+    pub title: String,
+    /// 1-based; 0 when the failure is before the first step.
+    pub step: usize,
+    pub requirements: Vec<String>,
+    pub message: String,
+    pub request: Option<String>,
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+}
+
+/// The result of one vector.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum Verdict {
+    Passed,
+    Failed(Failure),
+    /// An optional feature the target does not offer.
+    Unimplemented {
+        feature: String,
+    },
+    /// Failed, but listed in the known-deviations file.
+    Deviation {
+        reason: String,
+        failure: Failure,
+    },
+}
+
+/// One entry of the known-deviations file: a vector id (or a prefix ending in `*`) and why.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deviation {
+    pub vector: String,
+    pub reason: String,
+}
+
+impl Deviation {
+    pub fn applies_to(&self, id: &str) -> bool {
+        if self.vector.contains('*') {
+            crate::glob_match(&self.vector, id)
+        } else {
+            self.vector == id
+        }
+    }
+}
+
+struct StepError {
+    message: String,
+    request: Option<String>,
+    expected: Option<String>,
+    actual: Option<String>,
+    extra_requirements: Vec<String>,
+    unimplemented: Option<Feature>,
+}
+
+impl StepError {
+    fn msg(message: impl Into<String>) -> Self {
+        StepError {
+            message: message.into(),
+            request: None,
+            expected: None,
+            actual: None,
+            extra_requirements: vec![],
+            unimplemented: None,
+        }
+    }
+}
+
+impl From<String> for StepError {
+    fn from(s: String) -> Self {
+        StepError::msg(s)
+    }
+}
+
+impl Target {
+    /// Connects to `base`: reads the metadata and the fixtures (spec A.3).
+    pub async fn connect(base: &str) -> Result<Target, String> {
+        let base = base.trim_end_matches('/').to_string();
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        let get = |path: &'static str| {
+            let client = client.clone();
+            let url = format!("{base}{path}");
+            async move {
+                let r = client
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("GET {url}: {e}"))?;
+                let status = r.status().as_u16();
+                let body = r.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+                if status != 200 {
+                    return Err(format!(
+                        "GET {url} answered {status}: {}",
+                        String::from_utf8_lossy(&body)
+                    ));
+                }
+                serde_json::from_slice::<Value>(&body).map_err(|e| format!("GET {url}: {e}"))
+            }
+        };
+        let fixtures = get("/conformance/fixtures").await.map_err(|e| {
+            format!("{e}\n(is the target in conformance mode? see spec appendix A)")
+        })?;
+        let metadata = get("/.well-known/tessera-authority").await?;
+        let issuer = fixtures["issuer"]
+            .as_str()
+            .ok_or("fixtures without issuer")?
+            .trim_end_matches('/')
+            .to_string();
+        let url = url::Url::parse(&issuer).map_err(|e| format!("issuer {issuer}: {e}"))?;
+        let host = url
+            .host_str()
+            .ok_or("issuer without host")?
+            .to_ascii_lowercase();
+        let port = url.port_or_known_default().ok_or("issuer without port")?;
+        let consumers: Vec<FixtureConsumer> = serde_json::from_value(fixtures["consumers"].clone())
+            .map_err(|e| format!("fixtures: consumers: {e}"))?;
+        let skew = metadata["hawk"]["timestamp_skew_seconds"]
+            .as_i64()
+            .unwrap_or(60);
+        Ok(Target {
+            base,
+            issuer,
+            host,
+            port,
+            skew,
+            consumers: consumers
+                .into_iter()
+                .map(|c| (c.consumer_id, c.key))
+                .collect(),
+            client,
+        })
+    }
+
+    async fn send(&self, p: &Prepared) -> Result<Response, String> {
+        let method = reqwest::Method::from_bytes(p.method.as_bytes())
+            .map_err(|_| format!("bad method {}", p.method))?;
+        let mut rb = self
+            .client
+            .request(method, format!("{}{}", self.base, p.target));
+        if let Some(a) = &p.authorization {
+            rb = rb.header("authorization", a);
+        }
+        if let Some(c) = &p.content_type {
+            rb = rb.header("content-type", c);
+        }
+        if !p.body.is_empty() {
+            rb = rb.body(p.body.clone());
+        }
+        let r = rb
+            .send()
+            .await
+            .map_err(|e| format!("{} {}: {e}", p.method, p.target))?;
+        let status = r.status().as_u16();
+        let headers = r
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
+            .collect();
+        let body = r
+            .bytes()
+            .await
+            .map_err(|e| format!("{} {}: {e}", p.method, p.target))?
+            .to_vec();
+        let json = serde_json::from_slice(&body).ok();
+        Ok(Response {
+            status,
+            headers,
+            body,
+            json,
+        })
+    }
+
+    async fn conformance_post(&self, path: &str, body: &Value) -> Result<Response, String> {
+        let p = Prepared {
+            method: "POST".into(),
+            target: path.into(),
+            authorization: None,
+            content_type: Some("application/json".into()),
+            body: serde_json::to_vec(body).expect("json"),
+            signed: None,
+        };
+        self.send(&p).await
+    }
+
+    /// The target's test clock (spec A.2).
+    pub async fn clock(&self) -> Result<i64, String> {
+        let p = Prepared {
+            method: "GET".into(),
+            target: "/conformance/clock".into(),
+            authorization: None,
+            content_type: None,
+            body: vec![],
+            signed: None,
+        };
+        let r = self.send(&p).await?;
+        r.json
+            .as_ref()
+            .and_then(|j| j["now"].as_i64())
+            .ok_or_else(|| format!("GET /conformance/clock: {}", r.summary()))
+    }
+
+    /// Advances the test clock; returns the new time.
+    pub async fn advance(&self, seconds: i64) -> Result<i64, String> {
+        let r = self
+            .conformance_post("/conformance/clock", &json!({ "advance": seconds }))
+            .await?;
+        match (r.status, r.json.as_ref().and_then(|j| j["now"].as_i64())) {
+            (200, Some(now)) => Ok(now),
+            _ => Err(format!("POST /conformance/clock: {}", r.summary())),
+        }
+    }
+}
+
+/// Runs vectors; keeps the state shared between them.
+#[derive(Debug)]
+pub struct Runner {
+    pub target: Target,
+    pub deviations: Vec<Deviation>,
+    fenced: bool,
+}
+
+struct VectorRun<'a> {
+    target: &'a Target,
+    scope: Scope,
+    sent: BTreeMap<String, Prepared>,
+}
+
+impl Runner {
+    pub fn new(target: Target, deviations: Vec<Deviation>) -> Self {
+        Runner {
+            target,
+            deviations,
+            fenced: false,
+        }
+    }
+
+    /// Runs one vector to its verdict.
+    pub async fn run(&mut self, v: &Vector) -> Verdict {
+        if !self.fenced {
+            // see the module doc: clear any restart fence (TSR-HAWK-10)
+            if let Err(e) = self.target.advance(2 * self.target.skew + 1).await {
+                return self.verdict(
+                    v,
+                    0,
+                    StepError::msg(format!("cannot advance the test clock: {e}")),
+                );
+            }
+            self.fenced = true;
+        }
+        let now = match self.target.clock().await {
+            Ok(n) => n,
+            Err(e) => return self.verdict(v, 0, StepError::msg(e)),
+        };
+        let mut run = VectorRun {
+            target: &self.target,
+            scope: Scope::new(&self.target.issuer, now),
+            sent: BTreeMap::new(),
+        };
+        for (i, step) in v.steps.iter().enumerate() {
+            if let Err(mut e) = run.step(step).await {
+                if e.unimplemented.is_none() {
+                    if let Some(f) = v.features.iter().find(|f| {
+                        e.actual.as_deref().is_some_and(|a| a.starts_with("404 "))
+                            && step_paths(step).iter().any(|p| p.starts_with(f.endpoint()))
+                    }) {
+                        e.unimplemented = Some(*f);
+                    }
+                }
+                return self.verdict(v, i + 1, e);
+            }
+        }
+        Verdict::Passed
+    }
+
+    fn verdict(&self, v: &Vector, step: usize, e: StepError) -> Verdict {
+        if let Some(f) = e.unimplemented {
+            return Verdict::Unimplemented {
+                feature: serde_json::to_value(f)
+                    .ok()
+                    .and_then(|x| x.as_str().map(String::from))
+                    .unwrap_or_default(),
+            };
+        }
+        let mut requirements = v.requirements.clone();
+        for r in e.extra_requirements {
+            if !requirements.contains(&r) {
+                requirements.push(r);
+            }
+        }
+        let failure = Failure {
+            vector: v.id.clone(),
+            title: v.title.clone(),
+            step,
+            requirements,
+            message: e.message,
+            request: e.request,
+            expected: e.expected,
+            actual: e.actual,
+        };
+        match self.deviations.iter().find(|d| d.applies_to(&v.id)) {
+            Some(d) => Verdict::Deviation {
+                reason: d.reason.clone(),
+                failure,
+            },
+            None => Verdict::Failed(failure),
+        }
+    }
+}
+
+fn step_paths(step: &Step) -> Vec<&str> {
+    match step {
+        Step::Request(r) => vec![r.path.as_str()],
+        Step::Concurrent { requests, .. } => requests.iter().map(|r| r.path.as_str()).collect(),
+        _ => vec![],
+    }
+}
+
+impl VectorRun<'_> {
+    async fn step(&mut self, step: &Step) -> Result<(), StepError> {
+        match step {
+            Step::Request(r) => self.request(r).await,
+            Step::Authorize(a) => {
+                let mut body = json!({
+                    "authorize_url": self.scope.value(&Value::String(a.authorize_url.clone()))?,
+                    "username": a.username,
+                    "decision": a.decision,
+                });
+                if let Some(s) = &a.scopes {
+                    body["scopes"] = json!(s);
+                }
+                let mut resp = self
+                    .target
+                    .conformance_post("/conformance/authorize", &body)
+                    .await?;
+                if let Some(Value::Object(map)) = &mut resp.json {
+                    if let Some(redirect) = map.get("redirect").and_then(Value::as_str) {
+                        let query: serde_json::Map<String, Value> = url::Url::parse(redirect)
+                            .map(|u| {
+                                u.query_pairs()
+                                    .map(|(k, v)| (k.into_owned(), Value::String(v.into_owned())))
+                                    .collect()
+                            })
+                            .unwrap_or_default();
+                        map.insert("query".into(), Value::Object(query));
+                    }
+                }
+                let sent = format!("POST /conformance/authorize\n\n{body}");
+                self.expect(&a.expect, &resp).map_err(|m| StepError {
+                    request: Some(sent),
+                    expected: Some(describe(&a.expect)),
+                    actual: Some(resp.summary()),
+                    ..StepError::msg(m)
+                })
+            }
+            Step::Advance { seconds, .. } => {
+                self.scope.now = self.target.advance(*seconds).await?;
+                Ok(())
+            }
+            Step::Replay { of, expect, .. } => {
+                let p = self
+                    .sent
+                    .get(of)
+                    .cloned()
+                    .ok_or_else(|| format!("no step named {of}"))?;
+                let resp = self.target.send(&p).await?;
+                self.check(&p, expect, &resp)
+            }
+            Step::Concurrent {
+                requests, outcomes, ..
+            } => self.concurrent(requests, outcomes).await,
+        }
+    }
+
+    fn prepare(&mut self, r: &Request, ts: i64) -> Result<Prepared, StepError> {
+        let mut target = match self.scope.string(&r.path)? {
+            Value::String(t) => t,
+            other => {
+                return Err(StepError::msg(format!(
+                    "path {} is {other}, not a string",
+                    r.path
+                )))
+            }
+        };
+        if !target.starts_with('/') {
+            // an absolute URL bound from a response (an authorize_url): only on the target
+            target = target
+                .strip_prefix(&self.target.issuer)
+                .filter(|t| t.starts_with('/'))
+                .ok_or_else(|| format!("{target} is not a URL of the target's issuer"))?
+                .to_string();
+        }
+        let body: Vec<u8> = match (&r.body, &r.raw_body) {
+            (Some(b), _) => serde_json::to_vec(&self.scope.value(b)?).expect("json"),
+            (None, Some(raw)) => self.scope.splice(raw)?.into_bytes(),
+            (None, None) => vec![],
+        };
+        let content_type = r
+            .content_type
+            .clone()
+            .or_else(|| (!body.is_empty()).then(|| "application/json".to_string()));
+        let mut t = r.hawk.clone();
+        for field in [
+            &mut t.id,
+            &mut t.key,
+            &mut t.mac,
+            &mut t.hash,
+            &mut t.app,
+            &mut t.dlg,
+            &mut t.ext,
+            &mut t.target,
+            &mut t.nonce,
+        ] {
+            if let Some(v) = field.as_mut() {
+                *v = self.scope.splice(v)?;
+            }
+        }
+        let (creds, app, dlg) = match &r.actor {
+            Actor::Anonymous => {
+                return Ok(Prepared {
+                    method: r.method.clone(),
+                    target,
+                    authorization: None,
+                    content_type,
+                    body,
+                    signed: None,
+                })
+            }
+            Actor::Authorization(h) => {
+                return Ok(Prepared {
+                    method: r.method.clone(),
+                    target,
+                    authorization: Some(self.scope.splice(h)?),
+                    content_type,
+                    body,
+                    signed: None,
+                })
+            }
+            Actor::Consumer(id) => {
+                let key = self.target.consumers.get(id).ok_or_else(|| {
+                    format!("the target's fixtures have no Consumer {id} (spec A.3)")
+                })?;
+                (
+                    Credentials {
+                        id: id.clone(),
+                        key: key.clone(),
+                    },
+                    None,
+                    None,
+                )
+            }
+            Actor::Ticket(sym) => {
+                let ticket = self.scope.string(sym)?;
+                let field = |name: &str| -> Result<Option<String>, String> {
+                    match ticket.get(name) {
+                        Some(Value::String(s)) => Ok(Some(s.clone())),
+                        Some(Value::Null) | None => Ok(None),
+                        Some(other) => Err(format!("ticket {sym}: {name} is {other}")),
+                    }
+                };
+                let id = field("id")?.ok_or_else(|| format!("{sym} is not a ticket"))?;
+                let key = field("key")?.ok_or_else(|| format!("{sym} is not a ticket"))?;
+                (Credentials { id, key }, field("app")?, field("dlg")?)
+            }
+        };
+        let (app, dlg) = if t.omit_app {
+            (None, None)
+        } else {
+            (t.app.clone().or(app), t.dlg.clone().or(dlg))
+        };
+        let hash = if t.omit_hash {
+            None
+        } else if let Some(h) = &t.hash {
+            Some(h.clone())
+        } else if !body.is_empty() {
+            Some(hawk::payload_hash(
+                content_type.as_deref().unwrap_or(""),
+                &body,
+            ))
+        } else {
+            None
+        };
+        let artifacts = Artifacts {
+            method: t.method.clone().unwrap_or_else(|| r.method.clone()),
+            target: t.target.clone().unwrap_or_else(|| target.clone()),
+            host: t.host.clone().unwrap_or_else(|| self.target.host.clone()),
+            port: t.port.unwrap_or(self.target.port),
+            ts: ts + t.ts_offset,
+            nonce: match &t.nonce {
+                Some(n) => n.clone(),
+                None => random_token()[..12].to_string(),
+            },
+            hash,
+            ext: t.ext.clone(),
+            app,
+            dlg,
+        };
+        let signing = Credentials {
+            id: t.id.clone().unwrap_or_else(|| creds.id.clone()),
+            key: t.key.clone().unwrap_or_else(|| creds.key.clone()),
+        };
+        let authorization = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref());
+        let honest = t.id.is_none()
+            && t.key.is_none()
+            && t.mac.is_none()
+            && t.method.is_none()
+            && t.target.is_none();
+        Ok(Prepared {
+            method: r.method.clone(),
+            target,
+            authorization: Some(authorization),
+            content_type,
+            body,
+            signed: honest.then_some((creds, artifacts)),
+        })
+    }
+
+    async fn request(&mut self, r: &Request) -> Result<(), StepError> {
+        let mut p = self.prepare(r, self.scope.now)?;
+        let mut resp = self.target.send(&p).await?;
+        let expects_stale = r.expect.error.as_deref() == Some("stale_timestamp");
+        if resp.error_code() == Some("stale_timestamp") && !expects_stale && r.hawk.ts_offset == 0 {
+            // a Hawk client's answer to a stale reply: trust the Authority's time only after
+            // verifying tsm (TSR-HAWK-8), then retry once
+            if let (Some((creds, _)), Some(h)) = (&p.signed, resp.headers.get("www-authenticate")) {
+                let ts = hawk::verify_stale_reply(creds, h).map_err(|e| StepError {
+                    request: Some(p.summary()),
+                    actual: Some(resp.summary()),
+                    extra_requirements: vec!["TSR-HAWK-8".into()],
+                    ..StepError::msg(format!("stale-timestamp reply does not verify: {e}"))
+                })?;
+                self.scope.now = ts;
+                p = self.prepare(r, ts)?;
+                resp = self.target.send(&p).await?;
+            }
+        }
+        if let Some(n) = &r.name {
+            self.sent.insert(n.clone(), p.clone());
+        }
+        self.check(&p, &r.expect, &resp)
+    }
+
+    async fn concurrent(
+        &mut self,
+        requests: &[Request],
+        outcomes: &[Outcome],
+    ) -> Result<(), StepError> {
+        let mut prepared = Vec::new();
+        for r in requests {
+            prepared.push(self.prepare(r, self.scope.now)?);
+        }
+        let mut handles = Vec::new();
+        for p in &prepared {
+            let target = self.target.clone();
+            let p = p.clone();
+            handles.push(tokio::spawn(async move { target.send(&p).await }));
+        }
+        let mut responses = Vec::new();
+        for h in handles {
+            responses.push(
+                h.await
+                    .map_err(|e| format!("concurrent request task: {e}"))??,
+            );
+        }
+        for (r, p) in requests.iter().zip(&prepared) {
+            if let Some(n) = &r.name {
+                self.sent.insert(n.clone(), p.clone());
+            }
+        }
+        // generic checks on each, then the multiset of (status, error)
+        for (p, resp) in prepared.iter().zip(&responses) {
+            self.generic(p, resp)?;
+        }
+        let mut remaining: Vec<(usize, &Response)> = responses.iter().enumerate().collect();
+        let expected_text = outcomes
+            .iter()
+            .map(|o| {
+                format!(
+                    "{} x {} {}{}",
+                    o.count,
+                    o.status,
+                    o.error.as_deref().unwrap_or(""),
+                    o.or_error
+                        .iter()
+                        .map(|e| format!(" or {e}"))
+                        .collect::<String>()
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let actual_text = responses
+            .iter()
+            .map(|r| format!("{} {}", r.status, r.error_code().unwrap_or("")))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for o in outcomes {
+            let mut taken = Vec::new();
+            remaining.retain(|(_, resp)| {
+                let hit = taken.len() < o.count
+                    && resp.status == o.status
+                    && (resp.error_code() == o.error.as_deref()
+                        || resp
+                            .error_code()
+                            .is_some_and(|c| o.or_error.iter().any(|e| e == c)));
+                if hit {
+                    taken.push(*resp);
+                }
+                !hit
+            });
+            if taken.len() != o.count {
+                return Err(StepError {
+                    expected: Some(expected_text),
+                    actual: Some(actual_text),
+                    request: Some(prepared[0].summary()),
+                    ..StepError::msg("the concurrent answers are not the expected ones")
+                });
+            }
+            if o.count == 1 {
+                for (name, ptr) in &o.bind {
+                    let v = taken[0]
+                        .json
+                        .as_ref()
+                        .and_then(|j| j.pointer(ptr))
+                        .cloned()
+                        .ok_or_else(|| format!("nothing at {ptr} to bind as {name}"))?;
+                    self.scope.bound.insert(name.clone(), v);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The checks every response to the JSON API gets, whatever the vector expects.
+    fn generic(&self, p: &Prepared, resp: &Response) -> Result<(), StepError> {
+        let fail = |req: &str, m: String| StepError {
+            request: Some(p.summary()),
+            actual: Some(resp.summary()),
+            extra_requirements: vec![req.to_string()],
+            ..StepError::msg(m)
+        };
+        let json_api = p.target.starts_with("/v1/") || p.target.starts_with("/.well-known/");
+        if !json_api {
+            return Ok(());
+        }
+        let ct = resp
+            .headers
+            .get("content-type")
+            .map(|c| hawk::media_type(c));
+        if ct.as_deref() != Some("application/json") {
+            return Err(fail(
+                "TSR-CONV-2",
+                "a JSON API response without Content-Type: application/json".into(),
+            ));
+        }
+        if !resp.headers.get("cache-control").is_some_and(|c| {
+            c.split(',')
+                .any(|d| d.trim().eq_ignore_ascii_case("no-store"))
+        }) {
+            return Err(fail(
+                "TSR-CONV-2",
+                "a JSON API response without Cache-Control: no-store".into(),
+            ));
+        }
+        if resp.status >= 400 {
+            let Some(code) = resp.error_code() else {
+                return Err(fail(
+                    "TSR-ERROR-1",
+                    "an error response without a string `error` member".into(),
+                ));
+            };
+            match errors::status_of(code) {
+                None => {
+                    return Err(fail(
+                        "TSR-ERROR-1",
+                        format!("error code {code:?} is not in the spec's table"),
+                    ))
+                }
+                Some(s) if s != resp.status => {
+                    return Err(fail("TSR-ERROR-1", format!("{code} must have status {s}")))
+                }
+                _ => {}
+            }
+            if !(400..500).contains(&resp.status)
+                && !matches!(code, "internal_error" | "temporarily_unavailable")
+            {
+                return Err(fail(
+                    "TSR-ERROR-3",
+                    format!("status {} for {code}", resp.status),
+                ));
+            }
+        }
+        if resp.status == 401 {
+            let Some(w) = resp.headers.get("www-authenticate") else {
+                return Err(fail("TSR-ERROR-4", "a 401 without WWW-Authenticate".into()));
+            };
+            if !w.trim_start().to_ascii_lowercase().starts_with("hawk") {
+                return Err(fail(
+                    "TSR-ERROR-4",
+                    format!("WWW-Authenticate {w:?} is not Hawk"),
+                ));
+            }
+            if resp.error_code() == Some("stale_timestamp") {
+                if let Some((creds, _)) = &p.signed {
+                    hawk::verify_stale_reply(creds, w)
+                        .map_err(|e| fail("TSR-HAWK-8", format!("stale-timestamp reply: {e}")))?;
+                }
+            }
+        }
+        if let Some((creds, artifacts)) = &p.signed {
+            let code = resp.error_code().unwrap_or("");
+            let due = resp.status < 300
+                || !(errors::BEFORE_AUTHENTICATION.contains(&code)
+                    || matches!(code, "ticket_expired" | "ticket_revoked"));
+            let header = resp.headers.get("server-authorization");
+            match header {
+                None if due => {
+                    return Err(fail(
+                        "TSR-HAWK-12",
+                        "no Server-Authorization on a response to an authenticated request".into(),
+                    ))
+                }
+                None => {}
+                Some(h) => {
+                    hawk::verify_server_authorization(
+                        creds,
+                        artifacts,
+                        h,
+                        resp.headers.get("content-type").map_or("", String::as_str),
+                        &resp.body,
+                    )
+                    .map_err(|e| fail("TSR-HAWK-12", e))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn check(&mut self, p: &Prepared, expect: &Expect, resp: &Response) -> Result<(), StepError> {
+        self.expect(expect, resp).map_err(|m| StepError {
+            request: Some(p.summary()),
+            expected: Some(describe(expect)),
+            actual: Some(resp.summary()),
+            ..StepError::msg(m)
+        })?;
+        self.generic(p, resp)
+    }
+
+    fn expect(&mut self, expect: &Expect, resp: &Response) -> Result<(), String> {
+        if resp.status != expect.status || resp.error_code() != expect.error.as_deref() {
+            let got = resp
+                .error_code()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            let want = expect
+                .error
+                .as_deref()
+                .map(|c| format!(" {c}"))
+                .unwrap_or_default();
+            return Err(format!(
+                "expected {}{want}, got {}{got}",
+                expect.status, resp.status
+            ));
+        }
+        let empty = Value::Null;
+        let body = resp.json.as_ref().unwrap_or(&empty);
+        for (ptr, want) in &expect.matches {
+            let got = body
+                .pointer(ptr)
+                .ok_or_else(|| format!("the response has nothing at {ptr}"))?;
+            self.scope
+                .matches(want, got)
+                .map_err(|e| format!("at {ptr}: {e}"))?;
+        }
+        for ptr in &expect.absent {
+            if body.pointer(ptr).is_some() {
+                return Err(format!("the response must have nothing at {ptr}"));
+            }
+        }
+        for (name, want) in &expect.headers {
+            match (resp.headers.get(name), want) {
+                (None, Value::Null) => {}
+                (None, _) => return Err(format!("the response has no {name} header")),
+                (Some(v), Value::Null) => {
+                    return Err(format!("the response must not have {name} (it has {v:?})"))
+                }
+                (Some(v), want) => self
+                    .scope
+                    .matches(want, &Value::String(v.clone()))
+                    .map_err(|e| format!("header {name}: {e}"))?,
+            }
+        }
+        for (name, ptr) in &expect.bind {
+            let v = body
+                .pointer(ptr)
+                .cloned()
+                .ok_or_else(|| format!("nothing at {ptr} to bind as {name}"))?;
+            self.scope.bound.insert(name.clone(), v);
+        }
+        Ok(())
+    }
+}
+
+fn describe(e: &Expect) -> String {
+    serde_json::to_string(e).unwrap_or_default()
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunResult {
+    pub verdicts: Vec<(Vector, Verdict)>,
+    pub elapsed: Duration,
+}
+
+/// Runs `vectors` in order, calling `progress` after each.
+pub async fn run_all(
+    runner: &mut Runner,
+    vectors: &[Vector],
+    mut progress: impl FnMut(&Vector, &Verdict),
+) -> RunResult {
+    let start = Instant::now();
+    let mut verdicts = Vec::new();
+    for v in vectors {
+        let verdict = runner.run(v).await;
+        progress(v, &verdict);
+        verdicts.push((v.clone(), verdict));
+    }
+    RunResult {
+        verdicts,
+        elapsed: start.elapsed(),
+    }
+}
