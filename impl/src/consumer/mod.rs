@@ -12,7 +12,36 @@
 //!
 //! It uses no web framework itself: a Consumer on another framework keeps a
 //! [`PendingLogin`] per browser session and passes the callback's query to
-//! [`CallbackParams::from_query`]; the checks are all in [`Consumer::complete_login`].
+//! [`CallbackParams::from_query`]; the checks are all in [`Consumer::complete_login`]:
+//!
+//! ```no_run
+//! use tessera::consumer::*;
+//! # async fn f(browser_session: &str, callback_query: &str) -> Result<()> {
+//! let registration = Registration {
+//!     consumer_id: "shop".into(),
+//!     key: std::env::var("TESSERA_KEY").unwrap_or_default(), // shown once by the operator
+//!     redirect_uri: "https://shop.example/callback".into(),
+//!     grants: vec!["staff".into()],
+//!     scopes: vec!["email".into()],
+//! };
+//! let http = default_http_client();
+//! let authority =
+//!     Consumer::discover(&http, "https://auth.example/.well-known/tessera-authority", registration).await?;
+//! let consumer = Consumer::new(vec![authority])?;
+//! let pending = MemoryPendingStore::default();
+//!
+//! // GET /login: keep the pending login under the browser's session, 303 to authorize_url.
+//! let start = consumer.begin_login(None).await?;
+//! pending.put(browser_session, start.pending);
+//!
+//! // GET /callback?code=…&iss=…: take (remove) it, whatever happens next.
+//! let login = consumer
+//!     .complete_login(pending.take(browser_session), &CallbackParams::from_query(callback_query)?)
+//!     .await?;
+//! let who = login.subject_id(); // (issuer, sub): give the browser a new session id now
+//! let data = consumer.subject_data(&login).await?;
+//! # let _ = (who, data); Ok(()) }
+//! ```
 
 mod authority;
 mod client;
