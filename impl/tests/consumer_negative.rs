@@ -123,6 +123,14 @@ async fn a_login_through_the_web_integration_and_what_the_callback_sends_back() 
         .subject_data(&refreshed)
         .await
         .expect("new ticket works");
+    let info = d
+        .web
+        .consumer()
+        .ticket_info(&refreshed)
+        .await
+        .expect("ticket info");
+    assert_eq!(info.user.as_deref(), Some(login.sub.as_str()));
+    assert_eq!(info.scope, refreshed.ticket.scope);
     // ... and a refresh of the old sid is a reuse, reported distinctly, meaning logout.
     let e = d.web.consumer().refresh(&login).await.unwrap_err();
     assert!(matches!(e, Error::SessionReused), "{e:?}");

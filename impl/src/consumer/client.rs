@@ -9,7 +9,7 @@ use crate::hawk::{self, Artifacts, Credentials, Payload};
 use crate::rand::{Random, SystemRandom};
 use crate::wire::{
     HandshakeRequest, HandshakeResponse, Metadata, RefreshResponse, ResultRequest, ResultResponse,
-    SidRequest, Ticket,
+    SidRequest, Ticket, TicketInfo,
 };
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -382,7 +382,12 @@ impl Consumer {
         if iss != pending.issuer {
             return Err(Error::IssuerMismatch {
                 expected: pending.issuer,
-                got: iss.chars().take(200).collect(),
+                // Printable ASCII only: the value is the attacker's, and ends up in logs.
+                got: iss
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(200)
+                    .collect(),
             });
         }
         // spec TSR-CONSUMER-12: a denial, after the same binding and issuer checks.
@@ -527,6 +532,32 @@ impl Consumer {
             Some(_) => Err(Error::SubjectMismatch),
             None => Err(Error::InvalidResponse("subject data without sub".into())),
         }
+    }
+
+    /// What the login's ticket allows (`GET /v1/ticket`, spec 7.6, TSR-DATA-3), checked to be
+    /// this ticket's: same `app`, `user` and `grant`.
+    pub async fn ticket_info(&self, login: &Login) -> Result<TicketInfo> {
+        let a = self.state(&login.issuer)?;
+        let t = &login.ticket;
+        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
+            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
+        let (status, body) = self
+            .call::<()>(
+                a,
+                &creds,
+                Some((t.app.clone(), t.dlg.clone())),
+                "GET",
+                &a.config.endpoints.ticket,
+                None,
+            )
+            .await?;
+        let info: TicketInfo = decode(status, &body)?;
+        if info.app != t.app || info.user != t.user || info.grant != t.grant {
+            return Err(Error::InvalidResponse(
+                "ticket info is not this ticket's".into(),
+            ));
+        }
+        Ok(info)
     }
 
     // ---------------------------------------------------------------------------------------

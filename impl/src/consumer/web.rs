@@ -428,3 +428,37 @@ async fn error_page(State(web): State<WebConsumer>, Query(q): Query<ErrorQuery>)
     );
     no_store(r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::consumer::{AuthorityConfig, Registration};
+
+    fn web(redirect: &str) -> WebConsumer {
+        let reg = Registration {
+            consumer_id: "shop".into(),
+            key: "k".repeat(43),
+            redirect_uri: redirect.into(),
+            grants: vec![],
+            scopes: vec![],
+        };
+        let a = AuthorityConfig::new("https://a.example", reg).unwrap();
+        WebConsumer::new(Consumer::new(vec![a]).unwrap(), WebOptions::default())
+    }
+
+    /// spec TSR-CONSUMER-2: HttpOnly, SameSite=Lax, and Secure over https.
+    #[test]
+    fn cookie_attributes() {
+        let c = web("https://shop.example/cb").set_cookie("id");
+        assert_eq!(
+            c,
+            "tessera_consumer=id; Path=/; HttpOnly; SameSite=Lax; Secure"
+        );
+        let c = web("http://127.0.0.1:9/cb").set_cookie("id");
+        assert_eq!(c, "tessera_consumer=id; Path=/; HttpOnly; SameSite=Lax");
+        assert_eq!(
+            web("https://shop.example/cb").0.callback_paths,
+            vec!["/cb".to_owned()]
+        );
+    }
+}
