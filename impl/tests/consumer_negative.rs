@@ -670,3 +670,54 @@ async fn a_wrong_key_shows_as_an_unverified_401() {
     ));
     d.stop().await;
 }
+
+/// An expired ticket is refreshed by the web integration (and the new sid stored first, spec
+/// TSR-CONSUMER-11); an expired session logs the Subject out. The Authority's clock is moved;
+/// the Consumer's is not, so every step also goes through a verified stale-timestamp reply.
+#[tokio::test]
+async fn an_expired_ticket_is_refreshed_and_an_expired_session_logs_out() {
+    let clock = Arc::new(TestClock::new(system_now()));
+    let d = demo::start(DemoOptions {
+        authority_clock: Some(clock.clone()),
+        ..DemoOptions::ephemeral()
+    })
+    .await
+    .unwrap();
+    let browser = Agent::new();
+    let authorize = begin(&d, &browser).await;
+    let cb = browser
+        .authorize(&authorize, &d.username, &d.password, "allow")
+        .await;
+    assert_eq!(deliver(&browser, &cb).await.status, 303);
+    let mut h = axum::http::HeaderMap::new();
+    h.insert(
+        "cookie",
+        format!(
+            "tessera_consumer={}",
+            browser.cookie("tessera_consumer").unwrap()
+        )
+        .parse()
+        .unwrap(),
+    );
+    let s = d.web.session(&h);
+    let first = s.login.clone().unwrap();
+
+    clock.advance(3_601).unwrap(); // past the ticket (1 h), within the session (1 day)
+    let e = d.web.consumer().subject_data(&first).await.unwrap_err();
+    assert!(e.needs_refresh() && !e.is_logout(), "{e:?}");
+    let data = d.web.subject_data(&s).await.expect("refreshed, then read");
+    assert_eq!(data["sub"], first.sub.as_str());
+    let now = d.web.session(&h).login.unwrap();
+    assert_ne!(now.sid, first.sid, "the new sid is stored");
+    assert!(browser
+        .get(&absolute(&d, "/"))
+        .await
+        .body
+        .contains("demo@example.org"));
+
+    clock.advance(90_000).unwrap(); // past the session too
+    let e = d.web.subject_data(&d.web.session(&h)).await.unwrap_err();
+    assert!(e.is_logout(), "{e:?}");
+    assert!(d.web.session(&h).login.is_none(), "logged out");
+    d.stop().await;
+}

@@ -142,7 +142,8 @@ impl Error {
     }
 
     /// Whether the Consumer must treat this as a logout of the Subject (spec TSR-CONSUMER-11):
-    /// the session was reused, revoked or expired, or the ticket was revoked or expired.
+    /// the session was reused, revoked, expired or is unknown, or the ticket was revoked. (An
+    /// expired ticket is not a logout: see [`Error::needs_refresh`].)
     #[must_use]
     pub fn is_logout(&self) -> bool {
         match self {
@@ -153,11 +154,17 @@ impl Error {
                     | "session_expired"
                     | "session_reused"
                     | "ticket_revoked"
-                    | "ticket_expired"
                     | "unknown_session"
             ),
             _ => false,
         }
+    }
+
+    /// Whether the ticket has expired (`401 ticket_expired`): refresh the login
+    /// ([`super::Consumer::refresh`]) and try again with the new ticket.
+    #[must_use]
+    pub fn needs_refresh(&self) -> bool {
+        matches!(self, Self::Authority { code, .. } if code == "ticket_expired")
     }
 
     /// One sentence for a person, by kind (what the axum integration's error page shows).

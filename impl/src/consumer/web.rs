@@ -285,6 +285,32 @@ impl WebConsumer {
         }
     }
 
+    /// The Subject data for the session's login ([`Consumer::subject_data`]); when the ticket
+    /// has expired ([`Error::needs_refresh`]) the login is refreshed (and stored) first and the
+    /// call made again; on an error that means logout ([`Error::is_logout`]) the session is
+    /// logged out.
+    pub async fn subject_data(
+        &self,
+        session: &BrowserSession,
+    ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+        let (Some(id), Some(login)) = (&session.id, &session.login) else {
+            return Err(Error::NoPendingLogin);
+        };
+        let outcome = match self.0.consumer.subject_data(login).await {
+            Err(e) if e.needs_refresh() => match self.refresh(session).await {
+                Ok(new) => self.0.consumer.subject_data(&new).await,
+                Err(e) => Err(e),
+            },
+            other => other,
+        };
+        if let Err(e) = &outcome {
+            if e.is_logout() {
+                self.sessions().remove(id);
+            }
+        }
+        outcome
+    }
+
     /// Logs the session out: revokes its login at the Authority (best effort) and forgets the
     /// session. Returns the `Set-Cookie` value that clears the cookie, and the revocation's
     /// outcome.

@@ -116,7 +116,7 @@ async fn home(
         );
     };
     // The Subject data API, with the login's ticket (Hawk, app/dlg).
-    let data = match web.consumer().subject_data(login).await {
+    let data = match web.subject_data(&session).await {
         Ok(d) => format!(
             "<pre id=\"data\">{}</pre>",
             escape(&serde_json::to_string_pretty(&d).unwrap_or_default())

@@ -6,6 +6,7 @@
 
 pub mod app;
 
+use crate::clock::TestClock;
 use crate::config::{Config, Issuer};
 use crate::consumer::web::{WebConsumer, WebOptions};
 use crate::consumer::{AuthorityConfig, Consumer, Registration};
@@ -32,6 +33,9 @@ pub struct DemoOptions {
     pub password: Option<String>,
     /// Start the Authority in conformance mode (test clock and fixtures; tests only).
     pub conformance: bool,
+    /// The Authority's clock (tests: a [`TestClock`] to let time pass); the system clock when
+    /// `None`.
+    pub authority_clock: Option<Arc<TestClock>>,
 }
 
 impl Default for DemoOptions {
@@ -41,6 +45,7 @@ impl Default for DemoOptions {
             consumer_addr: SocketAddr::from(([127, 0, 0, 1], 7701)),
             password: None,
             conformance: false,
+            authority_clock: None,
         }
     }
 }
@@ -103,10 +108,15 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     };
     let reg = registration.clone();
     let pw = password.clone();
+    let authority_clock = opts.authority_clock.clone();
     let state = tokio::task::spawn_blocking(move || -> Result<AppState, AnyError> {
         // The store is in memory and every key is fresh, so no request signed for an earlier
         // process can verify: the restart fence (spec TSR-HAWK-10) has nothing to guard.
-        let state = Authority::builder(config).restart_fence(false).build()?;
+        let mut builder = Authority::builder(config).restart_fence(false);
+        if let Some(clock) = authority_clock {
+            builder = builder.test_clock(clock);
+        }
+        let state = builder.build()?;
         let store = state.store();
         store.put_consumer(&core::Consumer {
             id: reg.consumer_id.clone(),
