@@ -375,12 +375,16 @@ pub fn app(state: AppState) -> Router {
             },
         ))
         .layer(
-            tower_http::trace::TraceLayer::new_for_http().make_span_with(
-                |req: &axum::http::Request<_>| {
-                    // the path only: queries may carry codes or authorize handles (TSR-CONV-11)
+            tower_http::trace::TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<_>| {
+                    // the path only: queries may carry codes or authorize handles, and headers
+                    // carry MACs and cookies (TSR-CONV-11)
                     tracing::info_span!("request", method = %req.method(), path = %req.uri().path())
-                },
-            ),
+                })
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::INFO),
+                ),
         )
         .with_state(state)
 }
