@@ -39,6 +39,10 @@ pub enum Error {
     /// (spec TSR-CONSUMER-3, TSR-CONSUMER-6).
     #[error("no login was started in this browser session (or it was already completed)")]
     NoPendingLogin,
+    /// The browser session has no logged-in Subject (the axum integration's refresh and data
+    /// helpers).
+    #[error("this browser session is not logged in")]
+    NotLoggedIn,
     /// The pending login is older than the Authority's authorize TTL (`exp` of the handshake).
     #[error("the pending login has expired; start again")]
     PendingLoginExpired,
@@ -123,6 +127,7 @@ impl Error {
             Self::MetadataInvalid(_) => "metadata_invalid",
             Self::UnknownAuthority(_) => "unknown_authority",
             Self::NoPendingLogin => "no_pending_login",
+            Self::NotLoggedIn => "not_logged_in",
             Self::PendingLoginExpired => "pending_login_expired",
             Self::MissingIssuer => "missing_issuer",
             Self::IssuerMismatch { .. } => "issuer_mismatch",

@@ -267,7 +267,7 @@ impl WebConsumer {
     /// is logged out.
     pub async fn refresh(&self, session: &BrowserSession) -> Result<Login, Error> {
         let (Some(id), Some(login)) = (&session.id, &session.login) else {
-            return Err(Error::NoPendingLogin);
+            return Err(Error::NotLoggedIn);
         };
         match self.0.consumer.refresh(login).await {
             Ok(new) => {
@@ -294,7 +294,7 @@ impl WebConsumer {
         session: &BrowserSession,
     ) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
         let (Some(id), Some(login)) = (&session.id, &session.login) else {
-            return Err(Error::NoPendingLogin);
+            return Err(Error::NotLoggedIn);
         };
         let outcome = match self.0.consumer.subject_data(login).await {
             Err(e) if e.needs_refresh() => match self.refresh(session).await {
