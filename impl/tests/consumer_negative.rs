@@ -435,11 +435,15 @@ enum Tamper {
     Strip,
     /// The tsm of a stale-timestamp reply altered.
     Tsm,
+    /// Nothing altered; request bodies recorded.
+    Record,
 }
 
 struct Proxy {
     url: String,
     hits: Arc<AtomicUsize>,
+    /// (path, Authorization header, request body) of every request, in order.
+    seen: Arc<std::sync::Mutex<Vec<(String, String, String)>>>,
 }
 
 async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
@@ -447,6 +451,8 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
     let h = hits.clone();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
     let upstream = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())
@@ -455,6 +461,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
     let app = axum::Router::new().fallback(move |req: axum::extract::Request| {
         let upstream = upstream.clone();
         let h = h.clone();
+        let log = log.clone();
         async move {
             let uri = req.uri().to_string();
             let path = req.uri().path().to_owned();
@@ -463,6 +470,15 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
             let body = axum::body::to_bytes(req.into_body(), 1 << 20)
                 .await
                 .unwrap();
+            log.lock().unwrap().push((
+                path.clone(),
+                headers
+                    .get("authorization")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("")
+                    .to_owned(),
+                String::from_utf8_lossy(&body).into_owned(),
+            ));
             let mut rb = upstream.request(method, &uri).body(body.to_vec());
             for (k, v) in &headers {
                 if k != "host" && k != "proxy-connection" {
@@ -494,6 +510,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     Tamper::Strip => {
                         out_headers.remove("server-authorization");
                     }
+                    Tamper::Record => {}
                     Tamper::Tsm => {
                         if let Some(w) = out_headers.get("www-authenticate") {
                             let s = w.to_str().unwrap().replace("tsm=\"", "tsm=\"AAAA");
@@ -514,7 +531,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
         }
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Proxy { url, hits }
+    Proxy { url, hits, seen }
 }
 
 fn proxied(p: &Proxy) -> reqwest::Client {
@@ -719,5 +736,58 @@ async fn an_expired_ticket_is_refreshed_and_an_expired_session_logs_out() {
     let e = d.web.subject_data(&d.web.session(&h)).await.unwrap_err();
     assert!(e.is_logout(), "{e:?}");
     assert!(d.web.session(&h).login.is_none(), "logged out");
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-1, TSR-CONSUMER-5, TSR-HAWK-14, as seen on the wire: the handshake carries
+/// only the S256 challenge of a 256-bit verifier, the result request the verifier and the
+/// pending sid, each Hawk-signed with the Consumer's id; Subject data requests are signed with
+/// the ticket and carry its `app`.
+#[tokio::test]
+async fn on_the_wire_the_verifier_goes_only_to_the_result_request() {
+    let d = start().await;
+    let p = proxy(Tamper::Record, "/none").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let start = c.begin_login(None).await.unwrap();
+    let verifier = start.pending.verifier.clone();
+    let sid = start.pending.sid.clone();
+    assert_eq!(verifier.len(), 43, "32 random bytes");
+    assert!(
+        !start.authorize_url.contains(&sid),
+        "no sid in the browser's URL"
+    );
+    let cb = Agent::new()
+        .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
+    let login = c
+        .complete_login(Some(start.pending), &params)
+        .await
+        .unwrap();
+    c.subject_data(&login).await.unwrap();
+    let seen = p.seen.lock().unwrap().clone();
+    let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
+    assert_eq!(paths, ["/v1/handshake", "/v1/result", "/v1/subject"]);
+    let (_, auth, hs) = &seen[0];
+    let hs: serde_json::Value = serde_json::from_str(hs).unwrap();
+    assert_eq!(
+        hs["code_challenge"],
+        tessera::pkce::challenge(&verifier).as_str()
+    );
+    assert_eq!(hs["code_challenge_method"], "S256");
+    assert!(
+        !seen[0].2.contains(&verifier),
+        "no verifier in the handshake"
+    );
+    assert!(auth.starts_with("Hawk id=\"demo-consumer\"") && !auth.contains(&d.registration.key));
+    let (_, auth, res) = &seen[1];
+    let res: serde_json::Value = serde_json::from_str(res).unwrap();
+    assert_eq!(res["code_verifier"], verifier.as_str());
+    assert_eq!(res["sid"], sid.as_str());
+    assert!(auth.starts_with("Hawk id=\"demo-consumer\""));
+    let (_, auth, _) = &seen[2];
+    assert!(auth.contains(&format!("id=\"{}\"", login.ticket.id)));
+    assert!(auth.contains("app=\"demo-consumer\""));
+    assert!(!auth.contains(&login.ticket.key));
     d.stop().await;
 }
