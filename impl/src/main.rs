@@ -58,8 +58,8 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7700")]
     addr: String,
-    /// The SQLite file holding the Authority's state [default: tessera.db; in conformance mode
-    /// a fresh in-memory store].
+    /// The SQLite file holding the Authority's state [default: tessera.db; not allowed with
+    /// --conformance, which always starts from a fresh in-memory store].
     #[arg(long)]
     db: Option<PathBuf>,
     /// The issuer identifier (base URL clients use) [default: http://{addr}].
@@ -273,10 +273,20 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
         let listener = tokio::net::TcpListener::bind(&args.addr).await?;
         let local = listener.local_addr()?;
         let issuer = Issuer::parse(&args.issuer.unwrap_or_else(|| format!("http://{local}")))?;
+        // spec TSR-CONV-1: plain http only on loopback (behind a TLS proxy, pass an https issuer)
+        if !issuer.is_https() && !(local.ip().is_loopback() && is_loopback_host(issuer.host())) {
+            return Err("an http issuer is only allowed on a loopback address (spec TSR-CONV-1); \
+                        serve behind a TLS proxy and pass --issuer https://…"
+                .into());
+        }
         let mut config = Config::new(issuer);
         config.conformance = args.conformance;
         let store: Arc<dyn Store> = match (&args.db, args.conformance) {
-            (Some(p), _) => Arc::new(SqliteStore::open(p)?),
+            // spec TSR-CONF-2: conformance mode starts from the fixtures, never real accounts
+            (Some(_), true) => {
+                return Err("--conformance always uses a fresh in-memory store; drop --db".into())
+            }
+            (Some(p), false) => Arc::new(SqliteStore::open(p)?),
             (None, true) => Arc::new(SqliteStore::in_memory()?),
             (None, false) => Arc::new(SqliteStore::open("tessera.db")?),
         };
@@ -289,4 +299,13 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
         server::serve(listener, server::app(state), shutdown).await?;
         Ok(())
     })
+}
+
+fn is_loopback_host(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
 }
