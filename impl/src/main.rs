@@ -274,7 +274,8 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
         let local = listener.local_addr()?;
         let issuer = Issuer::parse(&args.issuer.unwrap_or_else(|| format!("http://{local}")))?;
         // spec TSR-CONV-1: plain http only on loopback (behind a TLS proxy, pass an https issuer)
-        if !issuer.is_https() && !(local.ip().is_loopback() && is_loopback_host(issuer.host())) {
+        let loopback = local.ip().is_loopback() && is_loopback_host(issuer.host());
+        if !issuer.is_https() && !loopback {
             return Err("an http issuer is only allowed on a loopback address (spec TSR-CONV-1); \
                         serve behind a TLS proxy and pass --issuer https://…"
                 .into());
