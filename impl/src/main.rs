@@ -297,6 +297,21 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         };
+        // spec TSR-SESSION-7: forget what can no longer be presented, hourly
+        let purge_state = state.clone();
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                let cutoff = purge_state.now() - purge_state.config().ttl.family;
+                let store = Arc::clone(purge_state.store());
+                match tokio::task::spawn_blocking(move || store.purge(cutoff)).await {
+                    Ok(Ok(n)) => tracing::info!(sessions = n, "purged expired records"),
+                    Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
+                    Err(e) => tracing::error!(error = %e, "purge task failed"),
+                }
+            }
+        });
         server::serve(listener, server::app(state), shutdown).await?;
         Ok(())
     })

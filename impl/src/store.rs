@@ -72,6 +72,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool>;
     /// Revokes a family: every session in it becomes `revoked` (spec TSR-SESSION-4).
     fn revoke_family(&self, family: &str) -> StoreResult<()>;
+    /// Deletes sessions whose `exp` is before `cutoff`, and families left without sessions
+    /// (spec TSR-SESSION-7: call with `now - family TTL`, so nothing that could still be
+    /// presented, no redeemed code and no revocation of a live ticket, is forgotten).
+    /// Returns the number of sessions deleted.
+    fn purge(&self, cutoff: i64) -> StoreResult<usize>;
 }
 
 const SCHEMA: &str = r"
@@ -423,6 +428,21 @@ impl Store for SqliteStore {
         })
     }
 
+    fn purge(&self, cutoff: i64) -> StoreResult<usize> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE json_extract(record, '$.exp') < ?1",
+                [cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM families WHERE NOT EXISTS
+                 (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
+                [],
+            )?;
+            Ok(n)
+        })
+    }
+
     fn revoke_family(&self, family: &str) -> StoreResult<()> {
         self.tx(|tx| {
             tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
@@ -443,5 +463,66 @@ impl Store for SqliteStore {
             }
             Ok(())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::{ExpectConsent, Session, State};
+
+    fn session(sid: &str, family: &str, exp: i64) -> Session {
+        Session {
+            sid_hash: sid.into(),
+            family: family.into(),
+            consumer_id: "c".into(),
+            request_hash: Some(format!("r-{sid}")),
+            redirect_uri: "https://c.example/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+            code_challenge: "x".into(),
+            exp,
+            state: State::Pending(ExpectConsent),
+        }
+    }
+
+    #[test]
+    fn compare_and_set_and_purge() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.create_session(&session("a", "f1", 100)).unwrap();
+        s.create_session(&session("b", "f2", 500)).unwrap();
+        assert!(matches!(
+            s.create_session(&session("a", "f3", 1)),
+            Err(StoreError::Conflict)
+        ));
+        // decide once
+        let denied = State::Denied(crate::core::Denied);
+        assert!(s.decide("a", &denied).unwrap());
+        assert!(!s.decide("a", &denied).unwrap());
+        // revoke
+        s.revoke_family("f2").unwrap();
+        assert!(s.family("f2").unwrap().unwrap().revoked);
+        assert_eq!(s.session("b").unwrap().unwrap().state.name(), "revoked");
+        // purge only what expired before the cutoff
+        assert_eq!(s.purge(200).unwrap(), 1);
+        assert!(s.session("a").unwrap().is_none());
+        assert!(s.family("f1").unwrap().is_none());
+        assert!(s.session("b").unwrap().is_some());
+        assert!(s.family("f2").unwrap().is_some());
+    }
+
+    #[test]
+    fn secrets_are_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.db");
+        let first = SqliteStore::open(&path)
+            .unwrap()
+            .secret("k", &|| vec![1, 2, 3])
+            .unwrap();
+        let again = SqliteStore::open(&path)
+            .unwrap()
+            .secret("k", &|| vec![9])
+            .unwrap();
+        assert_eq!(first, again);
     }
 }
