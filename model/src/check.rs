@@ -1,0 +1,209 @@
+//! The checker behind `tessera-model check`: an exhaustive breadth-first search that keeps, per
+//! property, the **first** violating (or witnessing) path in BFS order, which is a shortest one.
+//!
+//! stateright's own BFS is used by the tests (`assert_properties`, `assert_discovery`, state
+//! counts) and by `explore`, but its discoveries are not guaranteed shortest (a later violating
+//! state in the same batch can overwrite the stored path), so `check` runs this search instead.
+//! The two agree on the number of unique states; a test pins that.
+
+use crate::switches::{Capabilities, Variant};
+use crate::world::{Action, Bounds, Expectation, PropertyDef, State, Tessera, PROPERTIES};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::time::{Duration, Instant};
+
+/// FxHash: a fast non-cryptographic hasher for fingerprints.
+#[derive(Default, Clone, Copy, Debug)]
+pub struct Fx(u64);
+impl Hasher for Fx {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(b as u64);
+        }
+    }
+    fn write_u8(&mut self, i: u8) {
+        self.write_u64(i as u64);
+    }
+    fn write_usize(&mut self, i: usize) {
+        self.write_u64(i as u64);
+    }
+    fn write_u64(&mut self, i: u64) {
+        self.0 = (self.0.rotate_left(5) ^ i).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+}
+
+fn fingerprint(s: &State) -> u64 {
+    let mut h = Fx::default();
+    s.hash(&mut h);
+    // A final mix, so that similar states spread over the table.
+    let x = h.finish();
+    let x = (x ^ (x >> 33)).wrapping_mul(0xff51_afd7_ed55_8ccd);
+    x ^ (x >> 33)
+}
+
+/// The verdict on one property.
+#[derive(Clone, Debug)]
+pub struct PropertyResult {
+    pub def: &'static PropertyDef,
+    /// `always`: no reachable state violates it; `sometimes`: a reachable state witnesses it.
+    pub holds: bool,
+    /// The shortest counterexample (`always`) or witness (`sometimes`), as actions from the
+    /// initial state.
+    pub path: Option<Vec<Action>>,
+}
+
+/// The result of checking one variant.
+#[derive(Clone, Debug)]
+pub struct VariantReport {
+    pub name: String,
+    pub model: Tessera,
+    pub states: usize,
+    pub transitions: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyResult>,
+}
+
+/// Progress callback: (variant, unique states, elapsed, depth).
+pub type Progress<'a> = &'a (dyn Fn(&str, usize, Duration, usize) + Sync);
+
+/// Build the model for a variant.
+pub fn model_for(variant: &Variant, caps: Capabilities, bounds: Bounds) -> Tessera {
+    let mut m = Tessera::new(variant.switches);
+    m.caps = caps;
+    m.bounds = bounds;
+    m
+}
+
+/// Exhaustive BFS of one variant.
+pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> VariantReport {
+    let start = Instant::now();
+    let mut last_progress = Instant::now();
+    let init = model.initial();
+    let mut seen: HashMap<u64, (), BuildHasherDefault<Fx>> = HashMap::default();
+    // Per node: its parent node and the action that led to it.
+    let mut nodes: Vec<(u32, Option<Action>)> = Vec::new();
+    let mut found: Vec<Option<u32>> = vec![None; PROPERTIES.len()];
+    let mut frontier: Vec<(State, u32)> = Vec::new();
+    seen.insert(fingerprint(&init), ());
+    nodes.push((u32::MAX, None));
+    frontier.push((init, 0));
+    let mut depth = 0usize;
+    let mut transitions = 0usize;
+    let mut actions = Vec::new();
+    while !frontier.is_empty() {
+        let mut next = Vec::new();
+        for (state, node) in frontier.drain(..) {
+            for (i, p) in PROPERTIES.iter().enumerate() {
+                if found[i].is_none() {
+                    let c = (p.condition)(model, &state);
+                    let hit = match p.expectation {
+                        Expectation::Always => !c,
+                        Expectation::Sometimes => c,
+                    };
+                    if hit {
+                        found[i] = Some(node);
+                    }
+                }
+            }
+            actions.clear();
+            model.all_actions(&state, &mut actions);
+            for a in actions.iter() {
+                let Some((s2, _)) = model.step(&state, a) else {
+                    continue;
+                };
+                transitions += 1;
+                if seen.insert(fingerprint(&s2), ()).is_none() {
+                    nodes.push((node, Some(*a)));
+                    next.push((s2, (nodes.len() - 1) as u32));
+                }
+            }
+            if let Some(cb) = progress {
+                if nodes.len() % 4096 == 0 && last_progress.elapsed() > Duration::from_millis(500) {
+                    last_progress = Instant::now();
+                    cb(name, nodes.len(), start.elapsed(), depth);
+                }
+            }
+        }
+        if !next.is_empty() {
+            depth += 1;
+        }
+        frontier = next;
+    }
+    if let Some(cb) = progress {
+        cb(name, nodes.len(), start.elapsed(), depth);
+    }
+    let path_to = |mut n: u32| {
+        let mut v = Vec::new();
+        while let (parent, Some(a)) = nodes[n as usize] {
+            v.push(a);
+            n = parent;
+        }
+        v.reverse();
+        v
+    };
+    let properties = PROPERTIES
+        .iter()
+        .zip(found.iter())
+        .map(|(def, f)| PropertyResult {
+            def,
+            holds: match def.expectation {
+                Expectation::Always => f.is_none(),
+                Expectation::Sometimes => f.is_some(),
+            },
+            path: f.map(path_to),
+        })
+        .collect();
+    VariantReport {
+        name: name.to_string(),
+        model: model.clone(),
+        states: nodes.len(),
+        transitions,
+        max_depth: depth,
+        elapsed: start.elapsed(),
+        properties,
+    }
+}
+
+/// Check several variants, `threads` at a time (each variant's search is single-threaded and
+/// deterministic). Reports come back in the order of `variants`.
+pub fn check_all(
+    variants: &[Variant],
+    caps: Capabilities,
+    bounds: Bounds,
+    threads: usize,
+    progress: Option<Progress<'_>>,
+) -> Vec<VariantReport> {
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results = std::sync::Mutex::new(vec![None; variants.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..threads.max(1).min(variants.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                let Some(v) = variants.get(i) else { break };
+                let r = check(&v.name, &model_for(v, caps, bounds), progress);
+                results.lock().expect("no panics while holding the lock")[i] = Some(r);
+            });
+        }
+    });
+    results
+        .into_inner()
+        .expect("no poisoned lock")
+        .into_iter()
+        .map(|r| r.expect("every variant checked"))
+        .collect()
+}
+
+/// Replay a path of actions from the initial state: the states after each step.
+pub fn replay(model: &Tessera, path: &[Action]) -> Vec<State> {
+    let mut states = vec![model.initial()];
+    for a in path {
+        let last = states.last().expect("non-empty");
+        let (s, _) = model.step(last, a).expect("a recorded path replays");
+        states.push(s);
+    }
+    states
+}
