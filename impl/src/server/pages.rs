@@ -13,7 +13,7 @@ use crate::error::Error;
 use crate::password;
 use crate::rand::{token, TOKEN_BYTES};
 use axum::body::Bytes;
-use axum::extract::{Query, Request, State};
+use axum::extract::{RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -332,9 +332,13 @@ async fn consent_page(
 /// `GET /authorize?request=R`.
 async fn authorize(
     State(st): State<AppState>,
-    Query(q): Query<HashMap<String, String>>,
+    RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Response {
+    // parsed by hand: never a framework rejection without the page headers
+    let q: HashMap<String, String> = url::form_urlencoded::parse(q.unwrap_or_default().as_bytes())
+        .into_owned()
+        .collect();
     let Some(request) = q.get("request") else {
         return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
     };
