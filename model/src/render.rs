@@ -267,6 +267,9 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
                 let what = if matches!(action, Action::Replay { .. }) { "replay: " } else { "forged: " };
                 v.push(msg(Party::M, Party::A, format!("{what}{}", request_text(ex))));
                 let ans = match (ex.outcome, ex.new_sid) {
+                    (Outcome::Ok, Some(n)) if ex.kind == RequestKind::Handshake => {
+                        format!("200 redirect ticket sid={}", sid_text(n))
+                    }
                     (Outcome::Ok, Some(n)) => format!("200 sid={} + ticket", sid_text(n)),
                     (Outcome::Ok, None) => "200 (ticket / data)".into(),
                     (o, _) => format!("4xx {}", o.code()),

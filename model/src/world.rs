@@ -1073,7 +1073,9 @@ impl Tessera {
 
     /// Every action in a fixed order (paths are stored as action lists).
     pub fn all_actions(&self, st: &State, out: &mut Vec<Action>) {
-        let browsers = [Browser::U, Browser::E];
+        // The attacker's browser first: of two counterexamples of the same length, BFS reports
+        // the one where the attacker acts itself (the more telling one).
+        let browsers = [Browser::E, Browser::U];
         // Logins: U chooses A or M; E (the attacker) too. M answers with its own page or any
         // authorize URL of A the attacker knows.
         if st.logins.len() < self.bounds.logins as usize {
