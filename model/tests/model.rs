@@ -322,3 +322,39 @@ fn exchanges_name_kind_authority_values_and_outcome() {
     let again = Ac::Callback { browser: U, url: cb(None, Token::Code(0), Some(Auth::A)), m_claim: Subject::E };
     assert_eq!(again.exchange(&m, &st), None);
 }
+
+// ----- the attack matrix in README.md and spec/09 ----------------------------------------------
+
+const BEGIN: &str = "<!-- attack-matrix:begin -->";
+const END: &str = "<!-- attack-matrix:end -->";
+
+fn with_region(text: &str, region: &str) -> Option<String> {
+    let b = text.find(BEGIN)? + BEGIN.len();
+    let e = text[b..].find(END)? + b;
+    Some(format!("{}\n{}{}", &text[..b], region, &text[e..]))
+}
+
+#[test]
+fn attack_matrix_in_sync() {
+    let md = tessera_model::render::markdown(matrix());
+    insta::assert_snapshot!("attack-matrix", md);
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let update = std::env::var_os("TESSERA_UPDATE_MATRIX").is_some();
+    for file in ["README.md", "spec/09-security-considerations.md"] {
+        let path = format!("{root}/{file}");
+        let text = std::fs::read_to_string(&path).expect("readable");
+        let want = with_region(&text, &md)
+            .unwrap_or_else(|| panic!("{file} has no {BEGIN} ... {END} region"));
+        if want != text {
+            if update {
+                std::fs::write(&path, want).expect("writable");
+            } else {
+                panic!(
+                    "the attack matrix in {file} is out of date; regenerate it with \
+                     `TESSERA_UPDATE_MATRIX=1 cargo test -p tessera-model --test model attack_matrix_in_sync` \
+                     (it writes the output of `tessera-model check --all --format markdown` between the markers)"
+                );
+            }
+        }
+    }
+}
