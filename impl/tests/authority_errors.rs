@@ -246,9 +246,12 @@ async fn transport_and_hawk_errors() {
             .outcome(),
         "401 invalid_credentials",
     );
-    // a forged ticket id
+    // a forged ticket id: one character in the middle of the sealed part changed to a
+    // different one (the last character may carry only padding bits, and may already be `A`)
     let mut forged = t.clone();
-    forged.id = format!("{}A", &t.id[..t.id.len() - 1]);
+    let middle = t.id.len() - 10;
+    let flipped = if &t.id[middle..=middle] == "A" { "B" } else { "A" };
+    forged.id = format!("{}{flipped}{}", &t.id[..middle], &t.id[middle + 1..]);
     let r = h
         .send(raw(
             "GET",
