@@ -43,7 +43,7 @@ pub(crate) fn json_response<T: serde::Serialize>(value: &T) -> Response {
 
 /// `GET /.well-known/tessera-authority` (spec 5.1, TSR-META-1, TSR-META-2).
 async fn metadata(State(st): State<AppState>) -> Response {
-    let consumers = match st.db(|s| s.consumers()).await {
+    let consumers = match st.db_read(|s| s.consumers()).await {
         Ok(c) => c,
         Err(e) => return e.into_response(),
     };
@@ -101,7 +101,7 @@ async fn result(State(st): State<AppState>, call: ConsumerCall) -> Response {
         let sid_hash = secret_hash(&req.sid);
         for _ in 0..CAS_ATTEMPTS {
             let h = sid_hash.clone();
-            let session = st.db(move |s| s.session(&h)).await?;
+            let session = st.db_read(move |s| s.session(&h)).await?;
             match core::result(&st.env(st.now()), &call.consumer, session, &req) {
                 ResultOutcome::Refuse(e) => return Err(e),
                 ResultOutcome::RefuseAndRevoke(e, family) => {
@@ -137,7 +137,7 @@ async fn refresh(State(st): State<AppState>, call: ConsumerCall) -> Response {
         for _ in 0..CAS_ATTEMPTS {
             let h = sid_hash.clone();
             let (session, family) = st
-                .db(move |s| {
+                .db_read(move |s| {
                     let session = s.session(&h)?;
                     let family = match &session {
                         Some(x) => s.family(&x.family)?,
@@ -180,7 +180,7 @@ async fn revoke(State(st): State<AppState>, call: ConsumerCall) -> Response {
         let req: SidRequest = wire::parse(&call.body)?;
         let h = secret_hash(&req.sid);
         let (session, family) = st
-            .db(move |s| {
+            .db_read(move |s| {
                 let session = s.session(&h)?;
                 let family = match &session {
                     Some(x) => s.family(&x.family)?,
@@ -223,7 +223,7 @@ async fn reissue(State(st): State<AppState>, call: TicketCall) -> Response {
         let app = call.ticket.app.clone();
         let issue_to = req.issue_to.clone();
         let (parent_app, target) = st
-            .db(move |s| {
+            .db_read(move |s| {
                 let parent_app = s.consumer(&app)?;
                 let target = match issue_to {
                     Some(id) => s.consumer(&id)?,
@@ -248,7 +248,7 @@ async fn reissue(State(st): State<AppState>, call: TicketCall) -> Response {
 async fn subject(State(st): State<AppState>, call: TicketCall) -> Response {
     let out = async {
         let subject = match call.ticket.subject_id.clone() {
-            Some(id) => st.db(move |s| s.subject(&id)).await?,
+            Some(id) => st.db_read(move |s| s.subject(&id)).await?,
             None => None,
         };
         core::subject_data(&call.ticket, subject.as_ref())

@@ -205,7 +205,7 @@ async fn authenticate(
             }
             let id = parsed.id.clone();
             let consumer = state
-                .db(move |s| s.consumer(&id))
+                .db_read(move |s| s.consumer(&id))
                 .await
                 .map_err(IntoResponse::into_response)?
                 .ok_or_else(|| Error::InvalidCredentials.into_response())?;
@@ -325,7 +325,7 @@ async fn authenticate(
         // spec TSR-TICKET-6, TSR-TICKET-5 (revocation first, as TSR-SESSION-1); a read only,
         // spec TSR-TICKET-7
         let revoked = match t.grant.clone() {
-            Some(g) => match state.db(move |s| s.family(&g)).await {
+            Some(g) => match state.db_read(move |s| s.family(&g)).await {
                 Ok(f) => f.is_none_or(|f| f.revoked),
                 Err(e) => return Err(signer.respond::<()>(Err(e))),
             },

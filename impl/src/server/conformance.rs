@@ -72,7 +72,7 @@ async fn authorize(State(st): State<AppState>, req: Request) -> Response {
             ))?;
         let username = req.username.clone();
         let subject = st
-            .db(move |s| s.subject_by_username(&username))
+            .db_read(move |s| s.subject_by_username(&username))
             .await?
             .ok_or(Error::invalid_request("no such subject"))?;
         let redirect = match (req.decision.as_str(), req.scopes) {
@@ -106,7 +106,7 @@ async fn decide_all_scopes(
 ) -> Result<String, DecideFailure> {
     let h = crate::core::secret_hash(request);
     let session = st
-        .db(move |s| s.session_by_request(&h))
+        .db_read(move |s| s.session_by_request(&h))
         .await
         .map_err(DecideFailure::Error)?;
     let scopes = session.map(|s| s.scopes).unwrap_or_default();

@@ -44,6 +44,7 @@ struct Inner {
     fixtures: Option<Fixtures>,
     login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
     dummy_hash: String,
+    db: DbThreads,
 }
 
 impl std::fmt::Debug for AppState {
@@ -90,22 +91,89 @@ impl AppState {
         }
     }
 
-    /// Runs a blocking store call off the async runtime; a store fault becomes
-    /// `500 internal_error`, logged without secrets.
+    /// Runs a store call that changes state on the writer thread (off the async runtime); a
+    /// store fault becomes `500 internal_error`, logged without secrets.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
-        let store = Arc::clone(&self.0.store);
-        match tokio::task::spawn_blocking(move || f(&*store)).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) => {
+        self.0.db.run(&self.0.db.writer, f).await
+    }
+
+    /// Runs a read-only store call on a reader thread (off the async runtime).
+    pub(crate) async fn db_read<T, F>(&self, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let readers = &self.0.db.readers;
+        let i = self
+            .0
+            .db
+            .next
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            % readers.len();
+        self.0.db.run(&readers[i], f).await
+    }
+}
+
+type Job = Box<dyn FnOnce(&dyn Store) + Send>;
+
+/// Dedicated threads for store calls: one for writes (SQLite has one writer anyway) and a few
+/// for reads. Under load a thread drains its queue without sleeping between jobs, which costs
+/// far fewer context switches than a `spawn_blocking` per call.
+struct DbThreads {
+    writer: std::sync::mpsc::Sender<Job>,
+    readers: Vec<std::sync::mpsc::Sender<Job>>,
+    next: std::sync::atomic::AtomicUsize,
+}
+
+impl DbThreads {
+    fn start(store: &Arc<dyn Store>, readers: usize) -> std::io::Result<Self> {
+        let spawn = |name: String| -> std::io::Result<std::sync::mpsc::Sender<Job>> {
+            let (tx, rx) = std::sync::mpsc::channel::<Job>();
+            let store = Arc::clone(store);
+            std::thread::Builder::new().name(name).spawn(move || {
+                // ends when every sender is gone (the AppState was dropped)
+                while let Ok(job) = rx.recv() {
+                    job(&*store);
+                }
+            })?;
+            Ok(tx)
+        };
+        Ok(Self {
+            writer: spawn("tessera-db-writer".into())?,
+            readers: (0..readers.max(1))
+                .map(|i| spawn(format!("tessera-db-reader-{i}")))
+                .collect::<std::io::Result<_>>()?,
+            next: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    async fn run<T, F>(&self, queue: &std::sync::mpsc::Sender<Job>, f: F) -> Result<T, Error>
+    where
+        T: Send + 'static,
+        F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
+    {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |store| {
+            // a panic in a store call must not kill the thread
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(store)));
+            let _ = tx.send(out);
+        });
+        if queue.send(job).is_err() {
+            tracing::error!("store thread is gone");
+            return Err(Error::Internal);
+        }
+        match rx.await {
+            Ok(Ok(Ok(v))) => Ok(v),
+            Ok(Ok(Err(e))) => {
                 tracing::error!(error = %e, "store operation failed");
                 Err(Error::Internal)
             }
-            Err(e) => {
-                tracing::error!(error = %e, "store task failed");
+            Ok(Err(_)) | Err(_) => {
+                tracing::error!("store call panicked");
                 Err(Error::Internal)
             }
         }
@@ -143,6 +211,9 @@ pub enum BuildError {
     /// Password hashing failed.
     #[error("{0}")]
     Hash(#[from] password::HashError),
+    /// The store threads could not start.
+    #[error("cannot start the store threads: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl Authority {
@@ -259,6 +330,7 @@ impl Authority {
             );
         }
         Ok(AppState(Arc::new(Inner {
+            db: DbThreads::start(&store, 2)?,
             dummy_hash: password::dummy_hash(Cost::FIXTURE),
             config: self.config,
             clock,

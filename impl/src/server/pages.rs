@@ -219,7 +219,7 @@ pub(crate) async fn decide(
     for _ in 0..4 {
         let h = rh.clone();
         let session = st
-            .db(move |s| s.session_by_request(&h))
+            .db_read(move |s| s.session_by_request(&h))
             .await
             .map_err(DecideFailure::Error)?;
         let now = st.now();
@@ -254,7 +254,7 @@ pub(crate) async fn decide(
 async fn load_pending(st: &AppState, request: &str) -> Result<core::Session, Response> {
     let h = secret_hash(request);
     let session = st
-        .db(move |s| s.session_by_request(&h))
+        .db_read(move |s| s.session_by_request(&h))
         .await
         .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))?;
     core::check_authorize_request(st.now(), session.as_ref())
@@ -284,7 +284,7 @@ async fn consent_page(
     cookies: &[String],
 ) -> Response {
     let cid = session.consumer_id.clone();
-    let Ok(Some(consumer)) = st.db(move |s| s.consumer(&cid)).await else {
+    let Ok(Some(consumer)) = st.db_read(move |s| s.consumer(&cid)).await else {
         return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
     };
     // spec TSR-AUTHZ-3: the Consumer's registered name and every grant and scope requested
@@ -445,7 +445,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
         );
     }
     let u = username.clone();
-    let Ok(subject) = st.db(move |s| s.subject_by_username(&u)).await else {
+    let Ok(subject) = st.db_read(move |s| s.subject_by_username(&u)).await else {
         return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
     };
     let phc = subject
@@ -499,7 +499,7 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
             "You are not signed in. Go back and sign in again.",
         );
     };
-    let Ok(Some(subject)) = st.db(move |s| s.subject(&subject_id)).await else {
+    let Ok(Some(subject)) = st.db_read(move |s| s.subject(&subject_id)).await else {
         return error_page(
             StatusCode::FORBIDDEN,
             "You are not signed in. Go back and sign in again.",
