@@ -61,8 +61,13 @@ pub enum Origin {
     Counterexample {
         variant: String,
         property: String,
-        /// 1-based index into `steps` of the step that must refuse the attack.
+        /// 1-based index into `steps` of the step that must refuse the attack (with
+        /// `refused_by: consumer`, the last Authority-facing step of the attack).
         refused_at_step: usize,
+        /// `authority`: the hardened Authority refuses the attack at `refused_at_step`;
+        /// `consumer`: the attack is stopped by the Consumer (chapter 10), and the vector checks
+        /// that the Authority-facing part answers as the hardened model says.
+        refused_by: String,
     },
     /// A cell of the session state table (spec 6.1).
     StateTable { state: String, request: String },

@@ -173,7 +173,7 @@ pub fn vectors() -> Vec<Vector> {
                     "t1.k0.AAAA".into()
                 } else {
                     "no-such-consumer".into()
-                })
+                });
             },
         ));
         out.push(e.negative(
@@ -207,7 +207,7 @@ pub fn vectors() -> Vec<Vector> {
                     "POST".into()
                 } else {
                     "PUT".into()
-                })
+                });
             },
         ));
         out.push(e.negative(
@@ -259,7 +259,7 @@ pub fn vectors() -> Vec<Vector> {
             |r| {
                 r.actor = Actor::Authorization(
                     "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\"".into(),
-                )
+                );
             },
         ));
         out.push(e.negative("header-unknown-attribute", "an unknown Hawk attribute is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization("Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\", mac=\"AAAA\", color=\"red\"".into())));
@@ -271,7 +271,7 @@ pub fn vectors() -> Vec<Vector> {
             |r| {
                 r.actor = Actor::Authorization(
                     "Hawk id=\"a\", id=\"b\", ts=\"${now}\", nonce=\"abc\", mac=\"AAAA\"".into(),
-                )
+                );
             },
         ));
         out.push(e.negative(
@@ -283,7 +283,7 @@ pub fn vectors() -> Vec<Vector> {
                 r.actor = Actor::Authorization(
                     "Hawk id=\"conformance-consumer\", ts=\"soon\", nonce=\"abc\", mac=\"AAAA\""
                         .into(),
-                )
+                );
             },
         ));
         out.push(e.negative("header-too-long", "a Hawk header over 4096 bytes is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization(format!("Hawk id=\"conformance-consumer\", ts=\"${{now}}\", nonce=\"abc\", ext=\"{}\", mac=\"AAAA\"", "x".repeat(4100)))));
