@@ -207,3 +207,52 @@ pub fn replay(model: &Tessera, path: &[Action]) -> Vec<State> {
     }
     states
 }
+
+/// A predicate on states (a property's condition, or an attack's goal).
+pub type Goal = fn(&Tessera, &State) -> bool;
+
+/// The shortest path (BFS order) to a state satisfying each goal; stops once all are found.
+pub fn shortest(model: &Tessera, goals: &[Goal]) -> Vec<Option<Vec<Action>>> {
+    let init = model.initial();
+    let mut seen: HashMap<u64, (), BuildHasherDefault<Fx>> = HashMap::default();
+    let mut nodes: Vec<(u32, Option<Action>)> = vec![(u32::MAX, None)];
+    let mut found: Vec<Option<u32>> = vec![None; goals.len()];
+    seen.insert(fingerprint(&init), ());
+    let mut frontier = vec![(init, 0u32)];
+    let mut actions = Vec::new();
+    while !frontier.is_empty() && found.iter().any(Option::is_none) {
+        let mut next = Vec::new();
+        for (state, node) in frontier.drain(..) {
+            for (i, g) in goals.iter().enumerate() {
+                if found[i].is_none() && g(model, &state) {
+                    found[i] = Some(node);
+                }
+            }
+            actions.clear();
+            model.all_actions(&state, &mut actions);
+            for a in actions.iter() {
+                if let Some((s2, _)) = model.step(&state, a) {
+                    if seen.insert(fingerprint(&s2), ()).is_none() {
+                        nodes.push((node, Some(*a)));
+                        next.push((s2, (nodes.len() - 1) as u32));
+                    }
+                }
+            }
+        }
+        frontier = next;
+    }
+    found
+        .into_iter()
+        .map(|f| {
+            f.map(|mut n| {
+                let mut v = Vec::new();
+                while let (parent, Some(a)) = nodes[n as usize] {
+                    v.push(a);
+                    n = parent;
+                }
+                v.reverse();
+                v
+            })
+        })
+        .collect()
+}

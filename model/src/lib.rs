@@ -157,6 +157,7 @@
 //! `assert_discovery`, `unique_state_count`) on the same [`stateright::Model`] impl, and
 //! `explore` serves stateright's web explorer.
 
+pub mod attacks;
 pub mod check;
 pub mod render;
 pub mod switches;

@@ -300,6 +300,9 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
             }
         }
     }
+    if after.captured.len() > before.captured.len() {
+        learned.push("a copy of this request (capture)".to_string());
+    }
     if !learned.is_empty() {
         v.push(msg(Party::M, Party::M, format!("attacker learns {}", learned.join(", "))));
     }
@@ -434,10 +437,11 @@ pub fn mermaid(model: &Tessera, path: &[Action]) -> String {
         out.push_str(&format!("    participant {} as {}\n", p.id(), p.title()));
     }
     for st in steps(model, path) {
+        out.push_str(&format!("    Note over U,M: step {}\n", st.step));
         for m in &st.messages {
             let label = m.label.replace(';', ",").replace('#', "no. ");
             if m.from == m.to {
-                out.push_str(&format!("    Note over {}: {}. {}\n", m.from.id(), st.step, label));
+                out.push_str(&format!("    Note over {}: {}\n", m.from.id(), label));
             } else {
                 out.push_str(&format!("    {}->>{}: {}\n", m.from.id(), m.to.id(), label));
             }

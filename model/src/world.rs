@@ -162,7 +162,11 @@ pub struct Knowledge {
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Default)]
 pub struct Ghost {
     pub replay_accepted: bool,
+    /// A replayed request gave the attacker a ticket or data of the honest Subject.
+    pub replay_loot: bool,
     pub expired_accepted: bool,
+    /// A data API call was accepted past the expiry of its ticket (or, Hawk off, its sid).
+    pub expired_api: bool,
     pub refreshed_accepted: bool,
     pub api_ok: bool,
 }
@@ -604,6 +608,9 @@ impl Tessera {
         if self.on(Switch::Expiry) && self.expired(now, s.exp) {
             return Outcome::TicketExpired;
         }
+        if self.expired(now, s.exp) {
+            st.ghost.expired_api = true;
+        }
         self.note_expired(st, s.exp);
         if !self.on(Switch::Hawk) && s.refreshed {
             // The proposal's data call names the A_SID: a refreshed-away one still works.
@@ -926,7 +933,11 @@ impl Tessera {
                     eff.exchange = Some(ex);
                 } else {
                     st.ghost.replay_accepted = true;
+                    let had = st.know.loot;
                     eff.exchange = Some(self.attacker_request(&mut st, req, Sender::Replay)?);
+                    if st.know.loot && !had {
+                        st.ghost.replay_loot = true;
+                    }
                 }
             }
         }
