@@ -408,6 +408,9 @@ fn coverage() -> Vec<Vector> {
     let mut out = Vec::new();
     for ((kind, outcome), paths) in found {
         let Some((steps, at)) = paths.iter().find_map(|p| concretize(&model, p)) else {
+            if std::env::var_os("TESSERA_DEBUG_GEN").is_some() {
+                eprintln!("not concretizable: {kind} {outcome} ({} paths)", paths.len());
+            }
             continue;
         };
         let _ = at;
