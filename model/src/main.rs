@@ -27,14 +27,25 @@ fn variants_help() -> String {
     for w in Switch::ALL {
         s.push_str(&format!("  {:<11} {}\n", w.name(), w.describe()));
     }
-    s.push_str("\nProperties:\n");
+    s.push_str("\nProperties (short name, kind, full name, requirements):\n");
     for p in PROPERTIES {
         let kind = match p.expectation {
             Expectation::Always => "always",
             Expectation::Sometimes => "sometimes",
         };
-        s.push_str(&format!("  {kind} \"{}\" ({})\n", p.name, p.requirements.join(", ")));
+        s.push_str(&format!(
+            "  {:<18} {kind} \"{}\" ({})\n",
+            tessera_model::world::short_name(p.name),
+            p.name,
+            p.requirements.join(", ")
+        ));
     }
+    s.push_str(
+        "\nExamples:\n  tessera-model check --all --format markdown\n  \
+         tessera-model check --variant seed\n  \
+         tessera-model trace --variant hardened-minus-issuer --property \"session integrity\" --format mermaid\n  \
+         tessera-model explore --variant seed localhost:3000\n",
+    );
     s
 }
 
