@@ -112,9 +112,11 @@
 //!
 //! `seed` is the proposal read literally; where it is silent, the reading most favourable to it:
 //! the Consumer sends the result request to the Authority it started with (step 8 says "the
-//! Authority Server"); it finds the pending login from the `A_SID` in `C_URL` (its "temporary
-//! storage" is not tied to the browser session: the proposal suggests the web session but the
-//! callback is related to `A_SID` through the URL); `A_SID` can be redeemed by the Result
+//! Authority Server"); it finds the pending login from the `A_SID` in `C_URL` (step 4's
+//! "temporary storage (web session for example?)" is a suggestion with a question mark, not a
+//! check: nothing says the callback must arrive in the browser session that started the flow,
+//! `C_URL` carries `A_SID` "or any other value that Consumer can relate to A_SID", and issue 3
+//! defines `seed` without binding); `A_SID` can be redeemed by the Result
 //! Request as often as it is sent (nothing says otherwise); the data call carries `C_ID`,
 //! `C_SECRET` and `A_SID`; the refresh returns a new `A_SID` and nothing says the old one dies;
 //! the Authority enforces `A_EXP` only where the proposal says it errors out, at the refresh
