@@ -141,6 +141,12 @@ pub struct Config {
     pub nonce_capacity: usize,
     /// Failed logins per account per minute before logins are refused (spec TSR-AUTHZ-8).
     pub login_failures_per_minute: u32,
+    /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
+    /// family of the session it was issued for. **Off by default: not in the spec**, which
+    /// says such a request changes nothing (TSR-RESULT-4). The model finds a session-integrity
+    /// attack without it (variant `hardened-minus-burn`, with request capture); this switch is
+    /// ready for the day the spec adopts it.
+    pub burn_foreign_codes: bool,
 }
 
 impl Config {
@@ -154,6 +160,7 @@ impl Config {
             conformance: false,
             nonce_capacity: 1_000_000,
             login_failures_per_minute: 10,
+            burn_foreign_codes: false,
         }
     }
 }

@@ -724,8 +724,40 @@ impl ExpectRedemption {
     }
 }
 
-/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any).
+/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any) and the session
+/// the presented code was issued for (if any).
+///
+/// With [`Config::burn_foreign_codes`] (off by default; not in the spec, whose TSR-RESULT-4
+/// says such a request changes nothing), a code issued for *another* session of the same
+/// Consumer is burned, whatever the answer: that session's family is revoked. Without it, a
+/// code delivered to the wrong browser session (the attacker made the Subject authorize the
+/// attacker's request) and captured on its way to the Authority in the refused request can
+/// still be redeemed by the attacker in its own browser session (the model's
+/// `hardened-minus-burn` counterexample).
 pub fn result(
+    env: &Env<'_>,
+    consumer: &Consumer,
+    session: Option<Session>,
+    code_session: Option<&Session>,
+    req: &wire::ResultRequest,
+) -> ResultOutcome {
+    let named = session.as_ref().map(|s| s.sid_hash.clone());
+    let outcome = decide_result(env, consumer, session, req);
+    let burn = code_session.filter(|cs| {
+        env.config.burn_foreign_codes
+            && Some(&cs.sid_hash) != named.as_ref()
+            && cs.consumer_id == consumer.id
+            && !matches!(cs.state, State::Revoked(_))
+    });
+    match (outcome, burn) {
+        (ResultOutcome::Refuse(e), Some(cs)) => {
+            ResultOutcome::RefuseAndRevoke(e, cs.family.clone())
+        }
+        (outcome, _) => outcome,
+    }
+}
+
+fn decide_result(
     env: &Env<'_>,
     consumer: &Consumer,
     session: Option<Session>,

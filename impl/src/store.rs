@@ -61,6 +61,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>>;
     /// A session by authorize request hash.
     fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>>;
+    /// The session a code was issued for, by code hash (spec TSR-RESULT-4: burning a code
+    /// presented for another session).
+    fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>>;
     /// A family.
     fn family(&self, id: &str) -> StoreResult<Option<Family>>;
     /// Decides an authorize request: `pending` → `authorized`/`denied`, once.
@@ -106,6 +109,10 @@ CREATE TABLE IF NOT EXISTS sessions (
     record TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id);
+CREATE TABLE IF NOT EXISTS codes (
+    code_hash TEXT PRIMARY KEY,
+    sid_hash TEXT NOT NULL
+);
 ";
 
 /// The embedded store: one SQLite file (WAL), one writer connection and a few readers.
@@ -347,6 +354,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .prepare_cached(
+                    "SELECT s.record FROM codes c JOIN sessions s ON s.sid_hash = c.sid_hash
+                     WHERE c.code_hash = ?1",
+                )?
+                .query_row([code_hash], |r| r.get(0))
+                .optional()?;
+            rec.as_deref().map(session_from_row).transpose()
+        })
+    }
+
     fn family(&self, id: &str) -> StoreResult<Option<Family>> {
         self.read(|c| {
             Ok(
@@ -379,6 +399,13 @@ impl Store for SqliteStore {
                 "UPDATE sessions SET state = ?2, record = ?3 WHERE sid_hash = ?1 AND state = 'pending'",
                 params![sid_hash, s.state.name(), serde_json::to_string(&s)?],
             )?;
+            if let State::Authorized(a) = &s.state {
+                tx.execute(
+                    "INSERT INTO codes (code_hash, sid_hash) VALUES (?1, ?2)",
+                    params![a.code_hash, sid_hash],
+                )
+                .map_err(map_unique)?;
+            }
             Ok(n == 1)
         })
     }
@@ -433,6 +460,11 @@ impl Store for SqliteStore {
             let n = tx.execute(
                 "DELETE FROM sessions WHERE json_extract(record, '$.exp') < ?1",
                 [cutoff],
+            )?;
+            tx.execute(
+                "DELETE FROM codes WHERE NOT EXISTS
+                 (SELECT 1 FROM sessions WHERE sessions.sid_hash = codes.sid_hash)",
+                [],
             )?;
             tx.execute(
                 "DELETE FROM families WHERE NOT EXISTS

@@ -473,7 +473,7 @@ async fn body_and_endpoint_errors() {
         |sid: &str, code: &str, v: &str| json!({"sid": sid, "code": code, "code_verifier": v});
     f.check(
         "unknown session",
-        h.post(&c, "/v1/result", res("nope", &code, &verifier))
+        h.post(&c, "/v1/result", res("nope", "not-a-code", &verifier))
             .await
             .outcome(),
         "400 unknown_session",

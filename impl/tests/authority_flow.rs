@@ -638,3 +638,128 @@ async fn login_attempts_are_rate_limited() {
     .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
+
+/// The model's `hardened-minus-burn` counterexample, and the `burn_foreign_codes` switch (off by
+/// default: the spec's TSR-RESULT-4 says a foreign code changes nothing): the attacker makes the
+/// Subject's browser authorize the attacker's request; the callback lands in the Subject's own
+/// browser session, whose pending login is another session; the refused result request is
+/// captured, and without the burn the attacker redeems the code in its own browser session.
+#[tokio::test]
+async fn the_burn_switch_stops_the_hardened_minus_burn_attack() {
+    // spec default: the attack of the model goes through
+    let h = Harness::new();
+    let c = h.consumer(CONSUMER);
+    let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
+    let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
+    let a = h
+        .conformance_authorize(
+            attackers.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "allow",
+            None,
+        )
+        .await;
+    let k0 = query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap();
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": victims.json["sid"], "code": k0, "code_verifier": v1}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 authorization_pending");
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": attackers.json["sid"], "code": k0, "code_verifier": v0}),
+        )
+        .await;
+    assert_eq!(
+        r.outcome(),
+        "200",
+        "TSR-RESULT-4 as written: the foreign code changed nothing"
+    );
+
+    // with the switch on
+    let mut cfg = config(true);
+    cfg.burn_foreign_codes = true;
+    let h = Harness::build(tessera::server::Authority::builder(cfg), None);
+    let c = h.consumer(CONSUMER);
+    let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
+    let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
+    let a = h
+        .conformance_authorize(
+            attackers.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "allow",
+            None,
+        )
+        .await;
+    let k0 = query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap();
+    // the Consumer, in the victim's browser session, presents k0 with the victim's sid
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": victims.json["sid"], "code": k0, "code_verifier": v1}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 authorization_pending");
+    // the attacker's redemption of k0 in its own session now fails
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": attackers.json["sid"], "code": k0, "code_verifier": v0}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 session_revoked");
+    // the session named in the burning request is untouched (TSR-RESULT-4)
+    let b = h
+        .conformance_authorize(
+            victims.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "allow",
+            None,
+        )
+        .await;
+    let k1 = query_param(b.json["redirect"].as_str().unwrap(), "code").unwrap();
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": victims.json["sid"], "code": k1, "code_verifier": v1}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "200");
+
+    // a code of another Consumer's session burns nothing (that session is not the caller's)
+    let d = h.consumer(DELEGATE);
+    let (theirs, vd) = h.handshake(&d, &[], &["email"]).await;
+    let x = h
+        .conformance_authorize(
+            theirs.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "allow",
+            None,
+        )
+        .await;
+    let kd = query_param(x.json["redirect"].as_str().unwrap(), "code").unwrap();
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": victims.json["sid"], "code": kd, "code_verifier": v1}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 invalid_code");
+    let r = h
+        .post(
+            &d,
+            "/v1/result",
+            json!({"sid": theirs.json["sid"], "code": kd, "code_verifier": vd}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "200");
+}

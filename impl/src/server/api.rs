@@ -99,14 +99,23 @@ async fn result(State(st): State<AppState>, call: ConsumerCall) -> Response {
     let out = async {
         let req: ResultRequest = wire::parse(&call.body)?;
         let sid_hash = secret_hash(&req.sid);
+        let code_hash = secret_hash(&req.code);
         for _ in 0..CAS_ATTEMPTS {
-            let h = sid_hash.clone();
-            let session = st.db_read(move |s| s.session(&h)).await?;
-            match core::result(&st.env(st.now()), &call.consumer, session, &req) {
+            let (h, ch) = (sid_hash.clone(), code_hash.clone());
+            let (session, code_session) = st
+                .db_read(move |s| Ok((s.session(&h)?, s.session_by_code(&ch)?)))
+                .await?;
+            match core::result(
+                &st.env(st.now()),
+                &call.consumer,
+                session,
+                code_session.as_ref(),
+                &req,
+            ) {
                 ResultOutcome::Refuse(e) => return Err(e),
                 ResultOutcome::RefuseAndRevoke(e, family) => {
-                    // spec TSR-RESULT-9: the reuse revokes the family
-                    tracing::warn!(consumer = %call.consumer.id, error = e.code(), "code reuse: family revoked");
+                    // spec TSR-RESULT-9 (code reused) or TSR-RESULT-4 (code burned)
+                    tracing::warn!(consumer = %call.consumer.id, error = e.code(), "code reused or presented for another session: family revoked");
                     st.db(move |s| s.revoke_family(&family)).await?;
                     return Err(e);
                 }
