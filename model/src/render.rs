@@ -139,7 +139,12 @@ fn sid_text(s: u8) -> String {
 fn request_text(ex: &Exchange) -> String {
     let mut parts = Vec::new();
     if let Some(s) = ex.sid {
-        parts.push(format!("sid={}", sid_text(s)));
+        if ex.kind == RequestKind::Api && !ex.secret_in_clear {
+            // Signed with the key of the ticket issued from session s.
+            parts.push(format!("ticket=t{s}"));
+        } else {
+            parts.push(format!("sid={}", sid_text(s)));
+        }
     }
     if let Some(c) = ex.code {
         parts.push(if c >= 100 { "code=m".into() } else { format!("code=k{c}") });
@@ -152,6 +157,8 @@ fn request_text(ex: &Exchange) -> String {
     }
     if ex.secret_in_clear {
         parts.push("C_SECRET".into());
+    } else if ex.kind == RequestKind::Api {
+        parts.push("Hawk MAC with the ticket key".into());
     } else {
         parts.push("Hawk MAC".into());
     }
