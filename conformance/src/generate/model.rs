@@ -409,7 +409,10 @@ fn coverage() -> Vec<Vector> {
     for ((kind, outcome), paths) in found {
         let Some((steps, at)) = paths.iter().find_map(|p| concretize(&model, p)) else {
             if std::env::var_os("TESSERA_DEBUG_GEN").is_some() {
-                eprintln!("not concretizable: {kind} {outcome} ({} paths)", paths.len());
+                eprintln!(
+                    "not concretizable: {kind} {outcome} ({} paths)",
+                    paths.len()
+                );
             }
             continue;
         };
@@ -474,8 +477,7 @@ fn negative(
     let mut c = Concretizer::new(hardened);
     let mut weak_state = weak.initial();
     let mut refused_at = None;
-    let mut weak_sent: HashMap<ExKey, String> =
-        HashMap::new();
+    let mut weak_sent: HashMap<ExKey, String> = HashMap::new();
     for a in path {
         let (weak_next, weak_eff) = weak.step(&weak_state, a)?;
         let weak_ex = weak_eff.exchange.filter(|e| e.authority == Auth::A);
@@ -586,8 +588,77 @@ fn negative(
     ))
 }
 
+/// The model the differential test compares the Authority with: the hardened variant without
+/// the `burn` switch, which the spec does not have (TSR-RESULT-4; see `known-deviations.json`),
+/// with bounds wider than the checker's so that random walks go further.
+pub fn differential_model() -> Tessera {
+    model_for(
+        &Variant::hardened_minus(tessera_model::switches::Switch::Burn),
+        Capabilities::default(),
+        Bounds {
+            logins: 4,
+            sessions: 6,
+            max_time: 4,
+            ..Bounds::default()
+        },
+    )
+}
+
+/// A walk through `model`: at each step, of the actions enabled in the current state, the one
+/// `choice % count` picks. `None` when the walk cannot be concretized (a tick for which no
+/// test-clock advance fits).
+pub fn walk(model: &Tessera, choices: &[u16]) -> Option<Vec<Step>> {
+    let mut c = Concretizer::new(model);
+    let mut actions = Vec::new();
+    for &choice in choices {
+        actions.clear();
+        model.all_actions(&c.state, &mut actions);
+        let enabled: Vec<(Action, State, Option<Exchange>)> = actions
+            .iter()
+            .filter_map(|a| model.step(&c.state, a).map(|(s, e)| (*a, s, e.exchange)))
+            .collect();
+        if enabled.is_empty() {
+            break;
+        }
+        let (a, next, ex) = enabled[usize::from(choice) % enabled.len()].clone();
+        c.push(&a, ex, next).ok()?;
+    }
+    Some(c.steps)
+}
+
+/// A shrunk failure of the differential test, kept as the choices of its walk.
+#[derive(Debug, Clone, serde::Deserialize)]
+struct Regression {
+    seed: String,
+    choices: Vec<u16>,
+    #[serde(default)]
+    note: String,
+}
+
+/// The regression vectors of `conformance/regressions.json`.
+fn regressions() -> Vec<Vector> {
+    let list: Vec<Regression> = serde_json::from_str(include_str!("../../regressions.json"))
+        .expect("conformance/regressions.json is a list of {seed, choices}");
+    let model = differential_model();
+    list.iter()
+        .filter_map(|r| {
+            let steps = walk(&model, &r.choices)?;
+            Some(vector(
+                &format!("regression.{}", r.seed),
+                &format!("differential test regression {}: {}", r.seed, r.note),
+                &["TSR-SESSION-1"],
+                Origin::Regression {
+                    seed: r.seed.clone(),
+                },
+                steps,
+            ))
+        })
+        .collect()
+}
+
 pub fn vectors() -> Vec<Vector> {
     let mut v = coverage();
     v.extend(counterexamples());
+    v.extend(regressions());
     v
 }
