@@ -293,15 +293,24 @@ fn shortest_counterexamples_snapshots() {
 
 #[test]
 fn shortest_means_shortest() {
-    // Iterative deepening with stateright's own BFS agrees that nothing shorter exists.
-    let m = model("hardened-minus-binding");
-    let ours = check("hardened-minus-binding", &m, None);
-    let p = ours.properties.iter().find(|p| p.def.name == P_INTEGRITY).expect("property");
-    let len = p.path.as_ref().expect("violated").len();
-    let shallower = m.clone().checker().target_max_depth(len + 1).spawn_bfs().join();
-    assert!(shallower.discovery(P_INTEGRITY).is_none(), "a counterexample shorter than {len} exists");
-    let enough = m.checker().target_max_depth(len + 2).spawn_bfs().join();
-    assert!(enough.discovery(P_INTEGRITY).is_some());
+    // Cross-check with stateright's own BFS, depth-limited (iterative deepening): for every
+    // reported counterexample of length L, no path of fewer than L actions violates the property.
+    for r in matrix() {
+        for p in r.properties.iter().filter(|p| p.def.expectation == Expectation::Always && !p.holds) {
+            let len = p.path.as_ref().expect("counterexample").len();
+            // target_max_depth(n) explores paths of at most n - 2 actions.
+            let shallower = r.model.clone().checker().threads(2).target_max_depth(len + 1).spawn_bfs().join();
+            assert!(
+                shallower.discovery(p.def.name).is_none(),
+                "{}: a counterexample to {} shorter than {len} exists",
+                r.name,
+                p.def.name
+            );
+            // And stateright finds one of length L, checked by its own assert_discovery.
+            let enough = r.model.clone().checker().threads(2).target_max_depth(len + 2).spawn_bfs().join();
+            enough.assert_discovery(p.def.name, p.path.clone().expect("path"));
+        }
+    }
 }
 
 #[test]
