@@ -9,7 +9,16 @@ pub struct Reference {
 
 impl Reference {
     pub async fn start() -> Result<Reference, String> {
-        let running = tessera::server::spawn(true, |a| a)
+        Self::start_with(|a| a).await
+    }
+
+    /// Starts it with the builder adjusted by `configure` (e.g. the restart fence on).
+    pub async fn start_with(
+        configure: impl FnOnce(tessera::server::Authority) -> tessera::server::Authority
+            + Send
+            + 'static,
+    ) -> Result<Reference, String> {
+        let running = tessera::server::spawn(true, configure)
             .await
             .map_err(|e| format!("cannot start the reference Authority: {e}"))?;
         Ok(Reference { running })

@@ -5,7 +5,6 @@
 //! `conformance/regressions.json`, from which the generator makes a regression vector.
 
 use proptest::prelude::*;
-use std::sync::Mutex;
 use tessera_conformance::generate::model::{differential_model, walk};
 use tessera_conformance::reference::Reference;
 use tessera_conformance::report::failure_text;
@@ -14,7 +13,7 @@ use tessera_conformance::vector::{Origin, Vector, FORMAT};
 
 struct Fixture {
     rt: tokio::runtime::Runtime,
-    runner: Mutex<Runner>,
+    runner: tokio::sync::Mutex<Runner>,
     _server: Reference,
 }
 
@@ -33,7 +32,7 @@ fn fixture() -> &'static Fixture {
         });
         Fixture {
             rt,
-            runner: Mutex::new(runner),
+            runner: tokio::sync::Mutex::new(runner),
             _server: server,
         }
     })
@@ -65,7 +64,7 @@ proptest! {
         };
         let f = fixture();
         let verdict = f.rt.block_on(async {
-            let mut r = f.runner.lock().expect("runner");
+            let mut r = f.runner.lock().await;
             r.run(&v).await
         });
         if let Verdict::Failed(failure) = verdict {

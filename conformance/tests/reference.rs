@@ -151,3 +151,25 @@ async fn conformance_routes_are_absent_outside_conformance_mode() {
     }
     let _ = running.stop().await;
 }
+
+/// TSR-HAWK-10: an Authority with a restart fence refuses every ts up to its start plus the
+/// skew; the runner clears it by advancing the test clock before the first vector.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_clears_a_restart_fence() {
+    let server = Reference::start_with(|a| a.restart_fence(true))
+        .await
+        .expect("start");
+    let target = Target::connect(&server.url()).await.expect("connect");
+    let mut runner = Runner::new(target, vec![]);
+    let vectors: Vec<Vector> = vector::load_dir(&vectors_dir())
+        .expect("load")
+        .into_iter()
+        .filter(|v| v.id.starts_with("state.active.") || v.id.starts_with("hawk.subject."))
+        .collect();
+    assert!(vectors.len() > 20);
+    let result = runner::run_all(&mut runner, &vectors, |_, _| {}).await;
+    server.stop().await;
+    let report = Report::new("fenced", &result);
+    let failures: Vec<String> = report.failures.iter().map(failure_text).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
