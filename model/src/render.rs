@@ -307,13 +307,17 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
             }
         }
     }
+    let captured = model.caps.capture
+        && eff
+            .exchange
+            .is_some_and(|e| e.sender == Sender::Consumer && e.authority == Auth::A);
     if after.captured.len() > before.captured.len() {
-        learned.push("a copy of this request (capture)".to_string());
+        learned.push("a replayable copy".to_string());
     }
     if !learned.is_empty() {
-        v.push(msg(Party::M, Party::M, format!("attacker learns {}", learned.join(", "))));
+        let how = if captured { "attacker captures the request: learns" } else { "attacker learns" };
+        v.push(msg(Party::M, Party::M, format!("{how} {}", learned.join(", "))));
     }
-    let _ = Sender::Consumer;
     v
 }
 
