@@ -315,8 +315,10 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
         learned.push("a replayable copy".to_string());
     }
     if !learned.is_empty() {
-        let how = if captured { "attacker captures the request: learns" } else { "attacker learns" };
-        v.push(msg(Party::M, Party::M, format!("{how} {}", learned.join(", "))));
+        if captured {
+            v.push(msg(Party::M, Party::M, "attacker captures a copy of this request"));
+        }
+        v.push(msg(Party::M, Party::M, format!("attacker learns {}", learned.join(", "))));
     }
     v
 }
