@@ -293,7 +293,18 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
         };
         let state = tokio::task::spawn_blocking(move || Authority::builder(config).store(store).build()).await??;
         tracing::info!(addr = %local, issuer = state.config().issuer.as_str(), conformance = args.conformance, "tessera Authority listening");
+        // Ctrl-C or SIGTERM: stop accepting, finish in-flight requests (every acknowledged
+        // change is already committed), exit.
         let shutdown = async {
+            #[cfg(unix)]
+            {
+                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+                }
+            }
+            #[cfg(not(unix))]
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         };
