@@ -34,6 +34,9 @@ enum Command {
     /// Manage Subjects.
     #[command(subcommand)]
     Subject(SubjectCommand),
+    /// Manage the ticket sealing keys (spec TSR-TICKET-2). Restart `serve` to apply.
+    #[command(subcommand)]
+    SealKey(SealKeyCommand),
     /// Run the Authority and the demo Consumer together on loopback (in memory) and print the
     /// URL to open and the demo Subject's credentials.
     Demo {
@@ -112,6 +115,28 @@ struct ConsumerAdd {
     /// Allow this Consumer to delegate its tickets to other Consumers.
     #[arg(long)]
     may_delegate: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum SealKeyCommand {
+    /// Add a new sealing key and make it current; tickets sealed before keep verifying.
+    Rotate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Withdraw an old sealing key: tickets sealed with it stop verifying.
+    Retire {
+        #[command(flatten)]
+        db: DbArg,
+        /// The key id (see `seal-key list`).
+        #[arg(long)]
+        kid: String,
+    },
+    /// List the sealing key ids and the current one.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +259,28 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                     "{}\t{}\tredirect_uris={:?} grants={:?} scopes={:?} may_delegate={}",
                     c.id, c.name, c.redirect_uris, c.grants, c.scopes, c.may_delegate
                 );
+            }
+            Ok(())
+        }
+        Command::SealKey(SealKeyCommand::Rotate { db }) => {
+            let kid = server::rotate_sealing_key(&open(&db)?, &SystemRandom::new())?;
+            println!("current sealing key: {kid} (restart `tessera serve` to use it)");
+            Ok(())
+        }
+        Command::SealKey(SealKeyCommand::Retire { db, kid }) => {
+            server::retire_sealing_key(&open(&db)?, &kid)?;
+            println!("retired {kid}: tickets sealed with it stop verifying at the next start");
+            Ok(())
+        }
+        Command::SealKey(SealKeyCommand::List { db }) => {
+            let (kids, current) = server::sealing_keys(&open(&db)?)?;
+            for k in kids {
+                let mark = if current.as_deref() == Some(k.as_str()) {
+                    " (current)"
+                } else {
+                    ""
+                };
+                println!("{k}{mark}");
             }
             Ok(())
         }

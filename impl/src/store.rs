@@ -54,6 +54,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// A named secret of the Authority (sealing key, pairwise key, …), created with `make` if
     /// absent. Atomic: concurrent callers all get the same value.
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>>;
+    /// Every secret whose name starts with `prefix`, by name.
+    fn secrets(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Sets (or, with `None`, deletes) a named secret.
+    fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
 
     /// Stores a new session and its family (handshake).
     fn create_session(&self, session: &Session) -> StoreResult<()>;
@@ -307,6 +311,29 @@ impl Store for SqliteStore {
                 params![name, v],
             )?;
             Ok(v)
+        })
+    }
+
+    fn secrets(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
+        self.write(|c| {
+            let mut stmt =
+                c.prepare("SELECT name, value FROM secrets WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")?;
+            let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()> {
+        self.write(|c| {
+            match value {
+                Some(v) => c.execute(
+                    "INSERT INTO secrets (name, value) VALUES (?1, ?2)
+                     ON CONFLICT(name) DO UPDATE SET value = excluded.value",
+                    params![name, v],
+                )?,
+                None => c.execute("DELETE FROM secrets WHERE name = ?1", [name])?,
+            };
+            Ok(())
         })
     }
 

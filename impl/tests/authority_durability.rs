@@ -347,3 +347,68 @@ async fn in_process_server_on_an_ephemeral_port() {
     assert_eq!(m["conformance_mode"], true);
     running.stop().await.unwrap();
 }
+
+/// TSR-TICKET-2: sealing keys rotate; old tickets verify until their key is retired.
+#[tokio::test]
+async fn sealing_keys_rotate_and_retire() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tessera.db");
+    register(&SqliteStore::open(&db).unwrap());
+    let c = shop();
+    let t0 = tessera::clock::system_now();
+    let build = |start: i64| {
+        Harness::build(
+            Authority::builder(config(false))
+                .store(Arc::new(SqliteStore::open(&db).unwrap()))
+                .restart_fence(false),
+            Some(start),
+        )
+    };
+    let h = build(t0);
+    let old = h.post(&c, "/v1/app-ticket", json!({})).await;
+    assert!(old.json["id"].as_str().unwrap().starts_with("t1.k1."));
+    drop(h);
+
+    let store = SqliteStore::open(&db).unwrap();
+    assert_eq!(
+        tessera::server::rotate_sealing_key(&store, &SystemRandom::new()).unwrap(),
+        "k2"
+    );
+    assert!(
+        tessera::server::retire_sealing_key(&store, "k2").is_err(),
+        "the current key stays"
+    );
+    drop(store);
+
+    let h = build(t0 + 1);
+    let new = h.post(&c, "/v1/app-ticket", json!({})).await;
+    assert!(new.json["id"].as_str().unwrap().starts_with("t1.k2."));
+    assert_eq!(
+        h.get(&Creds::ticket(&old.json), "/v1/ticket")
+            .await
+            .outcome(),
+        "200"
+    );
+    drop(h);
+
+    let store = SqliteStore::open(&db).unwrap();
+    tessera::server::retire_sealing_key(&store, "k1").unwrap();
+    assert_eq!(
+        tessera::server::sealing_keys(&store).unwrap(),
+        (vec!["k2".to_owned()], Some("k2".to_owned()))
+    );
+    drop(store);
+    let h = build(t0 + 2);
+    assert_eq!(
+        h.get(&Creds::ticket(&old.json), "/v1/ticket")
+            .await
+            .outcome(),
+        "401 invalid_credentials"
+    );
+    assert_eq!(
+        h.get(&Creds::ticket(&new.json), "/v1/ticket")
+            .await
+            .outcome(),
+        "200"
+    );
+}
