@@ -206,7 +206,7 @@ pub enum BuildError {
     #[error("store: {0}")]
     Store(#[from] StoreError),
     /// A stored key is unusable.
-    #[error("stored sealing key is unusable: {0}")]
+    #[error("sealing key: {0}")]
     Seal(#[from] crate::seal::SealError),
     /// Password hashing failed.
     #[error("{0}")]
@@ -410,7 +410,7 @@ pub fn retire_sealing_key(store: &dyn Store, kid: &str) -> Result<(), BuildError
 
 /// The key ids of the stored sealing keys and the current one.
 pub fn sealing_keys(store: &dyn Store) -> Result<(Vec<String>, Option<String>), BuildError> {
-    let kids = store
+    let kids: Vec<String> = store
         .secrets(SEAL_PREFIX)?
         .into_iter()
         .map(|(n, _)| n[SEAL_PREFIX.len()..].to_owned())
@@ -419,7 +419,9 @@ pub fn sealing_keys(store: &dyn Store) -> Result<(Vec<String>, Option<String>), 
         .secrets(SEAL_CURRENT)?
         .into_iter()
         .next()
-        .and_then(|(_, v)| String::from_utf8(v).ok());
+        .and_then(|(_, v)| String::from_utf8(v).ok())
+        // stores from before rotation existed: k1 is current
+        .or_else(|| kids.iter().any(|k| k == "k1").then(|| "k1".to_owned()));
     Ok((kids, current))
 }
 
