@@ -142,10 +142,8 @@ pub struct Config {
     /// Failed logins per account per minute before logins are refused (spec TSR-AUTHZ-8).
     pub login_failures_per_minute: u32,
     /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
-    /// family of the session it was issued for. **Off by default: not in the spec**, which
-    /// says such a request changes nothing (TSR-RESULT-4). The model finds a session-integrity
-    /// attack without it (variant `hardened-minus-burn`, with request capture); this switch is
-    /// ready for the day the spec adopts it.
+    /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
+    /// to reproduce the model's `hardened-minus-burn` attack.
     pub burn_foreign_codes: bool,
 }
 
@@ -160,7 +158,7 @@ impl Config {
             conformance: false,
             nonce_capacity: 1_000_000,
             login_failures_per_minute: 10,
-            burn_foreign_codes: false,
+            burn_foreign_codes: true,
         }
     }
 }

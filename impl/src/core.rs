@@ -727,13 +727,12 @@ impl ExpectRedemption {
 /// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any) and the session
 /// the presented code was issued for (if any).
 ///
-/// With [`Config::burn_foreign_codes`] (off by default; not in the spec, whose TSR-RESULT-4
-/// says such a request changes nothing), a code issued for *another* session of the same
-/// Consumer is burned, whatever the answer: that session's family is revoked. Without it, a
+/// spec TSR-RESULT-11: a code issued for *another* session of the same Consumer is burned,
+/// whatever the answer: the family of the session it was issued for is revoked. Without it, a
 /// code delivered to the wrong browser session (the attacker made the Subject authorize the
 /// attacker's request) and captured on its way to the Authority in the refused request can
 /// still be redeemed by the attacker in its own browser session (the model's
-/// `hardened-minus-burn` counterexample).
+/// `hardened-minus-burn` counterexample). [`Config::burn_foreign_codes`] turns it off.
 pub fn result(
     env: &Env<'_>,
     consumer: &Consumer,
@@ -741,13 +740,18 @@ pub fn result(
     code_session: Option<&Session>,
     req: &wire::ResultRequest,
 ) -> ResultOutcome {
-    let named = session.as_ref().map(|s| s.sid_hash.clone());
+    // the named session must be one of this Consumer's (an unknown sid names none)
+    let named = session
+        .as_ref()
+        .filter(|s| s.consumer_id == consumer.id)
+        .map(|s| s.sid_hash.clone());
     let outcome = decide_result(env, consumer, session, req);
+    // only a code still waiting for its redemption can be burned; a redeemed one is spent
     let burn = code_session.filter(|cs| {
         env.config.burn_foreign_codes
-            && Some(&cs.sid_hash) != named.as_ref()
+            && named.as_ref().is_some_and(|n| n != &cs.sid_hash)
             && cs.consumer_id == consumer.id
-            && !matches!(cs.state, State::Revoked(_))
+            && matches!(cs.state, State::Authorized(_))
     });
     match (outcome, burn) {
         (ResultOutcome::Refuse(e), Some(cs)) => {

@@ -65,7 +65,7 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>>;
     /// A session by authorize request hash.
     fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>>;
-    /// The session a code was issued for, by code hash (spec TSR-RESULT-4: burning a code
+    /// The session a code was issued for, by code hash (spec TSR-RESULT-11: burning a code
     /// presented for another session).
     fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>>;
     /// A family.

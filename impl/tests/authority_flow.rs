@@ -639,15 +639,17 @@ async fn login_attempts_are_rate_limited() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
 
-/// The model's `hardened-minus-burn` counterexample, and the `burn_foreign_codes` switch (off by
-/// default: the spec's TSR-RESULT-4 says a foreign code changes nothing): the attacker makes the
-/// Subject's browser authorize the attacker's request; the callback lands in the Subject's own
-/// browser session, whose pending login is another session; the refused result request is
-/// captured, and without the burn the attacker redeems the code in its own browser session.
+/// TSR-RESULT-11: a code presented for another session of the same Consumer is burned. The
+/// model's `hardened-minus-burn` counterexample: the attacker makes the Subject's browser
+/// authorize the attacker's request; the callback lands in the Subject's own browser session,
+/// whose pending login is another session; the refused result request is captured, and
+/// without the burn the attacker redeems the code in its own browser session.
 #[tokio::test]
-async fn the_burn_switch_stops_the_hardened_minus_burn_attack() {
-    // spec default: the attack of the model goes through
-    let h = Harness::new();
+async fn a_code_presented_for_another_session_is_burned() {
+    // with the burn switched off (the model's hardened-minus-burn), the attack goes through
+    let mut cfg = config(true);
+    cfg.burn_foreign_codes = false;
+    let h = Harness::build(tessera::server::Authority::builder(cfg), None);
     let c = h.consumer(CONSUMER);
     let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
     let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
@@ -678,13 +680,11 @@ async fn the_burn_switch_stops_the_hardened_minus_burn_attack() {
     assert_eq!(
         r.outcome(),
         "200",
-        "TSR-RESULT-4 as written: the foreign code changed nothing"
+        "without the burn, the attacker logs in as the Subject"
     );
 
-    // with the switch on
-    let mut cfg = config(true);
-    cfg.burn_foreign_codes = true;
-    let h = Harness::build(tessera::server::Authority::builder(cfg), None);
+    // the default: burned (TSR-RESULT-11)
+    let h = Harness::new();
     let c = h.consumer(CONSUMER);
     let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
     let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
@@ -733,6 +733,50 @@ async fn the_burn_switch_stops_the_hardened_minus_burn_attack() {
         )
         .await;
     assert_eq!(r.outcome(), "200");
+
+    // an unknown sid names no session: nothing is burned
+    let (hs3, v3) = h.handshake(&c, &[], &[]).await;
+    let x = h
+        .conformance_authorize(
+            hs3.json["authorize_url"].as_str().unwrap(),
+            "alice",
+            "allow",
+            None,
+        )
+        .await;
+    let k3 = query_param(x.json["redirect"].as_str().unwrap(), "code").unwrap();
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": "nobody", "code": k3, "code_verifier": v3}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 unknown_session");
+    let r3 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": hs3.json["sid"], "code": k3, "code_verifier": v3}),
+        )
+        .await;
+    assert_eq!(r3.outcome(), "200");
+    // a code already redeemed is spent, not burned: its session lives on
+    let (hs4, v4) = h.handshake(&c, &[], &[]).await;
+    let r = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": hs4.json["sid"], "code": k3, "code_verifier": v4}),
+        )
+        .await;
+    assert_eq!(r.outcome(), "400 authorization_pending");
+    assert_eq!(
+        h.get(&Creds::ticket(&r3.json["ticket"]), "/v1/ticket")
+            .await
+            .outcome(),
+        "200"
+    );
 
     // a code of another Consumer's session burns nothing (that session is not the caller's)
     let d = h.consumer(DELEGATE);

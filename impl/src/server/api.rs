@@ -114,7 +114,7 @@ async fn result(State(st): State<AppState>, call: ConsumerCall) -> Response {
             ) {
                 ResultOutcome::Refuse(e) => return Err(e),
                 ResultOutcome::RefuseAndRevoke(e, family) => {
-                    // spec TSR-RESULT-9 (code reused) or TSR-RESULT-4 (code burned)
+                    // spec TSR-RESULT-9 (code reused) or TSR-RESULT-11 (code burned)
                     tracing::warn!(consumer = %call.consumer.id, error = e.code(), "code reused or presented for another session: family revoked");
                     st.db(move |s| s.revoke_family(&family)).await?;
                     return Err(e);
