@@ -4,7 +4,17 @@
 /// A running reference Authority; stops when dropped with [`Reference::stop`].
 #[derive(Debug)]
 pub struct Reference {
-    running: tessera::server::Running,
+    inner: Inner,
+}
+
+#[derive(Debug)]
+enum Inner {
+    Spawned(tessera::server::Running),
+    Own {
+        addr: std::net::SocketAddr,
+        tx: tokio::sync::oneshot::Sender<()>,
+        task: tokio::task::JoinHandle<std::io::Result<()>>,
+    },
 }
 
 impl Reference {
@@ -21,15 +31,57 @@ impl Reference {
         let running = tessera::server::spawn(true, configure)
             .await
             .map_err(|e| format!("cannot start the reference Authority: {e}"))?;
-        Ok(Reference { running })
+        Ok(Reference {
+            inner: Inner::Spawned(running),
+        })
     }
 
     /// Its base URL (the issuer).
     pub fn url(&self) -> String {
-        self.running.issuer().to_string()
+        match &self.inner {
+            Inner::Spawned(r) => r.issuer().to_string(),
+            Inner::Own { addr, .. } => format!("http://127.0.0.1:{}", addr.port()),
+        }
+    }
+
+    /// Starts it with its configuration adjusted by `adjust` (e.g. `burn_foreign_codes`).
+    pub async fn start_with_config(
+        adjust: impl FnOnce(&mut tessera::config::Config) + Send + 'static,
+    ) -> Result<Reference, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| e.to_string())?;
+        let addr = listener.local_addr().map_err(|e| e.to_string())?;
+        let issuer = tessera::config::Issuer::parse(&format!("http://127.0.0.1:{}", addr.port()))
+            .map_err(|e| e.to_string())?;
+        let mut config = tessera::config::Config::new(issuer);
+        config.conformance = true;
+        adjust(&mut config);
+        let state = tokio::task::spawn_blocking(move || {
+            tessera::server::Authority::builder(config).build()
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())?;
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let router = tessera::server::app(state);
+        let task = tokio::spawn(tessera::server::serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        Ok(Reference {
+            inner: Inner::Own { addr, tx, task },
+        })
     }
 
     pub async fn stop(self) {
-        let _ = self.running.stop().await;
+        match self.inner {
+            Inner::Spawned(r) => {
+                let _ = r.stop().await;
+            }
+            Inner::Own { tx, task, .. } => {
+                let _ = tx.send(());
+                let _ = task.await;
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Differential testing: proptest drives long random walks through the model (the hardened
-//! variant as the spec has it, i.e. without the model-only `burn` switch) and runs the same
-//! walk, concretized, against the reference Authority; every Authority-facing answer must be
+//! variant without `burn`, against the Authority with `burn_foreign_codes` off; see
+//! `differential_model` for why) and runs the same walk, concretized, against the reference
+//! Authority; every Authority-facing answer must be
 //! the model's. A shrunk failure is printed as a `{seed, choices}` entry to add to
 //! `conformance/regressions.json`, from which the generator makes a regression vector.
 
@@ -26,7 +27,10 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let (server, runner) = rt.block_on(async {
-            let s = Reference::start().await.expect("reference Authority");
+            // burn off on both sides: see `differential_model`
+            let s = Reference::start_with_config(|c| c.burn_foreign_codes = false)
+                .await
+                .expect("reference Authority");
             let t = Target::connect(&s.url()).await.expect("connect");
             (s, Runner::new(t, vec![]))
         });
@@ -40,7 +44,7 @@ fn fixture() -> &'static Fixture {
 
 proptest! {
     #![proptest_config(ProptestConfig {
-        cases: 256,
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
         max_global_rejects: 4096,
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::WithSource("regressions"),

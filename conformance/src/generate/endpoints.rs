@@ -508,7 +508,7 @@ pub fn results() -> Vec<Vector> {
             handshake("1"),
             allow("1"),
             res(
-                json!({"sid": "$random:s", "code": "$code1", "code_verifier": "$verifier:1"}),
+                json!({"sid": "$random:s", "code": "$random:c", "code_verifier": "$verifier:1"}),
                 err("unknown_session"),
             ),
             redeem("1"),

@@ -169,17 +169,13 @@ pub fn vectors() -> Vec<Vector> {
         };
         let mut after = vec![other_code(expect)];
         match state {
-            "authorized" => after.extend([
-                right_code(Expect::ok()),
-                step(result_as(C, "2", Expect::ok())),
-            ]),
-            "active" => after.extend([
-                ok_subject("$t1"),
-                rotate("1", "1c"),
-                step(result_as(C, "2", Expect::ok())),
-            ]),
+            // the named session is unchanged; what happens to session 2, whose code was shown
+            // with the wrong sid, is the burn vectors' business (TSR-RESULT-11)
+            "authorized" => after.push(right_code(Expect::ok())),
+            "active" => after.extend([ok_subject("$t1"), rotate("1", "1c")]),
             "rotated" => after.extend([ok_subject("$t1b"), rotate("1b", "1c")]),
-            "pending" | "denied" => after.push(step(result_as(C, "2", Expect::ok()))),
+            "pending" => after.push(step(refresh("1", err("session_not_active")))),
+            "denied" => after.push(step(refresh("1", err("session_not_active")))),
             _ => {}
         }
         out.push(cell(state, "result-other-code", reqs, title, after));
@@ -298,6 +294,30 @@ pub fn vectors() -> Vec<Vector> {
             _ => continue, // no ticket exists in this state
         };
         out.push(cell(state, "ticket-use", reqs, title, steps));
+    }
+    // TSR-RESULT-11: in every state of the named session, the code of session 2 shown with
+    // sid 1 burns session 2 (its family is revoked), whatever the answer for sid 1
+    for &state in STATES {
+        let answer = match state {
+            "pending" => err("authorization_pending"),
+            "denied" => err("access_denied"),
+            "authorized" | "active" | "rotated" => err("invalid_code"),
+            "revoked" => err("session_revoked"),
+            _ => err("session_expired"),
+        };
+        let mut all = reach(state);
+        all.push(other_code(answer));
+        all.push(step(result_as(C, "2", err("session_revoked"))));
+        out.push(vector(
+            &format!("burn.{state}"),
+            &format!("a code shown with the sid of a {state} session is burned: its own session's family is revoked"),
+            &["TSR-RESULT-11", "TSR-SESSION-1", "TSR-CONV-7"],
+            Origin::StateTable {
+                state: state.to_string(),
+                request: "result-foreign-code".to_string(),
+            },
+            all,
+        ));
     }
     // a rotated session's old ticket dies at its own exp even while the family lives
     out.push(cell(
