@@ -46,6 +46,10 @@ proptest! {
     #![proptest_config(ProptestConfig {
         cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
         max_global_rejects: 4096,
+        // deterministic in CI; TESSERA_DIFFERENTIAL_SEED=<n> explores other walks
+        rng_seed: proptest::test_runner::RngSeed::Fixed(
+            std::env::var("TESSERA_DIFFERENTIAL_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(6),
+        ),
         failure_persistence: Some(Box::new(
             proptest::test_runner::FileFailurePersistence::WithSource("regressions"),
         )),
