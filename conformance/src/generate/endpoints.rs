@@ -1105,6 +1105,46 @@ pub fn tickets() -> Vec<Vector> {
         ),
         &f_re,
     ));
+    for (id, body, title) in [
+        (
+            "ttl-one",
+            json!({"ttl": 1}),
+            "a ttl of 1 second is the smallest allowed",
+        ),
+        (
+            "ttl-max",
+            json!({"ttl": TTL_TICKET}),
+            "a ttl of the ticket TTL is the largest allowed",
+        ),
+        (
+            "scope-equal",
+            json!({"scope": ["email", "profile"]}),
+            "a scope equal to the parent's is a subset",
+        ),
+        (
+            "scope-empty",
+            json!({"scope": []}),
+            "an empty scope is a subset",
+        ),
+    ] {
+        let scope = body
+            .get("scope")
+            .cloned()
+            .unwrap_or(json!(["email", "profile"]));
+        out.push(with_features(
+            req_vector(
+                &format!("reissue.{id}"),
+                &format!("{title}: 200"),
+                &["TSR-REISSUE-1", "TSR-REISSUE-2"],
+                [
+                    login("1"),
+                    vec![reissue("$t1", body, Expect::ok().with("/scope", scope))],
+                ]
+                .concat(),
+            ),
+            &f_re,
+        ));
+    }
     for (id, ttl) in [
         ("ttl-zero", 0),
         ("ttl-over", TTL_TICKET + 1),
