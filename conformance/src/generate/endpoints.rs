@@ -827,16 +827,16 @@ pub fn sessions() -> Vec<Vector> {
                 s.push(rotate(&tag, &next));
                 tag = next;
             }
+            // the 30th refresh comes 30 s before the family's end: its session ends with the
+            // family (result time + 30 days = exp1 - session TTL + family TTL)
+            s.push(advance(TTL_SESSION - 1, "a day, minus a second"));
             s.push(step(refresh(
                 &tag,
                 Expect::ok()
-                    .with(
-                        "/exp",
-                        json!({"$le": {"$sum": ["$exp1", TTL_FAMILY - TTL_SESSION]}}),
-                    )
+                    .with("/exp", json!({"$sum": ["$exp1", TTL_FAMILY - TTL_SESSION]}))
                     .bind("sidlast", "/sid"),
             )));
-            s.push(advance(TTL_SESSION, "past the family's end"));
+            s.push(advance(31, "one second past the family's end"));
             s.push(step(post(
                 consumer(C),
                 "/v1/refresh",
