@@ -173,3 +173,27 @@ async fn the_runner_clears_a_restart_fence() {
     let failures: Vec<String> = report.failures.iter().map(failure_text).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// A Hawk client's answer to a stale reply: the runner verifies `tsm` (TSR-HAWK-8), adopts the
+/// Authority's time and retries. Here the clock moves behind the runner's back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runner_recovers_from_a_stale_timestamp_like_a_hawk_client() {
+    let (server, mut runner) = runner(vec![]).await;
+    let v = one(
+        "self.stale",
+        vec![
+            step(post(
+                tessera_conformance::vector::Actor::Anonymous,
+                "/conformance/clock",
+                json!({"advance": 1000}),
+                Expect::ok(),
+            )),
+            handshake("1"),
+            allow("1"),
+            redeem("1"),
+        ],
+    );
+    let verdict = runner.run(&v).await;
+    server.stop().await;
+    assert!(matches!(verdict, Verdict::Passed), "{verdict:?}");
+}
