@@ -521,10 +521,12 @@ impl VectorRun<'_> {
             (None, Some(raw)) => self.scope.splice(raw)?.into_bytes(),
             (None, None) => vec![],
         };
-        let content_type = r
-            .content_type
-            .clone()
-            .or_else(|| (!body.is_empty()).then(|| "application/json".to_string()));
+        // `content_type: ""` sends no Content-Type at all
+        let content_type = match r.content_type.as_deref() {
+            Some("") => None,
+            Some(c) => Some(c.to_string()),
+            None => (!body.is_empty()).then(|| "application/json".to_string()),
+        };
         let mut t = r.hawk.clone();
         for field in [
             &mut t.id,

@@ -156,7 +156,8 @@ pub struct Request {
     /// A body sent exactly as written (for malformed bodies); excludes `body`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw_body: Option<String>,
-    /// Overrides the content type (default `application/json` when there is a body).
+    /// Overrides the content type (default `application/json` when there is a body; `""`:
+    /// no `Content-Type` header).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
     /// Deliberate departures from a correct Hawk header.

@@ -1,7 +1,5 @@
 //! Differential testing: proptest drives long random walks through the model (the hardened
-//! variant without `burn`, against the Authority with `burn_foreign_codes` off; see
-//! `differential_model` for why) and runs the same walk, concretized, against the reference
-//! Authority; every Authority-facing answer must be
+//! variant) and runs the same walk, concretized, against the reference Authority as it ships; every Authority-facing answer must be
 //! the model's. A shrunk failure is printed as a `{seed, choices}` entry to add to
 //! `conformance/regressions.json`, from which the generator makes a regression vector.
 
@@ -27,10 +25,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .expect("runtime");
         let (server, runner) = rt.block_on(async {
-            // burn off on both sides: see `differential_model`
-            let s = Reference::start_with_config(|c| c.burn_foreign_codes = false)
-                .await
-                .expect("reference Authority");
+            let s = Reference::start().await.expect("reference Authority");
             let t = Target::connect(&s.url()).await.expect("connect");
             (s, Runner::new(t, vec![]))
         });

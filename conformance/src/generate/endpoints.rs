@@ -200,6 +200,29 @@ pub fn bodies() -> Vec<Vector> {
                 err("unsupported_media_type"),
             ),
         );
+        // exactly 16 KiB is not over the limit: the body is read, and refused for its content
+        let exact = format!("{{\"pad\": \"{}\"}}", "a".repeat(16 * 1024 - 11));
+        debug_assert_eq!(exact.len(), 16 * 1024);
+        push(
+            "exactly-16-kib",
+            "invalid_request",
+            "a body of exactly 16 KiB is read (400 invalid_request for its unknown member), not 413",
+            &["TSR-CONV-5", "TSR-CONV-3"],
+            raw(actor(), path, &exact, None, err("invalid_request")),
+        );
+        push(
+            "no-content-type",
+            "unsupported_media_type",
+            "a non-empty body without Content-Type is 415 unsupported_media_type",
+            &["TSR-CONV-4"],
+            raw(
+                actor(),
+                path,
+                &good.to_string(),
+                Some(""),
+                err("unsupported_media_type"),
+            ),
+        );
         let big = format!("{{\"pad\": \"{}\"}}", "a".repeat(16 * 1024 + 1));
         push(
             "too-large",

@@ -343,6 +343,29 @@ pub fn vectors() -> Vec<Vector> {
                 err("invalid_credentials"),
                 |r| r.hawk.dlg = Some(D.into()),
             ));
+            if e.method == "GET" {
+                out.push(e.negative(
+                    "body-text-plain",
+                    "a GET with a non-JSON body is 415 unsupported_media_type",
+                    &["TSR-CONV-4"],
+                    err("unsupported_media_type"),
+                    |r| {
+                        r.raw_body = Some("hello".into());
+                        r.content_type = Some("text/plain".into());
+                    },
+                ));
+            } else {
+                out.push(e.negative(
+                    "hash-before-app",
+                    "a missing payload hash is reported before an app mismatch (order of 4.8)",
+                    &["TSR-HAWK-5", "TSR-HAWK-14"],
+                    err("invalid_payload_hash"),
+                    |r| {
+                        r.hawk.omit_hash = true;
+                        r.hawk.app = Some(D.into());
+                    },
+                ));
+            }
             out.push(e.negative(
                 "forged-ticket-id",
                 "a ticket id that does not open is 401 invalid_credentials",

@@ -603,16 +603,11 @@ fn negative(
     ))
 }
 
-/// The model the differential test compares the Authority with: the hardened variant without
-/// `burn`, with bounds wider than the checker's so that random walks go further. The test runs
-/// the Authority with `burn_foreign_codes` off to match: the model burns only the code of a
-/// session still `authorized`, while spec TSR-RESULT-11 (and the Authority) burn the code of a
-/// session in any state, so with burn on both sides the walks find that difference (see the
-/// regression vector `regression.d2-foreign-code-active`). Burn itself is held to the spec by
-/// the `burn.*` vectors.
+/// The model the differential test compares the Authority with: the hardened variant, with
+/// bounds wider than the checker's so that random walks go further.
 pub fn differential_model() -> Tessera {
     model_for(
-        &Variant::hardened_minus(tessera_model::switches::Switch::Burn),
+        &Variant::hardened(),
         Capabilities::default(),
         differential_bounds(),
     )
