@@ -70,6 +70,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>>;
     /// A family.
     fn family(&self, id: &str) -> StoreResult<Option<Family>>;
+    /// The session a `sid` hash names and its family (spec 6.2): what refresh and revoke
+    /// decide on.
+    fn session_with_family(
+        &self,
+        sid_hash: &str,
+    ) -> StoreResult<(Option<Session>, Option<Family>)> {
+        let session = self.session(sid_hash)?;
+        let family = match &session {
+            Some(s) => self.family(&s.family)?,
+            None => None,
+        };
+        Ok((session, family))
+    }
     /// Decides an authorize request: `pending` → `authorized`/`denied`, once.
     fn decide(&self, sid_hash: &str, new_state: &State) -> StoreResult<bool>;
     /// Redeems a code: `authorized` → `active` with `exp`, starting the family with

@@ -250,7 +250,11 @@ async fn transport_and_hawk_errors() {
     // different one (the last character may carry only padding bits, and may already be `A`)
     let mut forged = t.clone();
     let middle = t.id.len() - 10;
-    let flipped = if &t.id[middle..=middle] == "A" { "B" } else { "A" };
+    let flipped = if &t.id[middle..=middle] == "A" {
+        "B"
+    } else {
+        "A"
+    };
     forged.id = format!("{}{flipped}{}", &t.id[..middle], &t.id[middle + 1..]);
     let r = h
         .send(raw(

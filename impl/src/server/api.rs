@@ -145,16 +145,7 @@ async fn refresh(State(st): State<AppState>, call: ConsumerCall) -> Response {
         let sid_hash = secret_hash(&req.sid);
         for _ in 0..CAS_ATTEMPTS {
             let h = sid_hash.clone();
-            let (session, family) = st
-                .db_read(move |s| {
-                    let session = s.session(&h)?;
-                    let family = match &session {
-                        Some(x) => s.family(&x.family)?,
-                        None => None,
-                    };
-                    Ok((session, family))
-                })
-                .await?;
+            let (session, family) = st.db_read(move |s| s.session_with_family(&h)).await?;
             match core::refresh(&st.env(st.now()), &call.consumer, session, family.as_ref(), &req.sid) {
                 RefreshOutcome::Refuse(e) => return Err(e),
                 RefreshOutcome::RefuseAndRevoke(e, family) => {
@@ -188,16 +179,7 @@ async fn revoke(State(st): State<AppState>, call: ConsumerCall) -> Response {
     let out = async {
         let req: SidRequest = wire::parse(&call.body)?;
         let h = secret_hash(&req.sid);
-        let (session, family) = st
-            .db_read(move |s| {
-                let session = s.session(&h)?;
-                let family = match &session {
-                    Some(x) => s.family(&x.family)?,
-                    None => None,
-                };
-                Ok((session, family))
-            })
-            .await?;
+        let (session, family) = st.db_read(move |s| s.session_with_family(&h)).await?;
         // spec TSR-REVOKE-1, TSR-REVOKE-2, TSR-REVOKE-3 (durable before the answer)
         if let Some(family) = core::revoke(&call.consumer, session.as_ref(), family.as_ref()) {
             st.db(move |s| s.revoke_family(&family)).await?;
