@@ -1,7 +1,7 @@
 //! The framework-independent Consumer: handshake, callback, result, refresh, revoke, Subject
 //! data — every request Hawk-signed and every response's `Server-Authorization` verified.
 
-use super::authority::{check_issuer, AuthorityConfig, Registration, WELL_KNOWN_PATH};
+use super::authority::{check_issuer, AuthorityConfig, Endpoints, Registration, WELL_KNOWN_PATH};
 use super::error::{Error, Result};
 use super::pending::PendingLogin;
 use crate::clock::{Clock, SystemClock};
@@ -512,19 +512,8 @@ impl Consumer {
         &self,
         login: &Login,
     ) -> Result<serde_json::Map<String, serde_json::Value>> {
-        let a = self.state(&login.issuer)?;
-        let t = &login.ticket;
-        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
-            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
         let (status, body) = self
-            .call::<()>(
-                a,
-                &creds,
-                Some((t.app.clone(), t.dlg.clone())),
-                "GET",
-                &a.config.endpoints.subject,
-                None,
-            )
+            .ticket_get(login, |endpoints| &endpoints.subject)
             .await?;
         let data: serde_json::Map<String, serde_json::Value> = decode(status, &body)?;
         match data.get("sub").and_then(|s| s.as_str()) {
@@ -537,19 +526,9 @@ impl Consumer {
     /// What the login's ticket allows (`GET /v1/ticket`, spec 7.6, TSR-DATA-3), checked to be
     /// this ticket's: same `app`, `user` and `grant`.
     pub async fn ticket_info(&self, login: &Login) -> Result<TicketInfo> {
-        let a = self.state(&login.issuer)?;
         let t = &login.ticket;
-        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
-            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
         let (status, body) = self
-            .call::<()>(
-                a,
-                &creds,
-                Some((t.app.clone(), t.dlg.clone())),
-                "GET",
-                &a.config.endpoints.ticket,
-                None,
-            )
+            .ticket_get(login, |endpoints| &endpoints.ticket)
             .await?;
         let info: TicketInfo = decode(status, &body)?;
         if info.app != t.app || info.user != t.user || info.grant != t.grant {
@@ -566,6 +545,29 @@ impl Consumer {
     /// Sends one Hawk-signed request and returns the status and body of a response whose
     /// `Server-Authorization` verified. A verified stale-timestamp reply adjusts the offset and
     /// the request is retried once (spec TSR-HAWK-8).
+    /// `GET` on one of the Authority's ticket endpoints, signed with the login's ticket (Hawk with
+    /// the ticket's id and key and the Oz `app`/`dlg`, spec TSR-HAWK-14).
+    async fn ticket_get(
+        &self,
+        login: &Login,
+        endpoint: impl FnOnce(&Endpoints) -> &String,
+    ) -> Result<(u16, Vec<u8>)> {
+        let a = self.state(&login.issuer)?;
+        let t = &login.ticket;
+        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
+            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
+        let url = endpoint(&a.config.endpoints);
+        self.call::<()>(
+            a,
+            &creds,
+            Some((t.app.clone(), t.dlg.clone())),
+            "GET",
+            url,
+            None,
+        )
+        .await
+    }
+
     async fn call<B: serde::Serialize>(
         &self,
         a: &AuthorityState,
