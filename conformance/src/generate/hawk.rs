@@ -287,6 +287,15 @@ pub fn vectors() -> Vec<Vector> {
             },
         ));
         out.push(e.negative("header-too-long", "a Hawk header over 4096 bytes is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization(format!("Hawk id=\"conformance-consumer\", ts=\"${{now}}\", nonce=\"abc\", ext=\"{}\", mac=\"AAAA\"", "x".repeat(4100)))));
+        for (case, header, title) in [
+            ("header-backslash", "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\", ext=\"a\\\\b\", mac=\"AAAA\"", "a backslash in a Hawk attribute value is 400 invalid_header"),
+            ("header-empty-value", "Hawk id=\"\", ts=\"${now}\", nonce=\"abc\", mac=\"AAAA\"", "an empty Hawk attribute value is 400 invalid_header"),
+            ("header-tab-in-value", "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"a\tb\", mac=\"AAAA\"", "a tab in a Hawk attribute value is 400 invalid_header"),
+        ] {
+            out.push(e.negative(case, title, &["TSR-HAWK-3"], err("invalid_header"), |r| {
+                r.actor = Actor::Authorization(header.into());
+            }));
+        }
         // replay: the accepted request, sent again byte for byte
         let (mut steps, good) = e.good();
         steps.push(step(named(good.clone(), "first")));
