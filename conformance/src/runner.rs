@@ -627,6 +627,12 @@ impl VectorRun<'_> {
             id: t.id.clone().unwrap_or_else(|| creds.id.clone()),
             key: t.key.clone().unwrap_or_else(|| creds.key.clone()),
         };
+        let mut artifacts = artifacts;
+        if let Some(n) = t.header_length {
+            artifacts.ext = Some(String::new());
+            let base = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref()).len();
+            artifacts.ext = Some("x".repeat(n.saturating_sub(base)));
+        }
         let authorization = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref());
         let honest = t.id.is_none()
             && t.key.is_none()

@@ -230,6 +230,9 @@ pub struct HawkTweaks {
     /// Sends this `ext`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ext: Option<String>,
+    /// Pads `ext` so that the whole `Authorization` header is exactly this many bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_length: Option<usize>,
     /// Uses this nonce instead of a fresh one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,

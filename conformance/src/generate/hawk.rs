@@ -296,6 +296,27 @@ pub fn vectors() -> Vec<Vector> {
                 r.actor = Actor::Authorization(header.into());
             }));
         }
+        out.push(e.negative(
+            "header-scheme-only",
+            "the scheme alone is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| {
+                r.actor = Actor::Authorization("Hawk".into());
+            },
+        ));
+        out.push(
+            e.negative(
+                "header-4096-bytes",
+                "a correct header of exactly 4096 bytes is accepted",
+                &["TSR-HAWK-3"],
+                Expect::ok(),
+                |r| {
+                    r.hawk.header_length = Some(4096);
+                },
+            )
+            .drop_last(),
+        );
         // replay: the accepted request, sent again byte for byte
         let (mut steps, good) = e.good();
         steps.push(step(named(good.clone(), "first")));
