@@ -20,10 +20,19 @@ fn main() {
         .find_map(|a| a.parse::<usize>().ok())
         .unwrap_or(2);
     let start = Instant::now();
-    let reports = check_all(&Variant::all(), Capabilities::default(), Bounds::default(), threads, None);
+    let reports = check_all(
+        &Variant::all(),
+        Capabilities::default(),
+        Bounds::default(),
+        threads,
+        None,
+    );
     let wall = start.elapsed().as_secs_f64();
     let mut states = 0usize;
-    println!("{:<28} {:>10} {:>12} {:>9} {:>12}", "variant", "states", "transitions", "seconds", "states/s");
+    println!(
+        "{:<28} {:>10} {:>12} {:>9} {:>12}",
+        "variant", "states", "transitions", "seconds", "states/s"
+    );
     for r in &reports {
         let s = r.elapsed.as_secs_f64();
         states += r.states;
@@ -37,7 +46,13 @@ fn main() {
         );
     }
     let matrix_peak = peak_memory_kib();
-    let big = Bounds { logins: 3, sessions: 4, max_time: 3, attacker_requests: 3, ..Bounds::default() };
+    let big = Bounds {
+        logins: 3,
+        sessions: 4,
+        max_time: 3,
+        attacker_requests: 3,
+        ..Bounds::default()
+    };
     let hard = tessera_model::check::model_for(&Variant::hardened(), Capabilities::default(), big);
     let r = tessera_model::check::check("hardened (bounds 3/4/3/3)", &hard, None);
     let s = r.elapsed.as_secs_f64();
@@ -48,7 +63,11 @@ fn main() {
         r.transitions,
         s,
         r.states as f64 / s.max(1e-9),
-        if r.properties.iter().all(|p| p.holds) { "as expected" } else { "UNEXPECTED" }
+        if r.properties.iter().all(|p| p.holds) {
+            "as expected"
+        } else {
+            "UNEXPECTED"
+        }
     );
     println!(
         "check --all: {states} states in {wall:.2} s wall ({:.0} states/s, {threads} threads), peak memory {} MiB",
@@ -57,6 +76,8 @@ fn main() {
     );
     println!(
         "peak memory including the larger-bounds run: {} MiB",
-        peak_memory_kib().map(|k| k / 1024).map_or("?".to_string(), |m| m.to_string())
+        peak_memory_kib()
+            .map(|k| k / 1024)
+            .map_or("?".to_string(), |m| m.to_string())
     );
 }

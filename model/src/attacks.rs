@@ -142,7 +142,10 @@ pub const ATTACKS: &[Attack] = &[
 /// The model an attack runs in.
 pub fn model_of(a: &Attack) -> Tessera {
     let v = Variant::by_name(a.variant).expect("attack names a variant");
-    let caps = Capabilities { capture: a.capture, ..Capabilities::default() };
+    let caps = Capabilities {
+        capture: a.capture,
+        ..Capabilities::default()
+    };
     model_for(&v, caps, Default::default())
 }
 

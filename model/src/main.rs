@@ -1,10 +1,10 @@
 //! `tessera-model`: check the Tessera model, print counterexamples, explore it in a browser.
 
 use clap::{Parser, Subcommand, ValueEnum};
+use stateright::Model;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
-use stateright::Model;
 use tessera_model::check::{check_all, model_for};
 use tessera_model::render;
 use tessera_model::switches::{Capabilities, Switch, Variant};
@@ -96,7 +96,10 @@ struct CapArgs {
 
 impl CapArgs {
     fn caps(self) -> Capabilities {
-        Capabilities { leaks: self.leaks, capture: !self.no_capture }
+        Capabilities {
+            leaks: self.leaks,
+            capture: !self.no_capture,
+        }
     }
     fn bounds(self) -> Bounds {
         Bounds {
@@ -160,37 +163,69 @@ fn find_variant(name: &str) -> Result<Variant, String> {
 fn progress(name: &str, states: usize, elapsed: Duration, depth: usize) {
     let rate = states as f64 / elapsed.as_secs_f64().max(1e-3);
     let mut e = std::io::stderr().lock();
-    let _ = write!(e, "\r\x1b[2K{name}: {states} states, {rate:.0} states/s, depth {depth}");
+    let _ = write!(
+        e,
+        "\r\x1b[2K{name}: {states} states, {rate:.0} states/s, depth {depth}"
+    );
     let _ = e.flush();
 }
 
 fn run() -> Result<(), String> {
     let cli = Cli::parse();
     match cli.command {
-        Command::Check { variant, all, threads, format, caps } => {
+        Command::Check {
+            variant,
+            all,
+            threads,
+            format,
+            caps,
+        } => {
             let variants = if all {
                 Variant::all()
             } else {
                 vec![find_variant(variant.as_deref().unwrap_or("hardened"))?]
             };
-            let reports = check_all(&variants, caps.caps(), caps.bounds(), threads, Some(&progress));
+            let reports = check_all(
+                &variants,
+                caps.caps(),
+                caps.bounds(),
+                threads,
+                Some(&progress),
+            );
             eprintln!();
             let out = match format {
                 Format::Text => render::text(&reports),
                 Format::Markdown => render::markdown(&reports),
                 Format::Json => {
-                    serde_json::to_string_pretty(&render::json(&reports)).map_err(|e| e.to_string())? + "\n"
+                    serde_json::to_string_pretty(&render::json(&reports))
+                        .map_err(|e| e.to_string())?
+                        + "\n"
                 }
             };
             print!("{out}");
             Ok(())
         }
-        Command::Trace { variant, property: pname, format, caps } => {
+        Command::Trace {
+            variant,
+            property: pname,
+            format,
+            caps,
+        } => {
             let v = find_variant(&variant)?;
             let def = property(&pname)
-                .or_else(|| PROPERTIES.iter().find(|p| tessera_model::world::short_name(p.name) == pname))
+                .or_else(|| {
+                    PROPERTIES
+                        .iter()
+                        .find(|p| tessera_model::world::short_name(p.name) == pname)
+                })
                 .ok_or_else(|| format!("unknown property {pname:?}; see --help"))?;
-            let reports = check_all(std::slice::from_ref(&v), caps.caps(), caps.bounds(), 1, Some(&progress));
+            let reports = check_all(
+                std::slice::from_ref(&v),
+                caps.caps(),
+                caps.bounds(),
+                1,
+                Some(&progress),
+            );
             eprintln!();
             let r = &reports[0];
             let p = r
@@ -199,7 +234,10 @@ fn run() -> Result<(), String> {
                 .find(|p| p.def.name == def.name)
                 .expect("every property is reported");
             let Some(path) = &p.path else {
-                return Err(format!("{}: \"{}\" has no counterexample or witness", v.name, def.name));
+                return Err(format!(
+                    "{}: \"{}\" has no counterexample or witness",
+                    v.name, def.name
+                ));
             };
             let out = match format {
                 TraceFormat::Text => render::text_diagram(&r.model, path),
@@ -220,7 +258,11 @@ fn run() -> Result<(), String> {
             print!("{out}");
             Ok(())
         }
-        Command::Explore { variant, addr, caps } => {
+        Command::Explore {
+            variant,
+            addr,
+            caps,
+        } => {
             let v = find_variant(&variant)?;
             let model = model_for(&v, caps.caps(), caps.bounds());
             eprintln!("explorer for {} on http://{addr}/ (Ctrl-C to stop)", v.name);

@@ -78,21 +78,37 @@ pub struct Message {
 }
 
 fn msg(from: Party, to: Party, label: impl Into<String>) -> Message {
-    Message { from, to, label: label.into() }
+    Message {
+        from,
+        to,
+        label: label.into(),
+    }
 }
 
 /// A short label for an action (stateright's explorer shows it).
 pub fn action_label(a: &Action) -> String {
     match *a {
-        Action::Login { browser, authority, m_url } => match authority {
+        Action::Login {
+            browser,
+            authority,
+            m_url,
+        } => match authority {
             Auth::A => format!("{browser:?} logs in with A"),
             Auth::M => format!("{browser:?} logs in with M (M answers {})", url_text(m_url)),
         },
         Action::Authorize { browser, request } => {
             format!("{browser:?} opens A's authorize page r{request} and allows")
         }
-        Action::Callback { browser, url, m_claim } => {
-            format!("{browser:?} opens {} (M would claim {})", callback_text(&url), subj(m_claim))
+        Action::Callback {
+            browser,
+            url,
+            m_claim,
+        } => {
+            format!(
+                "{browser:?} opens {} (M would claim {})",
+                callback_text(&url),
+                subj(m_claim)
+            )
         }
         Action::Refresh { browser } => format!("C refreshes {browser:?}'s session"),
         Action::Revoke { browser } => format!("C revokes {browser:?}'s session"),
@@ -147,10 +163,18 @@ fn request_text(ex: &Exchange) -> String {
         }
     }
     if let Some(c) = ex.code {
-        parts.push(if c >= 100 { "code=m".into() } else { format!("code=k{c}") });
+        parts.push(if c >= 100 {
+            "code=m".into()
+        } else {
+            format!("code=k{c}")
+        });
     }
     if let Some(v) = ex.verifier {
-        parts.push(if v >= 200 { "verifier=x".into() } else { format!("verifier=v{v}") });
+        parts.push(if v >= 200 {
+            "verifier=x".into()
+        } else {
+            format!("verifier=v{v}")
+        });
     }
     if let Some(c) = ex.challenge {
         parts.push(format!("challenge=S256(v{c})"));
@@ -174,13 +198,25 @@ fn request_text(ex: &Exchange) -> String {
 }
 
 /// The messages of one step.
-pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, after: &State) -> Vec<Message> {
+pub fn messages(
+    model: &Tessera,
+    before: &State,
+    action: &Action,
+    eff: &Effect,
+    after: &State,
+) -> Vec<Message> {
     let mut v = Vec::new();
     let csrf = |b: Browser| b == Browser::U && !eff.followed;
     match *action {
-        Action::Login { browser, authority, .. } => {
+        Action::Login {
+            browser, authority, ..
+        } => {
             let b = party(browser);
-            v.push(msg(b, Party::C, format!("click \"log in with {}\"", aname(authority))));
+            v.push(msg(
+                b,
+                Party::C,
+                format!("click \"log in with {}\"", aname(authority)),
+            ));
             if let Some(ex) = &eff.exchange {
                 v.push(msg(Party::C, auth(authority), request_text(ex)));
                 let at = eff.redirect;
@@ -193,7 +229,10 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
                     Auth::M => v.push(msg(
                         Party::M,
                         Party::C,
-                        format!("redirect ticket (attacker's), url={}", at.map(url_text).unwrap_or_default()),
+                        format!(
+                            "redirect ticket (attacker's), url={}",
+                            at.map(url_text).unwrap_or_default()
+                        ),
                     )),
                 }
                 if let Some(u) = at {
@@ -210,9 +249,20 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
         Action::Authorize { browser, request } => {
             let b = party(browser);
             if csrf(browser) {
-                v.push(msg(Party::M, Party::U, format!("CSRF: make U open A/authorize?r{request}")));
+                v.push(msg(
+                    Party::M,
+                    Party::U,
+                    format!("CSRF: make U open A/authorize?r{request}"),
+                ));
             }
-            v.push(msg(b, Party::A, format!("open authorize page r{request}; {} logs in, allows", subj(browser.owner()))));
+            v.push(msg(
+                b,
+                Party::A,
+                format!(
+                    "open authorize page r{request}; {} logs in, allows",
+                    subj(browser.owner())
+                ),
+            ));
             match eff.redirect {
                 Some(Url::Callback(cb)) => {
                     v.push(msg(Party::A, b, format!("303 -> {}", callback_text(&cb))));
@@ -223,13 +273,23 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
         Action::Callback { browser, url, .. } => {
             let b = party(browser);
             if csrf(browser) {
-                v.push(msg(Party::M, Party::U, format!("CSRF: make U open {}", callback_text(&url))));
+                v.push(msg(
+                    Party::M,
+                    Party::U,
+                    format!("CSRF: make U open {}", callback_text(&url)),
+                ));
             }
             v.push(msg(b, Party::C, callback_text(&url)));
             match eff.consumer {
-                Some(ConsumerOutcome::NoPendingLogin) => v.push(msg(Party::C, b, "refused: no pending login here")),
-                Some(ConsumerOutcome::LoginMismatch) => v.push(msg(Party::C, b, "refused: not this session's login")),
-                Some(ConsumerOutcome::IssuerMismatch) => v.push(msg(Party::C, b, "refused: iss is not the chosen Authority")),
+                Some(ConsumerOutcome::NoPendingLogin) => {
+                    v.push(msg(Party::C, b, "refused: no pending login here"))
+                }
+                Some(ConsumerOutcome::LoginMismatch) => {
+                    v.push(msg(Party::C, b, "refused: not this session's login"))
+                }
+                Some(ConsumerOutcome::IssuerMismatch) => {
+                    v.push(msg(Party::C, b, "refused: iss is not the chosen Authority"))
+                }
                 _ => {
                     if let Some(ex) = &eff.exchange {
                         let to = auth(ex.authority);
@@ -237,14 +297,24 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
                         let li = after.browsers[browser as usize].logged_in.as_ref();
                         match (ex.outcome, li) {
                             (Outcome::AttackerChosen, Some(l)) => {
-                                v.push(msg(Party::M, Party::C, format!("result: sub={} (M's claim)", subj(l.subject))));
+                                v.push(msg(
+                                    Party::M,
+                                    Party::C,
+                                    format!("result: sub={} (M's claim)", subj(l.subject)),
+                                ));
                             }
                             (Outcome::Ok, Some(l)) => {
-                                v.push(msg(Party::A, Party::C, format!("200 result: sub={} + ticket", subj(l.subject))));
+                                v.push(msg(
+                                    Party::A,
+                                    Party::C,
+                                    format!("200 result: sub={} + ticket", subj(l.subject)),
+                                ));
                             }
                             (o, _) => v.push(msg(to, Party::C, format!("400 {}", o.code()))),
                         }
-                        if let Some(l) = li.filter(|_| eff.consumer == Some(ConsumerOutcome::LoggedIn)) {
+                        if let Some(l) =
+                            li.filter(|_| eff.consumer == Some(ConsumerOutcome::LoggedIn))
+                        {
                             let who = match l.issuer {
                                 Some(i) => format!("({}, {})", aname(i), subj(l.subject)),
                                 None => format!("A_UID {}", subj(l.subject)),
@@ -268,11 +338,23 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
                 v.push(msg(Party::A, Party::C, ans));
             }
         }
-        Action::Tick => v.push(msg(Party::M, Party::M, format!("time passes: now = {}", after.now))),
+        Action::Tick => v.push(msg(
+            Party::M,
+            Party::M,
+            format!("time passes: now = {}", after.now),
+        )),
         Action::Forge { .. } | Action::Replay { .. } => {
             if let Some(ex) = &eff.exchange {
-                let what = if matches!(action, Action::Replay { .. }) { "replay: " } else { "forged: " };
-                v.push(msg(Party::M, Party::A, format!("{what}{}", request_text(ex))));
+                let what = if matches!(action, Action::Replay { .. }) {
+                    "replay: "
+                } else {
+                    "forged: "
+                };
+                v.push(msg(
+                    Party::M,
+                    Party::A,
+                    format!("{what}{}", request_text(ex)),
+                ));
                 let ans = match (ex.outcome, ex.new_sid) {
                     (Outcome::Ok, Some(n)) if ex.kind == RequestKind::Handshake => {
                         format!("200 redirect ticket sid={}", sid_text(n))
@@ -295,15 +377,23 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
     if k1.loot && !k0.loot {
         learned.push("a ticket/data of u".to_string());
     }
-    for (name, a, b) in [("sid", k0.sids, k1.sids), ("code", k0.codes, k1.codes), ("request", k0.requests, k1.requests), ("login", k0.logins, k1.logins)] {
+    for (name, a, b) in [
+        ("sid", k0.sids, k1.sids),
+        ("code", k0.codes, k1.codes),
+        ("request", k0.requests, k1.requests),
+        ("login", k0.logins, k1.logins),
+    ] {
         for i in 0..8 {
             if b & (1 << i) != 0 && a & (1 << i) == 0 {
-                learned.push(format!("{name} {}", match name {
-                    "sid" => format!("s{i}"),
-                    "code" => format!("k{i}"),
-                    "request" => format!("r{i}"),
-                    _ => format!("L{i}"),
-                }));
+                learned.push(format!(
+                    "{name} {}",
+                    match name {
+                        "sid" => format!("s{i}"),
+                        "code" => format!("k{i}"),
+                        "request" => format!("r{i}"),
+                        _ => format!("L{i}"),
+                    }
+                ));
             }
         }
     }
@@ -316,9 +406,17 @@ pub fn messages(model: &Tessera, before: &State, action: &Action, eff: &Effect, 
     }
     if !learned.is_empty() {
         if captured {
-            v.push(msg(Party::M, Party::M, "attacker captures a copy of this request"));
+            v.push(msg(
+                Party::M,
+                Party::M,
+                "attacker captures a copy of this request",
+            ));
         }
-        v.push(msg(Party::M, Party::M, format!("attacker learns {}", learned.join(", "))));
+        v.push(msg(
+            Party::M,
+            Party::M,
+            format!("attacker learns {}", learned.join(", ")),
+        ));
     }
     v
 }
@@ -380,15 +478,25 @@ pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
         let mut first = true;
         for m in &st.messages {
             let mut line = lifelines(width);
-            let prefix = if first { format!("{:>3}.", st.step) } else { String::new() };
+            let prefix = if first {
+                format!("{:>3}.", st.step)
+            } else {
+                String::new()
+            };
             for (i, ch) in prefix.chars().enumerate() {
                 line[i] = ch;
             }
             first = false;
             if m.from == m.to {
                 let text = format!("[{}]", m.label);
-                let start = center(m.from).saturating_sub(text.chars().count()).max(LEFT);
-                let start = if m.from == Party::M { start } else { center(m.from) + 2 };
+                let start = center(m.from)
+                    .saturating_sub(text.chars().count())
+                    .max(LEFT);
+                let start = if m.from == Party::M {
+                    start
+                } else {
+                    center(m.from) + 2
+                };
                 let mut chars: Vec<char> = line.clone();
                 chars.truncate(start);
                 let s: String = chars.into_iter().collect::<String>() + &text;
@@ -430,7 +538,11 @@ pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
                 if used < width {
                     let rest: String = lab[used..].iter().collect();
                     // Keep lifelines to the right of the label visible.
-                    let rest: String = rest.chars().enumerate().map(|(i, c)| if i == 0 { ' ' } else { c }).collect();
+                    let rest: String = rest
+                        .chars()
+                        .enumerate()
+                        .map(|(i, c)| if i == 0 { ' ' } else { c })
+                        .collect();
                     s.push_str(&rest);
                 }
                 out.push_str(s.trim_end());
@@ -490,7 +602,10 @@ pub fn cell(r: &PropertyResult) -> String {
 /// The attack matrix: variants x properties (markdown).
 pub fn markdown(reports: &[VariantReport]) -> String {
     let mut out = String::new();
-    let always: Vec<_> = PROPERTIES.iter().filter(|p| p.expectation == Expectation::Always).collect();
+    let always: Vec<_> = PROPERTIES
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always)
+        .collect();
     out.push_str("| variant | states |");
     for p in &always {
         out.push_str(&format!(" {} |", short(p.name)));
@@ -502,15 +617,25 @@ pub fn markdown(reports: &[VariantReport]) -> String {
     out.push_str("---|\n");
     for r in reports {
         out.push_str(&format!("| `{}` | {} |", r.name, r.states));
-        for p in r.properties.iter().filter(|p| p.def.expectation == Expectation::Always) {
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| p.def.expectation == Expectation::Always)
+        {
             out.push_str(&format!(" {} |", cell(p)));
         }
-        let w: Vec<_> = r.properties.iter().filter(|p| p.def.expectation == Expectation::Sometimes).collect();
+        let w: Vec<_> = r
+            .properties
+            .iter()
+            .filter(|p| p.def.expectation == Expectation::Sometimes)
+            .collect();
         let found = w.iter().filter(|p| p.holds).count();
         out.push_str(&format!(" {}/{} |\n", found, w.len()));
     }
     out.push('\n');
-    out.push_str("Properties (each `always`, paired with a `sometimes` witness so it is not vacuous):\n\n");
+    out.push_str(
+        "Properties (each `always`, paired with a `sometimes` witness so it is not vacuous):\n\n",
+    );
     for p in &always {
         out.push_str(&format!(
             "- **{}**: {} ({}); witness: {}.\n",
@@ -583,11 +708,22 @@ pub fn text(reports: &[VariantReport]) -> String {
                 Expectation::Always => "always",
                 Expectation::Sometimes => "sometimes",
             };
-            out.push_str(&format!("  [{}] {} {} ({})\n", cell(p), kind, p.def.name, p.def.requirements.join(", ")));
+            out.push_str(&format!(
+                "  [{}] {} {} ({})\n",
+                cell(p),
+                kind,
+                p.def.name,
+                p.def.requirements.join(", ")
+            ));
         }
         for p in &r.properties {
-            if let (Expectation::Always, false, Some(path)) = (p.def.expectation, p.holds, &p.path) {
-                out.push_str(&format!("\n  counterexample to \"{}\" ({} steps):\n\n", p.def.name, path.len()));
+            if let (Expectation::Always, false, Some(path)) = (p.def.expectation, p.holds, &p.path)
+            {
+                out.push_str(&format!(
+                    "\n  counterexample to \"{}\" ({} steps):\n\n",
+                    p.def.name,
+                    path.len()
+                ));
                 out.push_str(&text_diagram(&r.model, path));
             }
         }

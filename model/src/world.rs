@@ -135,11 +135,25 @@ pub enum Token {
 /// A request from a Consumer to `A`, as captured by the attacker or forged with a stolen key.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 pub enum Req {
-    Handshake { challenge: u8, login: u8, browser: Browser },
-    Result { sid: u8, code: Option<u8>, verifier: u8 },
-    Refresh { sid: u8 },
-    Revoke { sid: u8 },
-    Api { sid: u8 },
+    Handshake {
+        challenge: u8,
+        login: u8,
+        browser: Browser,
+    },
+    Result {
+        sid: u8,
+        code: Option<u8>,
+        verifier: u8,
+    },
+    Refresh {
+        sid: u8,
+    },
+    Revoke {
+        sid: u8,
+    },
+    Api {
+        sid: u8,
+    },
 }
 
 /// The attacker's own PKCE verifier (it never matches a challenge the Consumer sent).
@@ -195,12 +209,20 @@ pub enum Action {
     /// The browser clicks "log in with `authority`" at the Consumer (for `U`, the honest Subject
     /// or a CSRF); the Consumer sends the handshake. When the authority is `M`, `m_url` is the
     /// authorize URL the attacker's Authority answers with.
-    Login { browser: Browser, authority: Auth, m_url: Url },
+    Login {
+        browser: Browser,
+        authority: Auth,
+        m_url: Url,
+    },
     /// The browser opens `A`'s authorize page; its Subject logs in and allows.
     Authorize { browser: Browser, request: u8 },
     /// The browser opens the Consumer's callback; the Consumer checks it and sends the result
     /// request. `m_claim` is what `M` answers when the result request goes to `M`.
-    Callback { browser: Browser, url: Callback, m_claim: Subject },
+    Callback {
+        browser: Browser,
+        url: Callback,
+        m_claim: Subject,
+    },
     /// The Consumer refreshes the session it holds for the browser.
     Refresh { browser: Browser },
     /// The Consumer logs the browser out and revokes its session.
@@ -442,7 +464,13 @@ impl Tessera {
     }
 
     /// `POST /v1/handshake` at `A`. `None` when the bound on sessions is reached.
-    fn a_handshake(&self, st: &mut State, challenge: u8, login: u8, browser: Browser) -> Option<u8> {
+    fn a_handshake(
+        &self,
+        st: &mut State,
+        challenge: u8,
+        login: u8,
+        browser: Browser,
+    ) -> Option<u8> {
         if st.sessions.len() >= self.bounds.sessions as usize {
             return None;
         }
@@ -468,7 +496,11 @@ impl Tessera {
         if self.on(Switch::Burn) && self.on(Switch::Code) {
             // A code shown with another session's sid has left its flow: burn it.
             if let Some(c) = code.filter(|&c| c != sid) {
-                if let Some(f) = st.sessions.get(c as usize).filter(|x| x.status == Status::Authorized) {
+                if let Some(f) = st
+                    .sessions
+                    .get(c as usize)
+                    .filter(|x| x.status == Status::Authorized)
+                {
                     let fam = f.family;
                     Self::revoke_family(st, fam);
                 }
@@ -723,14 +755,22 @@ impl Tessera {
         st.attacker_requests += 1;
         let mut ex = exchange_of(&req, sender, self.switches);
         match req {
-            Req::Handshake { challenge, login, browser } => {
+            Req::Handshake {
+                challenge,
+                login,
+                browser,
+            } => {
                 let sid = self.a_handshake(st, challenge, login, browser)?;
                 set_bit(&mut st.know.sids, sid);
                 set_bit(&mut st.know.requests, sid);
                 ex.new_sid = Some(sid);
                 ex.outcome = Outcome::Ok;
             }
-            Req::Result { sid, code, verifier } => {
+            Req::Result {
+                sid,
+                code,
+                verifier,
+            } => {
                 ex.outcome = self.a_result(st, sid, code, verifier);
                 if ex.outcome == Outcome::Ok {
                     self.loot(st, sid);
@@ -760,12 +800,20 @@ impl Tessera {
     fn consumer_request(&self, st: &mut State, req: Req) -> Option<Exchange> {
         let mut ex = exchange_of(&req, Sender::Consumer, self.switches);
         match req {
-            Req::Handshake { challenge, login, browser } => {
+            Req::Handshake {
+                challenge,
+                login,
+                browser,
+            } => {
                 let sid = self.a_handshake(st, challenge, login, browser)?;
                 ex.new_sid = Some(sid);
                 ex.outcome = Outcome::Ok;
             }
-            Req::Result { sid, code, verifier } => ex.outcome = self.a_result(st, sid, code, verifier),
+            Req::Result {
+                sid,
+                code,
+                verifier,
+            } => ex.outcome = self.a_result(st, sid, code, verifier),
             Req::Refresh { sid } => {
                 let (o, new) = self.a_refresh(st, sid).ok()?;
                 ex.outcome = o;
@@ -789,18 +837,30 @@ impl Tessera {
                 }
                 st.now += 1;
             }
-            Action::Login { browser, authority, m_url } => {
+            Action::Login {
+                browser,
+                authority,
+                m_url,
+            } => {
                 if st.logins.len() >= self.bounds.logins as usize {
                     return None;
                 }
                 let login = st.logins.len() as u8;
                 let url = match authority {
                     Auth::A => {
-                        let req = Req::Handshake { challenge: login, login, browser };
+                        let req = Req::Handshake {
+                            challenge: login,
+                            login,
+                            browser,
+                        };
                         let ex = self.consumer_request(&mut st, req)?;
                         let sid = ex.new_sid.expect("handshake success");
                         eff.exchange = Some(ex);
-                        st.logins.push(Login { browser, auth: Auth::A, sid });
+                        st.logins.push(Login {
+                            browser,
+                            auth: Auth::A,
+                            sid,
+                        });
                         Url::Authorize(sid)
                     }
                     Auth::M => {
@@ -811,14 +871,22 @@ impl Tessera {
                         }
                         set_bit(&mut st.know.logins, login);
                         let mut ex = exchange_of(
-                            &Req::Handshake { challenge: login, login, browser },
+                            &Req::Handshake {
+                                challenge: login,
+                                login,
+                                browser,
+                            },
                             Sender::Consumer,
                             self.switches,
                         );
                         ex.authority = Auth::M;
                         ex.outcome = Outcome::AttackerChosen;
                         eff.exchange = Some(ex);
-                        st.logins.push(Login { browser, auth: Auth::M, sid: 100 + login });
+                        st.logins.push(Login {
+                            browser,
+                            auth: Auth::M,
+                            sid: 100 + login,
+                        });
                         m_url
                     }
                 };
@@ -868,7 +936,11 @@ impl Tessera {
                     new_sid: None,
                 });
             }
-            Action::Callback { browser, url, m_claim } => {
+            Action::Callback {
+                browser,
+                url,
+                m_claim,
+            } => {
                 let followed = st.browsers[browser.ix()].at == Some(Url::Callback(url));
                 if followed {
                     st.browsers[browser.ix()].at = None;
@@ -983,7 +1055,11 @@ impl Tessera {
             Token::Code(c) => Some(c),
             Token::Sid(_) => None,
         };
-        let req = Req::Result { sid: p.sid, code, verifier: login };
+        let req = Req::Result {
+            sid: p.sid,
+            code,
+            verifier: login,
+        };
         let issuer = self.on(Switch::Issuer).then_some(p.auth);
         match p.auth {
             Auth::M => {
@@ -1041,7 +1117,10 @@ impl Tessera {
             tokens.extend(bits(st.know.sids).map(Token::Sid));
             // The sids its own Authority handed out.
             tokens.extend(
-                st.logins.iter().filter(|p| p.auth == Auth::M).map(|p| Token::Sid(p.sid)),
+                st.logins
+                    .iter()
+                    .filter(|p| p.auth == Auth::M)
+                    .map(|p| Token::Sid(p.sid)),
             );
         }
         let logins: Vec<Option<u8>> = if !self.on(Switch::Binding) && self.on(Switch::Code) {
@@ -1062,7 +1141,11 @@ impl Tessera {
                 if p.auth == Auth::M {
                     let login = (!self.on(Switch::Binding)).then_some(l as u8);
                     for &iss in isses {
-                        out.push(Callback { login, token: Token::Code(100), iss });
+                        out.push(Callback {
+                            login,
+                            token: Token::Code(100),
+                            iss,
+                        });
                     }
                 }
             }
@@ -1079,7 +1162,8 @@ impl Tessera {
                 (l, _) => l,
             }
         };
-        l.and_then(|l| st.logins.get(l as usize)).is_some_and(|p| p.auth == Auth::M)
+        l.and_then(|l| st.logins.get(l as usize))
+            .is_some_and(|p| p.auth == Auth::M)
     }
 
     /// Every action in a fixed order (paths are stored as action lists).
@@ -1091,8 +1175,16 @@ impl Tessera {
         // authorize URL of A the attacker knows.
         if st.logins.len() < self.bounds.logins as usize {
             for &b in &browsers {
-                out.push(Action::Login { browser: b, authority: Auth::A, m_url: Url::MPage });
-                out.push(Action::Login { browser: b, authority: Auth::M, m_url: Url::MPage });
+                out.push(Action::Login {
+                    browser: b,
+                    authority: Auth::A,
+                    m_url: Url::MPage,
+                });
+                out.push(Action::Login {
+                    browser: b,
+                    authority: Auth::M,
+                    m_url: Url::MPage,
+                });
                 for r in bits(st.know.requests) {
                     out.push(Action::Login {
                         browser: b,
@@ -1110,8 +1202,15 @@ impl Tessera {
                 set_bit(&mut rs, r);
             }
             for r in bits(rs) {
-                if st.sessions.get(r as usize).is_some_and(|s| s.status == Status::Pending) {
-                    out.push(Action::Authorize { browser: b, request: r });
+                if st
+                    .sessions
+                    .get(r as usize)
+                    .is_some_and(|s| s.status == Status::Pending)
+                {
+                    out.push(Action::Authorize {
+                        browser: b,
+                        request: r,
+                    });
                 }
             }
         }
@@ -1127,16 +1226,32 @@ impl Tessera {
             }
             for url in mine {
                 if self.goes_to_m(st, b, &url) {
-                    out.push(Action::Callback { browser: b, url, m_claim: Subject::U });
-                    out.push(Action::Callback { browser: b, url, m_claim: Subject::E });
+                    out.push(Action::Callback {
+                        browser: b,
+                        url,
+                        m_claim: Subject::U,
+                    });
+                    out.push(Action::Callback {
+                        browser: b,
+                        url,
+                        m_claim: Subject::E,
+                    });
                 } else {
-                    out.push(Action::Callback { browser: b, url, m_claim: Subject::E });
+                    out.push(Action::Callback {
+                        browser: b,
+                        url,
+                        m_claim: Subject::E,
+                    });
                 }
             }
         }
         // The Consumer's own use of its sessions.
         for &b in &browsers {
-            if st.browsers[b.ix()].logged_in.as_ref().is_some_and(|l| l.vouched_by == Auth::A) {
+            if st.browsers[b.ix()]
+                .logged_in
+                .as_ref()
+                .is_some_and(|l| l.vouched_by == Auth::A)
+            {
                 out.push(Action::Api { browser: b });
                 out.push(Action::Refresh { browser: b });
                 out.push(Action::Revoke { browser: b });
@@ -1148,18 +1263,32 @@ impl Tessera {
         if st.know.key && st.attacker_requests < self.bounds.attacker_requests {
             for sid in bits(st.know.sids) {
                 if (sid as usize) < st.sessions.len() {
-                    let code = if self.on(Switch::Code) { Some(sid) } else { None };
+                    let code = if self.on(Switch::Code) {
+                        Some(sid)
+                    } else {
+                        None
+                    };
                     if code.is_none_or(|c| bit(st.know.codes, c)) {
                         out.push(Action::Forge {
-                            req: Req::Result { sid, code, verifier: ATTACKER_VERIFIER },
+                            req: Req::Result {
+                                sid,
+                                code,
+                                verifier: ATTACKER_VERIFIER,
+                            },
                         });
                     }
-                    out.push(Action::Forge { req: Req::Refresh { sid } });
-                    out.push(Action::Forge { req: Req::Api { sid } });
+                    out.push(Action::Forge {
+                        req: Req::Refresh { sid },
+                    });
+                    out.push(Action::Forge {
+                        req: Req::Api { sid },
+                    });
                 }
             }
         }
-        for i in 0..st.captured.len() * usize::from(st.attacker_requests < self.bounds.attacker_requests) {
+        for i in
+            0..st.captured.len() * usize::from(st.attacker_requests < self.bounds.attacker_requests)
+        {
             out.push(Action::Replay { index: i as u8 });
         }
     }
@@ -1183,7 +1312,11 @@ fn exchange_of(req: &Req, sender: Sender, sw: Switches) -> Exchange {
         Req::Handshake { challenge, .. } => {
             ex.challenge = sw.on(Switch::Pkce).then_some(challenge);
         }
-        Req::Result { sid, code, verifier } => {
+        Req::Result {
+            sid,
+            code,
+            verifier,
+        } => {
             ex.kind = RequestKind::Result;
             ex.sid = Some(sid);
             ex.code = code;
@@ -1238,8 +1371,10 @@ pub struct PropertyDef {
 pub const P_REDEEMED_TWICE: &str = "no code or session is redeemed twice";
 pub const P_REPLAY: &str = "no signed request is accepted twice";
 pub const P_EXPIRY: &str = "nothing is accepted after its expiry";
-pub const P_INTEGRITY: &str = "a browser is logged in only as its own subject, through a flow it started";
-pub const P_MIXUP: &str = "the consumer logs in only identities vouched for by the authority it chose";
+pub const P_INTEGRITY: &str =
+    "a browser is logged in only as its own subject, through a flow it started";
+pub const P_MIXUP: &str =
+    "the consumer logs in only identities vouched for by the authority it chose";
 pub const P_SECRECY: &str = "the attacker never holds the consumer's key nor a ticket, session or data of the honest subject";
 pub const P_ROTATION: &str = "a refreshed-away session is dead";
 pub const W_LOGIN: &str = "an honest login completes";
@@ -1257,10 +1392,12 @@ fn no_expired(_: &Tessera, s: &State) -> bool {
     !s.ghost.expired_accepted
 }
 fn integrity(_: &Tessera, s: &State) -> bool {
-    [Browser::U, Browser::E].iter().all(|&b| match &s.browsers[b.ix()].logged_in {
-        Some(l) if l.vouched_by == Auth::A => l.subject == b.owner() && l.flow_by == b,
-        _ => true,
-    })
+    [Browser::U, Browser::E]
+        .iter()
+        .all(|&b| match &s.browsers[b.ix()].logged_in {
+            Some(l) if l.vouched_by == Auth::A => l.subject == b.owner() && l.flow_by == b,
+            _ => true,
+        })
 }
 fn mixup(_: &Tessera, s: &State) -> bool {
     s.browsers.iter().all(|b| match &b.logged_in {
@@ -1274,7 +1411,9 @@ fn secrecy(_: &Tessera, s: &State) -> bool {
 }
 fn rotation(_: &Tessera, s: &State) -> bool {
     !s.ghost.refreshed_accepted
-        && s.sessions.iter().all(|x| !(x.refreshed && x.status == Status::Active))
+        && s.sessions
+            .iter()
+            .all(|x| !(x.refreshed && x.status == Status::Active))
 }
 fn w_login(_: &Tessera, s: &State) -> bool {
     s.browsers[0]
@@ -1289,10 +1428,9 @@ fn w_api(_: &Tessera, s: &State) -> bool {
     s.ghost.api_ok
 }
 fn w_attacker_login(_: &Tessera, s: &State) -> bool {
-    s.browsers[1]
-        .logged_in
-        .as_ref()
-        .is_some_and(|l| l.vouched_by == Auth::A && l.subject == Subject::E && l.flow_by == Browser::E)
+    s.browsers[1].logged_in.as_ref().is_some_and(|l| {
+        l.vouched_by == Auth::A && l.subject == Subject::E && l.flow_by == Browser::E
+    })
 }
 
 /// Every property, `always` first, each citing the spec's requirement IDs.
@@ -1300,7 +1438,12 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: P_REDEEMED_TWICE,
         expectation: Expectation::Always,
-        requirements: &["TSR-RESULT-7", "TSR-RESULT-9", "TSR-CALLBACK-1", "TSR-SESSION-2"],
+        requirements: &[
+            "TSR-RESULT-7",
+            "TSR-RESULT-9",
+            "TSR-CALLBACK-1",
+            "TSR-SESSION-2",
+        ],
         witness: Some(W_LOGIN),
         condition: redeemed_once,
     },
@@ -1314,28 +1457,53 @@ pub const PROPERTIES: &[PropertyDef] = &[
     PropertyDef {
         name: P_EXPIRY,
         expectation: Expectation::Always,
-        requirements: &["TSR-CONV-12", "TSR-SESSION-6", "TSR-RESULT-2", "TSR-RESULT-5", "TSR-TICKET-5", "TSR-AUTHZ-1"],
+        requirements: &[
+            "TSR-CONV-12",
+            "TSR-SESSION-6",
+            "TSR-RESULT-2",
+            "TSR-RESULT-5",
+            "TSR-TICKET-5",
+            "TSR-AUTHZ-1",
+        ],
         witness: Some(W_REFRESH),
         condition: no_expired,
     },
     PropertyDef {
         name: P_INTEGRITY,
         expectation: Expectation::Always,
-        requirements: &["TSR-CONSUMER-2", "TSR-CONSUMER-3", "TSR-CONSUMER-6", "TSR-CALLBACK-3", "TSR-HANDSHAKE-5", "TSR-RESULT-6"],
+        requirements: &[
+            "TSR-CONSUMER-2",
+            "TSR-CONSUMER-3",
+            "TSR-CONSUMER-6",
+            "TSR-CALLBACK-3",
+            "TSR-HANDSHAKE-5",
+            "TSR-RESULT-6",
+        ],
         witness: Some(W_ATTACKER_LOGIN),
         condition: integrity,
     },
     PropertyDef {
         name: P_MIXUP,
         expectation: Expectation::Always,
-        requirements: &["TSR-CALLBACK-2", "TSR-CONSUMER-4", "TSR-CONSUMER-5", "TSR-CONSUMER-10"],
+        requirements: &[
+            "TSR-CALLBACK-2",
+            "TSR-CONSUMER-4",
+            "TSR-CONSUMER-5",
+            "TSR-CONSUMER-10",
+        ],
         witness: Some(W_LOGIN),
         condition: mixup,
     },
     PropertyDef {
         name: P_SECRECY,
         expectation: Expectation::Always,
-        requirements: &["TSR-HAWK-4", "TSR-REG-4", "TSR-CONV-11", "TSR-HAWK-9", "TSR-TICKET-3"],
+        requirements: &[
+            "TSR-HAWK-4",
+            "TSR-REG-4",
+            "TSR-CONV-11",
+            "TSR-HAWK-9",
+            "TSR-TICKET-3",
+        ],
         witness: Some(W_API),
         condition: secrecy,
     },

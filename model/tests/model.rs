@@ -9,17 +9,32 @@ use tessera_model::switches::{Capabilities, Switch, Variant};
 use tessera_model::world::*;
 
 fn model(name: &str) -> Tessera {
-    model_for(&Variant::by_name(name).expect("variant"), Capabilities::default(), Bounds::default())
+    model_for(
+        &Variant::by_name(name).expect("variant"),
+        Capabilities::default(),
+        Bounds::default(),
+    )
 }
 
 /// The whole matrix, checked once per test binary.
 pub fn matrix() -> &'static Vec<VariantReport> {
     static M: OnceLock<Vec<VariantReport>> = OnceLock::new();
-    M.get_or_init(|| check_all(&Variant::all(), Capabilities::default(), Bounds::default(), 2, None))
+    M.get_or_init(|| {
+        check_all(
+            &Variant::all(),
+            Capabilities::default(),
+            Bounds::default(),
+            2,
+            None,
+        )
+    })
 }
 
 fn report(name: &str) -> &'static VariantReport {
-    matrix().iter().find(|r| r.name == name).expect("variant in matrix")
+    matrix()
+        .iter()
+        .find(|r| r.name == name)
+        .expect("variant in matrix")
 }
 
 #[test]
@@ -32,23 +47,36 @@ fn hardened_holds_every_property_with_stateright() {
 #[test]
 fn own_bfs_agrees_with_stateright_on_state_counts() {
     // On variants where every `always` holds, stateright's BFS runs to completion too.
-    for name in ["hardened", "hardened-minus-code", "hardened-minus-pkce", "hardened-minus-sid-hidden"] {
+    for name in [
+        "hardened",
+        "hardened-minus-code",
+        "hardened-minus-pkce",
+        "hardened-minus-sid-hidden",
+    ] {
         let m = model(name);
         let sr = m.clone().checker().spawn_bfs().join();
         sr.assert_properties();
-        assert_eq!(sr.unique_state_count(), check(name, &m, None).states, "{name}");
+        assert_eq!(
+            sr.unique_state_count(),
+            check(name, &m, None).states,
+            "{name}"
+        );
     }
 }
 
 #[test]
 fn pinned_state_counts() {
-    let counts: Vec<(&str, usize)> = matrix().iter().map(|r| (r.name.as_str(), r.states)).collect();
-    let expected = [
-        ("seed", 2_337_465),
-        ("hardened", 9_929),
-    ];
+    let counts: Vec<(&str, usize)> = matrix()
+        .iter()
+        .map(|r| (r.name.as_str(), r.states))
+        .collect();
+    let expected = [("seed", 2_337_465), ("hardened", 9_929)];
     for (name, n) in expected {
-        assert_eq!(counts.iter().find(|(v, _)| *v == name).map(|c| c.1), Some(n), "{name}");
+        assert_eq!(
+            counts.iter().find(|(v, _)| *v == name).map(|c| c.1),
+            Some(n),
+            "{name}"
+        );
     }
 }
 
@@ -84,7 +112,11 @@ fn every_hardened_minus_variant_breaks_something_or_is_documented() {
             .iter()
             .any(|p| p.def.expectation == Expectation::Always && !p.holds);
         assert_eq!(broken, !NOT_SHOWN_NECESSARY.contains(&w), "{}", r.name);
-        for p in r.properties.iter().filter(|p| p.def.expectation == Expectation::Sometimes) {
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| p.def.expectation == Expectation::Sometimes)
+        {
             assert!(p.holds, "{}: witness {} not found", r.name, p.def.name);
         }
     }
@@ -99,11 +131,19 @@ fn every_always_property_has_a_witness_and_cites_existing_requirements() {
     for p in PROPERTIES {
         if p.expectation == Expectation::Always {
             let w = p.witness.expect("always has a witness");
-            assert!(property(w).is_some_and(|w| w.expectation == Expectation::Sometimes), "{}", p.name);
+            assert!(
+                property(w).is_some_and(|w| w.expectation == Expectation::Sometimes),
+                "{}",
+                p.name
+            );
         }
         assert!(!p.requirements.is_empty());
         for id in p.requirements {
-            assert!(spec.contains(&format!("**[{id}]**")), "{}: {id} is not defined in spec/", p.name);
+            assert!(
+                spec.contains(&format!("**[{id}]**")),
+                "{}: {id} is not defined in spec/",
+                p.name
+            );
         }
     }
 }
@@ -121,37 +161,85 @@ fn cb(login: Option<u8>, token: Token, iss: Option<Auth>) -> Callback {
 /// the attacker finishes the flow in its own browser and is logged in as u.
 pub fn seed_session_fixation() -> Vec<Action> {
     vec![
-        Ac::Login { browser: E, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: E, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: E,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: E,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
     ]
 }
 
 /// Seed: the attacker logs in as e, stops before the callback, and makes U open it.
 pub fn seed_login_csrf() -> Vec<Action> {
     vec![
-        Ac::Login { browser: E, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: E, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: E,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: E,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
     ]
 }
 
 /// Seed: U logs in; the attacker redeems the same A_SID again in its own browser.
 pub fn seed_double_redemption() -> Vec<Action> {
     vec![
-        Ac::Login { browser: E, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
-        Ac::Callback { browser: E, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: E,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
+        Ac::Callback {
+            browser: E,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
     ]
 }
 
 /// Seed: U logs in and C reads u's data; the attacker replays the captured data call.
 pub fn seed_replay() -> Vec<Action> {
     vec![
-        Ac::Login { browser: U, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: U,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
         Ac::Api { browser: U },
         Ac::Replay { index: 2 },
     ]
@@ -161,38 +249,87 @@ pub fn seed_replay() -> Vec<Action> {
 /// authorized.
 pub fn seed_secret_harvest() -> Vec<Action> {
     vec![
-        Ac::Login { browser: U, authority: Auth::M, m_url: Url::MPage },
-        Ac::Login { browser: E, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Forge { req: Req::Result { sid: 0, code: None, verifier: ATTACKER_VERIFIER } },
+        Ac::Login {
+            browser: U,
+            authority: Auth::M,
+            m_url: Url::MPage,
+        },
+        Ac::Login {
+            browser: E,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Forge {
+            req: Req::Result {
+                sid: 0,
+                code: None,
+                verifier: ATTACKER_VERIFIER,
+            },
+        },
     ]
 }
 
 /// Seed: the attacker logs in with M, which claims the A_UID of u; C logs it in as u.
 pub fn seed_mix_up() -> Vec<Action> {
     vec![
-        Ac::Login { browser: E, authority: Auth::M, m_url: Url::MPage },
-        Ac::Callback { browser: E, url: cb(None, Token::Sid(100), None), m_claim: Subject::U },
+        Ac::Login {
+            browser: E,
+            authority: Auth::M,
+            m_url: Url::MPage,
+        },
+        Ac::Callback {
+            browser: E,
+            url: cb(None, Token::Sid(100), None),
+            m_claim: Subject::U,
+        },
     ]
 }
 
 /// Seed: C refreshes; the old A_SID (captured with the secret) still reads u's data.
 pub fn seed_refresh_fork() -> Vec<Action> {
     vec![
-        Ac::Login { browser: U, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: U,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
         Ac::Refresh { browser: U },
-        Ac::Forge { req: Req::Api { sid: 0 } },
+        Ac::Forge {
+            req: Req::Api { sid: 0 },
+        },
     ]
 }
 
 /// Seed: C still reads u's data with an A_SID past its A_EXP.
 pub fn seed_use_after_expiry() -> Vec<Action> {
     vec![
-        Ac::Login { browser: U, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Sid(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: U,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Sid(0), None),
+            m_claim: Subject::E,
+        },
         Ac::Tick,
         Ac::Tick,
         Ac::Api { browser: U },
@@ -203,25 +340,64 @@ pub fn seed_use_after_expiry() -> Vec<Action> {
 /// authorize request at A; u allows; C sends the code to M; the attacker redeems it in E.
 pub fn mix_up_without_issuer() -> Vec<Action> {
     vec![
-        Ac::Login { browser: E, authority: Auth::A, m_url: Url::MPage },
-        Ac::Login { browser: U, authority: Auth::M, m_url: Url::Authorize(0) },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Code(0), None), m_claim: Subject::U },
-        Ac::Callback { browser: E, url: cb(None, Token::Code(0), None), m_claim: Subject::E },
+        Ac::Login {
+            browser: E,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Login {
+            browser: U,
+            authority: Auth::M,
+            m_url: Url::Authorize(0),
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Code(0), None),
+            m_claim: Subject::U,
+        },
+        Ac::Callback {
+            browser: E,
+            url: cb(None, Token::Code(0), None),
+            m_claim: Subject::E,
+        },
     ]
 }
 
 pub fn named_attacks() -> Vec<(&'static str, &'static str, &'static str, Vec<Action>)> {
     vec![
-        ("seed", "session-fixation", P_INTEGRITY, seed_session_fixation()),
+        (
+            "seed",
+            "session-fixation",
+            P_INTEGRITY,
+            seed_session_fixation(),
+        ),
         ("seed", "login-csrf", P_INTEGRITY, seed_login_csrf()),
-        ("seed", "double-redemption", P_REDEEMED_TWICE, seed_double_redemption()),
+        (
+            "seed",
+            "double-redemption",
+            P_REDEEMED_TWICE,
+            seed_double_redemption(),
+        ),
         ("seed", "replay", P_REPLAY, seed_replay()),
         ("seed", "secret-harvest", P_SECRECY, seed_secret_harvest()),
         ("seed", "mix-up", P_MIXUP, seed_mix_up()),
         ("seed", "refresh-fork", P_ROTATION, seed_refresh_fork()),
-        ("seed", "use-after-expiry", P_EXPIRY, seed_use_after_expiry()),
-        ("hardened-minus-issuer", "mix-up", P_INTEGRITY, mix_up_without_issuer()),
+        (
+            "seed",
+            "use-after-expiry",
+            P_EXPIRY,
+            seed_use_after_expiry(),
+        ),
+        (
+            "hardened-minus-issuer",
+            "mix-up",
+            P_INTEGRITY,
+            mix_up_without_issuer(),
+        ),
     ]
 }
 
@@ -230,7 +406,11 @@ fn named_attacks_are_discoveries() {
     let seed = model("seed").checker().threads(2).spawn_bfs().join();
     let minus_issuer = model("hardened-minus-issuer").checker().spawn_bfs().join();
     for (variant, name, prop, path) in named_attacks() {
-        let checker = if variant == "seed" { &seed } else { &minus_issuer };
+        let checker = if variant == "seed" {
+            &seed
+        } else {
+            &minus_issuer
+        };
         // stateright replays the path and checks the property fails at its end.
         checker.assert_discovery(prop, path.clone());
         // The same attack is refused by hardened.
@@ -248,7 +428,10 @@ fn named_attacks_are_discoveries() {
         }
         if all_ok {
             let def = property(prop).expect("property");
-            assert!((def.condition)(&h, &st), "{variant} {name}: also breaks hardened");
+            assert!(
+                (def.condition)(&h, &st),
+                "{variant} {name}: also breaks hardened"
+            );
         }
     }
 }
@@ -259,14 +442,27 @@ fn attacks_are_found_shortest_refused_by_hardened_and_pinned() {
         let path = path.unwrap_or_else(|| panic!("{} {}: not found", attack.variant, attack.name));
         let m = tessera_model::attacks::model_of(&attack);
         // Its end state violates the property it is listed under.
-        let end = tessera_model::check::replay(&m, &path).pop().expect("states");
+        let end = tessera_model::check::replay(&m, &path)
+            .pop()
+            .expect("states");
         let def = property(attack.violates).expect("property");
-        assert!(!(def.condition)(&m, &end), "{} {}: end state does not violate {}", attack.variant, attack.name, def.name);
+        assert!(
+            !(def.condition)(&m, &end),
+            "{} {}: end state does not violate {}",
+            attack.variant,
+            attack.name,
+            def.name
+        );
         // hardened, with the same capabilities, never reaches the attack's goal.
         let mut h = model("hardened");
         h.caps = m.caps;
         let none = tessera_model::check::shortest(&h, &[attack.goal]);
-        assert!(none[0].is_none(), "{}: hardened reaches it: {:?}", attack.name, none[0]);
+        assert!(
+            none[0].is_none(),
+            "{}: hardened reaches it: {:?}",
+            attack.name,
+            none[0]
+        );
         let text = format!(
             "{}: {} ({}; violates \"{}\"; {} steps, shortest)\n\n{}",
             attack.variant,
@@ -282,11 +478,30 @@ fn attacks_are_found_shortest_refused_by_hardened_and_pinned() {
 
 #[test]
 fn shortest_counterexamples_snapshots() {
-    for r in matrix().iter().filter(|r| r.name == "seed" || r.name.starts_with("hardened-minus")) {
-        for p in r.properties.iter().filter(|p| p.def.expectation == Expectation::Always && !p.holds) {
+    for r in matrix()
+        .iter()
+        .filter(|r| r.name == "seed" || r.name.starts_with("hardened-minus"))
+    {
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| p.def.expectation == Expectation::Always && !p.holds)
+        {
             let path = p.path.as_ref().expect("counterexample");
-            let text = format!("{}: shortest counterexample to \"{}\"\n\n{}", r.name, p.def.name, text_diagram(&r.model, path));
-            insta::assert_snapshot!(format!("shortest-{}-{}", r.name, short_name(p.def.name).replace(' ', "-")), text);
+            let text = format!(
+                "{}: shortest counterexample to \"{}\"\n\n{}",
+                r.name,
+                p.def.name,
+                text_diagram(&r.model, path)
+            );
+            insta::assert_snapshot!(
+                format!(
+                    "shortest-{}-{}",
+                    r.name,
+                    short_name(p.def.name).replace(' ', "-")
+                ),
+                text
+            );
         }
     }
 }
@@ -296,10 +511,21 @@ fn shortest_means_shortest() {
     // Cross-check with stateright's own BFS, depth-limited (iterative deepening): for every
     // reported counterexample of length L, no path of fewer than L actions violates the property.
     for r in matrix() {
-        for p in r.properties.iter().filter(|p| p.def.expectation == Expectation::Always && !p.holds) {
+        for p in r
+            .properties
+            .iter()
+            .filter(|p| p.def.expectation == Expectation::Always && !p.holds)
+        {
             let len = p.path.as_ref().expect("counterexample").len();
             // target_max_depth(n) explores paths of at most n - 2 actions.
-            let shallower = r.model.clone().checker().threads(2).target_max_depth(len + 1).spawn_bfs().join();
+            let shallower = r
+                .model
+                .clone()
+                .checker()
+                .threads(2)
+                .target_max_depth(len + 1)
+                .spawn_bfs()
+                .join();
             assert!(
                 shallower.discovery(p.def.name).is_none(),
                 "{}: a counterexample to {} shorter than {len} exists",
@@ -307,7 +533,14 @@ fn shortest_means_shortest() {
                 p.def.name
             );
             // And stateright finds one of length L, checked by its own assert_discovery.
-            let enough = r.model.clone().checker().threads(2).target_max_depth(len + 2).spawn_bfs().join();
+            let enough = r
+                .model
+                .clone()
+                .checker()
+                .threads(2)
+                .target_max_depth(len + 2)
+                .spawn_bfs()
+                .join();
             enough.assert_discovery(p.def.name, p.path.clone().expect("path"));
         }
     }
@@ -318,9 +551,20 @@ fn exchanges_name_kind_authority_values_and_outcome() {
     let m = model("hardened");
     let mut st = m.initial();
     let path = [
-        Ac::Login { browser: U, authority: Auth::A, m_url: Url::MPage },
-        Ac::Authorize { browser: U, request: 0 },
-        Ac::Callback { browser: U, url: cb(None, Token::Code(0), Some(Auth::A)), m_claim: Subject::E },
+        Ac::Login {
+            browser: U,
+            authority: Auth::A,
+            m_url: Url::MPage,
+        },
+        Ac::Authorize {
+            browser: U,
+            request: 0,
+        },
+        Ac::Callback {
+            browser: U,
+            url: cb(None, Token::Code(0), Some(Auth::A)),
+            m_claim: Subject::E,
+        },
     ];
     let mut kinds = Vec::new();
     for a in &path {
@@ -337,7 +581,11 @@ fn exchanges_name_kind_authority_values_and_outcome() {
         ]
     );
     // The same callback again: the Consumer refuses it itself (no pending login), no request.
-    let again = Ac::Callback { browser: U, url: cb(None, Token::Code(0), Some(Auth::A)), m_claim: Subject::E };
+    let again = Ac::Callback {
+        browser: U,
+        url: cb(None, Token::Code(0), Some(Auth::A)),
+        m_claim: Subject::E,
+    };
     assert_eq!(again.exchange(&m, &st), None);
 }
 
