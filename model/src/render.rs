@@ -282,13 +282,13 @@ pub fn messages(
             v.push(msg(b, Party::C, callback_text(&url)));
             match eff.consumer {
                 Some(ConsumerOutcome::NoPendingLogin) => {
-                    v.push(msg(Party::C, b, "refused: no pending login here"))
+                    v.push(msg(Party::C, b, "refused: no pending login here"));
                 }
                 Some(ConsumerOutcome::LoginMismatch) => {
-                    v.push(msg(Party::C, b, "refused: not this session's login"))
+                    v.push(msg(Party::C, b, "refused: not this session's login"));
                 }
                 Some(ConsumerOutcome::IssuerMismatch) => {
-                    v.push(msg(Party::C, b, "refused: iss is not the chosen Authority"))
+                    v.push(msg(Party::C, b, "refused: iss is not the chosen Authority"));
                 }
                 _ => {
                     if let Some(ex) = &eff.exchange {
