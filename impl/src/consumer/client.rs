@@ -307,16 +307,8 @@ impl Consumer {
             code_challenge: crate::pkce::challenge(&verifier),
             code_challenge_method: "S256".into(),
         };
-        let creds = consumer_credentials(reg)?;
         let (status, body) = self
-            .call(
-                a,
-                &creds,
-                None,
-                "POST",
-                &a.config.endpoints.handshake,
-                Some(&req),
-            )
+            .consumer_post(a, &a.config.endpoints.handshake, &req)
             .await?;
         let hs: HandshakeResponse = decode(status, &body)?;
         // spec TSR-HANDSHAKE-6: the answer names the Authority we asked.
@@ -411,21 +403,13 @@ impl Consumer {
         // spec TSR-CONSUMER-5: only the pending login's Authority, its result endpoint, its key.
         let a = self.state(&pending.issuer)?;
         let reg = &a.config.registration;
-        let creds = consumer_credentials(reg)?;
         let req = ResultRequest {
             sid: pending.sid.clone(),
             code,
             code_verifier: pending.verifier.clone(),
         };
         let (status, body) = self
-            .call(
-                a,
-                &creds,
-                None,
-                "POST",
-                &a.config.endpoints.result,
-                Some(&req),
-            )
+            .consumer_post(a, &a.config.endpoints.result, &req)
             .await?;
         let r: ResultResponse = decode(status, &body)?;
         check_result(&r, &pending, &reg.consumer_id)?;
@@ -447,19 +431,11 @@ impl Consumer {
     pub async fn refresh(&self, login: &Login) -> Result<Login> {
         let a = self.state(&login.issuer)?;
         let reg = &a.config.registration;
-        let creds = consumer_credentials(reg)?;
         let req = SidRequest {
             sid: login.sid.clone(),
         };
         let (status, body) = self
-            .call(
-                a,
-                &creds,
-                None,
-                "POST",
-                &a.config.endpoints.refresh,
-                Some(&req),
-            )
+            .consumer_post(a, &a.config.endpoints.refresh, &req)
             .await?;
         let r: RefreshResponse = decode(status, &body)?;
         // spec TSR-CONSUMER-7: the answer is about the session we refreshed.
@@ -487,19 +463,11 @@ impl Consumer {
     /// working. Call it at logout.
     pub async fn revoke(&self, login: &Login) -> Result<()> {
         let a = self.state(&login.issuer)?;
-        let creds = consumer_credentials(&a.config.registration)?;
         let req = SidRequest {
             sid: login.sid.clone(),
         };
         let (status, body) = self
-            .call(
-                a,
-                &creds,
-                None,
-                "POST",
-                &a.config.endpoints.revoke,
-                Some(&req),
-            )
+            .consumer_post(a, &a.config.endpoints.revoke, &req)
             .await?;
         let _: serde_json::Map<String, serde_json::Value> = decode(status, &body)?;
         Ok(())
@@ -545,6 +513,18 @@ impl Consumer {
     /// Sends one Hawk-signed request and returns the status and body of a response whose
     /// `Server-Authorization` verified. A verified stale-timestamp reply adjusts the offset and
     /// the request is retried once (spec TSR-HAWK-8).
+    /// `POST` of a JSON body to one of the Authority's endpoints, signed with this Consumer's key
+    /// for that Authority (spec 4.1: Consumer credentials; TSR-CONSUMER-5).
+    async fn consumer_post<B: serde::Serialize>(
+        &self,
+        a: &AuthorityState,
+        url: &str,
+        body: &B,
+    ) -> Result<(u16, Vec<u8>)> {
+        let creds = consumer_credentials(&a.config.registration)?;
+        self.call(a, &creds, None, "POST", url, Some(body)).await
+    }
+
     /// `GET` on one of the Authority's ticket endpoints, signed with the login's ticket (Hawk with
     /// the ticket's id and key and the Oz `app`/`dlg`, spec TSR-HAWK-14).
     async fn ticket_get(
