@@ -126,6 +126,33 @@ impl Issuer {
     }
 }
 
+/// Limits of the HTTP listener (spec TSR-CONV-14): what a slow or idle client may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// From a connection's opening, or the first byte of a request on a kept-alive
+    /// connection, until the request head is complete: 10 s.
+    pub header_timeout: std::time::Duration,
+    /// From the request head until the whole body is read: 10 s (then `408 request_timeout`).
+    pub body_timeout: std::time::Duration,
+    /// How long a kept-alive connection may wait for its next request, and how long a
+    /// response may wait for a client that does not read it: 30 s.
+    pub idle_timeout: std::time::Duration,
+    /// Open connections at once; one more is answered `503 temporarily_unavailable` and
+    /// closed: 512 (raise it together with the process's file limit, `ulimit -n`).
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        Self {
+            header_timeout: std::time::Duration::from_secs(10),
+            body_timeout: std::time::Duration::from_secs(10),
+            idle_timeout: std::time::Duration::from_secs(30),
+            max_connections: 512,
+        }
+    }
+}
+
 /// Everything the Authority is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -145,6 +172,8 @@ pub struct Config {
     /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
     /// to reproduce the model's `hardened-minus-burn` attack.
     pub burn_foreign_codes: bool,
+    /// Limits of the HTTP listener.
+    pub http: HttpLimits,
 }
 
 impl Config {
@@ -159,6 +188,7 @@ impl Config {
             nonce_capacity: 1_000_000,
             login_failures_per_minute: 10,
             burn_foreign_codes: true,
+            http: HttpLimits::default(),
         }
     }
 }

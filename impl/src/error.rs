@@ -115,6 +115,18 @@ pub enum Error {
     /// `500 internal_error` (TSR-ERROR-3). The cause is logged where it happens, never sent.
     #[error("internal_error")]
     Internal,
+    /// `408 request_timeout` (TSR-CONV-14): the body did not arrive in time.
+    #[error("request_timeout")]
+    RequestTimeout,
+    /// `414 uri_too_long` (TSR-CONV-14): hyper's own refusal, given a JSON body.
+    #[error("uri_too_long")]
+    UriTooLong,
+    /// `431 headers_too_large` (TSR-CONV-14): hyper's own refusal, given a JSON body.
+    #[error("headers_too_large")]
+    HeadersTooLarge,
+    /// `429 too_many_requests` (TSR-HANDSHAKE-7): this Consumer started too many handshakes.
+    #[error("too_many_requests")]
+    TooManyRequests,
 }
 
 impl Error {
@@ -269,6 +281,26 @@ impl Error {
                 "internal_error",
                 "a fault of the Authority",
             ),
+            Self::RequestTimeout => (
+                S::REQUEST_TIMEOUT,
+                "request_timeout",
+                "the request body did not arrive in time",
+            ),
+            Self::UriTooLong => (
+                S::URI_TOO_LONG,
+                "uri_too_long",
+                "the request target is too long",
+            ),
+            Self::HeadersTooLarge => (
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "headers_too_large",
+                "the request head is too large or has too many header fields",
+            ),
+            Self::TooManyRequests => (
+                S::TOO_MANY_REQUESTS,
+                "too_many_requests",
+                "too many handshakes from this consumer; retry later",
+            ),
         }
     }
 
@@ -374,6 +406,10 @@ mod tests {
         ("method_not_allowed", 405),
         ("temporarily_unavailable", 503),
         ("internal_error", 500),
+        ("request_timeout", 408),
+        ("uri_too_long", 414),
+        ("headers_too_large", 431),
+        ("too_many_requests", 429),
     ];
 
     fn all() -> Vec<Error> {
@@ -413,6 +449,10 @@ mod tests {
             Error::MethodNotAllowed,
             Error::TemporarilyUnavailable,
             Error::Internal,
+            Error::RequestTimeout,
+            Error::UriTooLong,
+            Error::HeadersTooLarge,
+            Error::TooManyRequests,
         ]
     }
 

@@ -72,6 +72,20 @@ struct ServeArgs {
     /// Never in production.
     #[arg(long)]
     conformance: bool,
+    /// Seconds a client has to send a request head, from connecting (or from the first byte
+    /// of a later request on a kept-alive connection); then the connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    header_timeout: u64,
+    /// Seconds a client has to send a request body after its head; then `408`.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    body_timeout: u64,
+    /// Seconds a kept-alive connection may wait for its next request (and a response for a
+    /// client that does not read it); then the connection is closed.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    idle_timeout: u64,
+    /// Most open connections; one more is answered `503` and closed. Raise `ulimit -n` with it.
+    #[arg(long, value_name = "N", default_value_t = 512)]
+    max_connections: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -329,6 +343,12 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
         }
         let mut config = Config::new(issuer);
         config.conformance = args.conformance;
+        config.http = tessera::config::HttpLimits {
+            header_timeout: std::time::Duration::from_secs(args.header_timeout),
+            body_timeout: std::time::Duration::from_secs(args.body_timeout),
+            idle_timeout: std::time::Duration::from_secs(args.idle_timeout),
+            max_connections: args.max_connections,
+        };
         let store: Arc<dyn Store> = match (&args.db, args.conformance) {
             // spec TSR-CONF-2: conformance mode starts from the fixtures, never real accounts
             (Some(_), true) => {
@@ -370,7 +390,8 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
                 }
             }
         });
-        server::serve(listener, server::app(state), shutdown).await?;
+        let limits = state.config().http;
+        server::serve_with_limits(listener, server::app(state), limits, shutdown).await?;
         Ok(())
     })
 }

@@ -34,7 +34,7 @@ pub(crate) async fn read_body(parts: &Parts, body: axum::body::Body) -> Result<B
     }
     let bytes = axum::body::to_bytes(body, BODY_LIMIT)
         .await
-        .map_err(|_| Error::PayloadTooLarge)?;
+        .map_err(|e| super::listener::body_read_error(&e))?;
     // spec TSR-CONV-4
     let ct = parts.headers.get(header::CONTENT_TYPE);
     let is_json = ct

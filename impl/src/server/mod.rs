@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod conformance;
+mod listener;
 mod openapi;
 mod pages;
 
@@ -539,15 +540,16 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+pub use listener::serve_with_limits;
+
+/// Serves `router` on `listener` until `shutdown` resolves, with the default
+/// [`HttpLimits`](crate::config::HttpLimits) (see [`serve_with_limits`]).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with_limits(listener, router, crate::config::HttpLimits::default(), shutdown).await
 }
 
 /// An Authority running in this process (see [`spawn`]).
@@ -594,7 +596,8 @@ pub async fn spawn(
         .await??;
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let router = app(state.clone());
-    let task = tokio::spawn(serve(listener, router, async move {
+    let limits = state.config().http;
+    let task = tokio::spawn(serve_with_limits(listener, router, limits, async move {
         let _ = rx.await;
     }));
     Ok(Running {

@@ -379,7 +379,16 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), R
     }
     let bytes: Bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
         .await
-        .map_err(|_| error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large."))?;
+        .map_err(|e| match super::listener::body_read_error(&e) {
+            Error::PayloadTooLarge => {
+                error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")
+            }
+            Error::RequestTimeout => error_page(
+                StatusCode::REQUEST_TIMEOUT,
+                "The form took too long to arrive.",
+            ),
+            _ => error_page(StatusCode::BAD_REQUEST, "The form arrived incomplete."),
+        })?;
     let fields = url::form_urlencoded::parse(&bytes).into_owned().collect();
     Ok((parts.headers, fields))
 }

@@ -1,0 +1,386 @@
+//! The HTTP/1.1 listener with the limits of spec TSR-CONV-14: what a slow, idle or numerous
+//! client can hold is bounded in time and count, and every refusal the server shapes has the
+//! JSON body of spec 8.1, hyper's own 400/414/431 answers included.
+//!
+//! Each connection is driven by hyper's HTTP/1.1 server over a [`Guarded`] socket:
+//! - until a request head is complete the socket reads under a deadline: `header_timeout`
+//!   from the connection's opening (or from the first byte of a later request on a kept-alive
+//!   connection), so a client that sends nothing, or one byte every few seconds, is closed;
+//! - after a response the connection may wait `idle_timeout` for the next request; the same
+//!   deadline bounds a response that a client does not read;
+//! - the body reads under `body_timeout` from the end of the head ([`DeadlineBody`]), then
+//!   the handler answers `408 request_timeout`;
+//! - at most `max_connections` are open; one more is answered `503 temporarily_unavailable`
+//!   and closed (and beyond a few such answers at once it is closed without one).
+
+use crate::config::HttpLimits;
+use crate::error::Error;
+use axum::body::Body;
+use axum::Router;
+use hyper::body::{Frame, Incoming, SizeHint};
+use std::future::Future as _;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::time::{Instant, Sleep};
+use tower::ServiceExt as _;
+
+/// Refusals (over the connection limit) written at once; beyond them a connection is closed
+/// without an answer, so a connection flood costs no more than this many small tasks.
+const MAX_REFUSALS_IN_FLIGHT: usize = 64;
+/// How long a refusal may take to write before the socket is dropped.
+const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Serves `router` on `listener` under `limits` until `shutdown` resolves, then stops
+/// accepting and lets open requests finish.
+pub async fn serve_with_limits(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
+    let refusals = Arc::new(tokio::sync::Semaphore::new(MAX_REFUSALS_IN_FLIGHT));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let accepted = tokio::select! {
+            r = listener.accept() => r,
+            () = &mut shutdown => break,
+        };
+        let stream = match accepted {
+            Ok((stream, _peer)) => stream,
+            Err(e) => {
+                // per-connection failures (reset before accept) are not the listener's; running
+                // out of file descriptors is, and spinning would not help
+                if !matches!(
+                    e.kind(),
+                    io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset
+                ) {
+                    tracing::error!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
+            if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
+                tokio::spawn(async move {
+                    refuse(stream).await;
+                    drop(refusal);
+                });
+            }
+            continue;
+        };
+        let requests = Arc::new(AtomicU64::new(0));
+        let phase = Arc::new(Mutex::new(Phase::Head(Instant::now())));
+        let io = hyper_util::rt::TokioIo::new(Guarded::new(
+            stream,
+            limits,
+            Arc::clone(&requests),
+            Arc::clone(&phase),
+        ));
+        let router = router.clone();
+        let body_timeout = limits.body_timeout;
+        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+            requests.fetch_add(1, Ordering::Relaxed);
+            set_phase(&phase, Phase::Busy);
+            let phase = Arc::clone(&phase);
+            let req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+            let router = router.clone();
+            async move {
+                let resp = router.oneshot(req).await;
+                set_phase(&phase, Phase::Idle(Instant::now()));
+                resp
+            }
+        });
+        let conn = hyper::server::conn::http1::Builder::new()
+            // our own deadlines (in Guarded) replace hyper's, which has no separate idle wait
+            .header_read_timeout(None)
+            .serve_connection(io, service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+            drop(permit);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// Answers a connection over the limit with `503` and closes it.
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    let bytes = raw_response(&Error::TemporarilyUnavailable);
+    let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async {
+        stream.write_all(&bytes).await?;
+        stream.shutdown().await
+    })
+    .await;
+}
+
+/// A whole HTTP/1.1 response for `e`, with the JSON body and headers of spec TSR-CONV-2,
+/// closing the connection.
+fn raw_response(e: &Error) -> Vec<u8> {
+    let status = e.status();
+    let body = e.body();
+    let mut out = format!(
+        "HTTP/1.1 {} {}\r\ncontent-type: application/json\r\ncache-control: no-store\r\n\
+         x-content-type-options: nosniff\r\nconnection: close\r\ncontent-length: {}\r\n\r\n",
+        status.as_u16(),
+        status.canonical_reason().unwrap_or(""),
+        body.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&body);
+    out
+}
+
+/// Where a connection is, as far as its deadlines go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Reading a request head that started at this instant.
+    Head(Instant),
+    /// A handler has the request; the body has its own deadline.
+    Busy,
+    /// The last response was produced at this instant; waiting for the next request.
+    Idle(Instant),
+}
+
+fn set_phase(phase: &Mutex<Phase>, to: Phase) {
+    *phase.lock().unwrap_or_else(PoisonError::into_inner) = to;
+}
+
+/// A socket with the connection's read deadlines, which also gives hyper's automatic
+/// refusals (written before any request reached a handler) the JSON body of spec 8.1.
+struct Guarded<S> {
+    io: S,
+    limits: HttpLimits,
+    /// Requests handed to the router on this connection.
+    requests: Arc<AtomicU64>,
+    /// Response heads written on this connection (interim 1xx excluded).
+    heads: u64,
+    phase: Arc<Mutex<Phase>>,
+    sleep: Pin<Box<Sleep>>,
+    armed_for: Option<Instant>,
+    /// A replacement response still to be written.
+    pending: Vec<u8>,
+    /// After a replacement, hyper's own bytes are dropped.
+    swallow: bool,
+}
+
+impl<S> Guarded<S> {
+    fn new(io: S, limits: HttpLimits, requests: Arc<AtomicU64>, phase: Arc<Mutex<Phase>>) -> Self {
+        Self {
+            io,
+            limits,
+            requests,
+            heads: 0,
+            phase,
+            sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
+            armed_for: None,
+            pending: Vec::new(),
+            swallow: false,
+        }
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+            Phase::Head(t) => Some(t + self.limits.header_timeout),
+            Phase::Idle(t) => Some(t + self.limits.idle_timeout),
+            Phase::Busy => None,
+        }
+    }
+
+    /// Whether the current deadline has passed (registering a wake-up for it if not).
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let Some(deadline) = self.deadline() else {
+            return false;
+        };
+        if self.armed_for != Some(deadline) {
+            self.sleep.as_mut().reset(deadline);
+            self.armed_for = Some(deadline);
+        }
+        self.sleep.as_mut().poll(cx).is_ready()
+    }
+
+    /// A first byte while idle starts a new request head (spec TSR-CONV-14).
+    fn on_bytes_read(&self) {
+        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Phase::Idle(_) = *phase {
+            *phase = Phase::Head(Instant::now());
+        }
+    }
+}
+
+fn timed_out() -> io::Error {
+    io::Error::new(io::ErrorKind::TimedOut, "client too slow or idle")
+}
+
+/// The replacement for hyper's automatic answer with this status line, if it is one.
+fn replacement(buf: &[u8]) -> Option<Vec<u8>> {
+    let status = buf.get(9..12)?;
+    let e = match status {
+        b"400" => Error::invalid_request("the request is not well-formed HTTP/1.1"),
+        b"414" => Error::UriTooLong,
+        b"431" => Error::HeadersTooLarge,
+        _ => return None,
+    };
+    Some(raw_response(&e))
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Guarded<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.io).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                if buf.filled().len() > before {
+                    self.on_bytes_read();
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending if self.expired(cx) => Poll::Ready(Err(timed_out())),
+            Poll::Pending => Poll::Pending,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Guarded<S> {
+    /// Writes what is left of a replacement response.
+    fn drain(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        while !self.pending.is_empty() {
+            match Pin::new(&mut self.io).poll_write(cx, &self.pending) {
+                Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
+                Poll::Ready(Ok(n)) => {
+                    self.pending.drain(..n);
+                }
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Pending if self.expired(cx) => return Poll::Ready(Err(timed_out())),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        std::task::ready!(this.drain(cx))?;
+        if this.swallow {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if buf.starts_with(b"HTTP/1.1 ") && buf.get(9) != Some(&b'1') {
+            // a head written while no request is waiting for its response is hyper's own
+            // refusal of a request it could not parse
+            if this.heads == this.requests.load(Ordering::Relaxed) {
+                if let Some(r) = replacement(buf) {
+                    this.heads += 1;
+                    this.pending = r;
+                    this.swallow = true;
+                    std::task::ready!(this.drain(cx))?;
+                    return Poll::Ready(Ok(buf.len()));
+                }
+            }
+            this.heads += 1;
+        }
+        match Pin::new(&mut this.io).poll_write(cx, buf) {
+            Poll::Pending if this.expired(cx) => Poll::Ready(Err(timed_out())),
+            other => other,
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.drain(cx))?;
+        let flushed = std::task::ready!(Pin::new(&mut self.io).poll_flush(cx));
+        // a response was just sent: arm the idle deadline now, since hyper may not read
+        // again before something wakes the connection
+        if flushed.is_ok() && self.expired(cx) {
+            return Poll::Ready(Err(timed_out()));
+        }
+        Poll::Ready(flushed)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        std::task::ready!(self.drain(cx))?;
+        Pin::new(&mut self.io).poll_shutdown(cx)
+    }
+}
+
+/// The request body under a deadline from the end of the head (spec TSR-CONV-14).
+struct DeadlineBody {
+    inner: Incoming,
+    sleep: Pin<Box<Sleep>>,
+}
+
+impl DeadlineBody {
+    fn new(inner: Incoming, timeout: Duration) -> Self {
+        Self {
+            inner,
+            sleep: Box::pin(tokio::time::sleep(timeout)),
+        }
+    }
+}
+
+/// The body did not arrive within `body_timeout`.
+#[derive(Debug, thiserror::Error)]
+#[error("the request body did not arrive in time")]
+pub(crate) struct BodyTimeout;
+
+impl http_body::Body for DeadlineBody {
+    type Data = axum::body::Bytes;
+    type Error = axum::BoxError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        match Pin::new(&mut self.inner).poll_frame(cx) {
+            Poll::Ready(f) => Poll::Ready(f.map(|r| r.map_err(Into::into))),
+            Poll::Pending if self.sleep.as_mut().poll(cx).is_ready() => {
+                Poll::Ready(Some(Err(Box::new(BodyTimeout))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// What reading a body failed on, for the error table: over the limit (`413`), too slow
+/// (`408`), or cut short / badly framed (`400`, spec TSR-CONV-5).
+pub(crate) fn body_read_error(e: &axum::Error) -> Error {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(s) = source {
+        if s.is::<http_body_util::LengthLimitError>() {
+            return Error::PayloadTooLarge;
+        }
+        if s.is::<BodyTimeout>() {
+            return Error::RequestTimeout;
+        }
+        source = s.source();
+    }
+    Error::invalid_request("the body is cut short or badly framed")
+}
