@@ -366,10 +366,14 @@ pub enum ParseError {
     /// `ts` is not a plain decimal number of seconds that fits in 64 bits.
     #[error("invalid timestamp")]
     BadTimestamp,
-    /// `dlg` without `app`.
-    #[error("dlg without app")]
-    DlgWithoutApp,
+    /// A nonce longer than [`MAX_NONCE_LEN`] characters (spec TSR-HAWK-3).
+    #[error("nonce longer than {MAX_NONCE_LEN} characters")]
+    NonceTooLong,
 }
+
+/// Longest nonce accepted (spec TSR-HAWK-3): replay memory is kept per nonce, so its length is
+/// what an attacker with one valid key could otherwise inflate.
+pub const MAX_NONCE_LEN: usize = 64;
 
 /// Printable ASCII except `"` and `\` — the characters the npm package allows in a value.
 fn is_attribute_char(b: u8) -> bool {
@@ -531,9 +535,11 @@ pub fn parse_authorization_header(header: &str) -> Result<AuthorizationHeader, P
         app: take(&attrs, "app"),
         dlg: take(&attrs, "dlg"),
     };
-    if parsed.dlg.is_some() && parsed.app.is_none() {
-        return Err(ParseError::DlgWithoutApp);
+    // spec TSR-HAWK-3
+    if parsed.nonce.len() > MAX_NONCE_LEN {
+        return Err(ParseError::NonceTooLong);
     }
+    // `dlg` without `app` parses: it is an Oz mismatch, 401 after the MAC (spec TSR-HAWK-14)
     Ok(parsed)
 }
 

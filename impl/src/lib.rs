@@ -14,6 +14,7 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod hawk;
+pub mod json;
 pub mod password;
 pub mod pkce;
 pub mod rand;

@@ -282,11 +282,12 @@ pub struct Redirect {
     pub redirect: String,
 }
 
-/// Parses a JSON request body. spec TSR-CONV-3: not JSON, not an object, missing, wrongly
-/// typed or unknown members are all `400 invalid_request`.
+/// Parses a JSON request body. spec TSR-CONV-3, TSR-CONV-15: not JSON, not an object, a member
+/// twice or `null`, missing, wrongly typed or unknown members are all `400 invalid_request`.
 pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|_| Error::invalid_request("the body is not valid JSON"))?;
+    // spec TSR-CONV-15: duplicate members and null refused once, here, for every wire type
+    let value = crate::json::parse_strict(body)
+        .map_err(|e| Error::InvalidRequest(Cow::Owned(e.to_string())))?;
     if !value.is_object() {
         return Err(Error::invalid_request("the body is not a JSON object"));
     }

@@ -345,8 +345,11 @@ fn parse_error_table() {
             BadTimestamp,
         ),
         (
-            format!("Hawk id=\"1\", ts=\"1\", nonce=\"n\", mac=\"{MAC}\", dlg=\"d\""),
-            DlgWithoutApp,
+            format!(
+                "Hawk id=\"1\", ts=\"1\", nonce=\"{}\", mac=\"{MAC}\"",
+                "n".repeat(tessera::hawk::MAX_NONCE_LEN + 1)
+            ),
+            NonceTooLong,
         ),
     ];
     let failures: Vec<String> = cases
