@@ -153,6 +153,27 @@ impl Default for HttpLimits {
     }
 }
 
+/// Login throttling (spec TSR-AUTHZ-8); see `server::login_limit` for how they combine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginLimits {
+    /// Free failures per (account, client) before the back-off: 10.
+    pub failures_per_account_client: u32,
+    /// Failures per network address per minute, over all accounts: 30.
+    pub failures_per_client_per_minute: u32,
+    /// Failures per minute over everything before every attempt is slowed down: 300.
+    pub global_failures_per_minute: u32,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self {
+            failures_per_account_client: 10,
+            failures_per_client_per_minute: 30,
+            global_failures_per_minute: 300,
+        }
+    }
+}
+
 /// Everything the Authority is configured with.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -166,8 +187,8 @@ pub struct Config {
     pub conformance: bool,
     /// Most nonces remembered at once (spec TSR-HAWK-11).
     pub nonce_capacity: usize,
-    /// Failed logins per account per minute before logins are refused (spec TSR-AUTHZ-8).
-    pub login_failures_per_minute: u32,
+    /// Login throttling (spec TSR-AUTHZ-8).
+    pub login: LoginLimits,
     /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
     /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
     /// to reproduce the model's `hardened-minus-burn` attack.
@@ -186,7 +207,7 @@ impl Config {
             skew: 60,
             conformance: false,
             nonce_capacity: 1_000_000,
-            login_failures_per_minute: 10,
+            login: LoginLimits::default(),
             burn_foreign_codes: true,
             http: HttpLimits::default(),
         }

@@ -53,7 +53,7 @@ pub async fn serve_with_limits(
             () = &mut shutdown => break,
         };
         let stream = match accepted {
-            Ok((stream, _peer)) => stream,
+            Ok(accepted) => accepted,
             Err(e) => {
                 // per-connection failures (reset before accept) are not the listener's; running
                 // out of file descriptors is, and spinning would not help
@@ -67,6 +67,7 @@ pub async fn serve_with_limits(
                 continue;
             }
         };
+        let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
@@ -91,7 +92,10 @@ pub async fn serve_with_limits(
             requests.fetch_add(1, Ordering::Relaxed);
             set_phase(&phase, Phase::Busy);
             let phase = Arc::clone(&phase);
-            let req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+            let mut req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+            // who is asking, for the login limiter (spec TSR-AUTHZ-8)
+            req.extensions_mut()
+                .insert(super::ClientAddr(peer.ip().to_canonical()));
             let router = router.clone();
             async move {
                 let resp = router.oneshot(req).await;

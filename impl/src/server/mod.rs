@@ -7,6 +7,7 @@ mod api;
 mod auth;
 mod conformance;
 mod listener;
+mod login_limit;
 mod openapi;
 mod pages;
 
@@ -21,9 +22,8 @@ use crate::seal::Sealer;
 use crate::store::{SqliteStore, Store, StoreError, StoreResult};
 use crate::wire::{FixtureConsumer, FixtureSubject, Fixtures};
 use axum::Router;
-use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 /// Largest request body (spec TSR-CONV-5).
 pub const BODY_LIMIT: usize = 16 * 1024;
@@ -43,7 +43,7 @@ struct Inner {
     cookie_key: ring::hmac::Key,
     nonces: NonceCache,
     fixtures: Option<Fixtures>,
-    login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
+    login_limiter: LoginLimiter,
     dummy_hash: String,
     db: DbThreads,
 }
@@ -329,6 +329,7 @@ impl Authority {
                 "CONFORMANCE MODE: test clock and fixtures are on; never use this in production"
             );
         }
+        let login_limiter = LoginLimiter::new(self.config.login, &*rng);
         Ok(AppState(Arc::new(Inner {
             db: DbThreads::start(&store, 2)?,
             dummy_hash: password::dummy_hash(Cost::FIXTURE),
@@ -342,7 +343,7 @@ impl Authority {
             cookie_key,
             nonces,
             fixtures,
-            login_failures: Mutex::new(HashMap::new()),
+            login_limiter,
         })))
     }
 }
@@ -541,6 +542,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 pub use listener::serve_with_limits;
+pub use login_limit::{ClientAddr, LoginLimiter};
 
 /// Serves `router` on `listener` until `shutdown` resolves, with the default
 /// [`HttpLimits`](crate::config::HttpLimits) (see [`serve_with_limits`]).
@@ -609,32 +611,8 @@ pub async fn spawn(
 }
 
 impl AppState {
-    /// spec TSR-AUTHZ-8: whether `username` has had too many failed logins in the last minute.
-    pub(crate) fn login_blocked(&self, username: &str, now: i64) -> bool {
-        let mut map = self
-            .0
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let Some(q) = map.get_mut(username) else {
-            return false;
-        };
-        while q.front().is_some_and(|&t| t <= now - 60) {
-            q.pop_front();
-        }
-        q.len() >= self.0.config.login_failures_per_minute as usize
-    }
-
-    pub(crate) fn record_login_failure(&self, username: &str, now: i64) {
-        let mut map = self
-            .0
-            .login_failures
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        if map.len() > 100_000 {
-            // bounded memory: forget accounts with no recent failure
-            map.retain(|_, q| q.back().is_some_and(|&t| t > now - 60));
-        }
-        map.entry(username.to_owned()).or_default().push_back(now);
+    /// The login limiter (spec TSR-AUTHZ-8).
+    pub(crate) fn login_limiter(&self) -> &LoginLimiter {
+        &self.0.login_limiter
     }
 }

@@ -7,6 +7,9 @@
 //! the browser cookie, with an expiry (spec TSR-AUTHZ-6). Every page is sent with the headers
 //! of spec TSR-AUTHZ-4; every redirect is a 303 (spec TSR-AUTHZ-5).
 
+use super::login_limit::{
+    Attempt as LoginAttempt, RetryAfter, MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES,
+};
 use super::AppState;
 use crate::core::{self, secret_hash, AuthorizeProblem, Decision, State as SessionState, Subject};
 use crate::error::Error;
@@ -425,6 +428,7 @@ fn check_csrf(
 
 /// `POST /authorize/login`.
 async fn login(State(st): State<AppState>, req: Request) -> Response {
+    let addr = req.extensions().get::<super::ClientAddr>().copied();
     let (headers, fields) = match read_form(req).await {
         Ok(x) => x,
         Err(r) => return r,
@@ -439,32 +443,60 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
     let csrf = csrf_token(&st, &browser, &request);
     let username = field(&fields, "username").unwrap_or("").to_owned();
     let password = field(&fields, "password").unwrap_or("").to_owned();
+    let limiter = st.login_limiter();
+    let attempt = LoginAttempt {
+        username: &username,
+        browser: &browser,
+        addr,
+    };
     let now = st.now();
-    // spec TSR-AUTHZ-8: per account, whether or not it exists
-    if st.login_blocked(&username, now) {
-        return html(
+    // spec TSR-AUTHZ-8: per (account, client) and per client, whether or not the account exists
+    if let Err(RetryAfter(secs)) = limiter.check(&attempt, now) {
+        let mut resp = html(
             StatusCode::TOO_MANY_REQUESTS,
             "Sign in",
             &login_form(
                 &request,
                 &csrf,
-                Some("Too many failed attempts. Wait a minute and try again."),
+                Some(&format!(
+                    "Too many failed attempts from this browser. Try again in {secs} seconds."
+                )),
             ),
             &[],
         );
+        if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
     }
-    let u = username.clone();
-    let Ok(subject) = st.db_read(move |s| s.subject_by_username(&u)).await else {
-        return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+    if limiter.slow_down(now) {
+        // a global slow-down under attack: later, never refused
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    }
+    let subject = if username.len() > MAX_USERNAME_BYTES || password.len() > MAX_PASSWORD_BYTES {
+        None
+    } else {
+        let u = username.clone();
+        let Ok(subject) = st.db_read(move |s| s.subject_by_username(&u)).await else {
+            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+        };
+        subject
     };
+    // spec TSR-AUTHZ-8: an unknown name costs the same hash as a wrong password
     let phc = subject
         .as_ref()
         .map_or_else(|| st.0.dummy_hash.clone(), |s| s.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-        .await
-        .unwrap_or(false);
+    let ok = match limiter.verifications.acquire().await {
+        Ok(_permit) if password.len() <= MAX_PASSWORD_BYTES => {
+            tokio::task::spawn_blocking(move || password::verify(&password, &phc))
+                .await
+                .unwrap_or(false)
+        }
+        _ => false,
+    };
     match subject {
         Some(subject) if ok => {
+            limiter.record_success(&attempt, now);
             let exp = now + st.config().ttl.login;
             let value = login_cookie_value(&st, &subject.id, exp, &browser);
             let c = set_cookie(&st, LOGIN_COOKIE, &value, st.config().ttl.login);
@@ -477,7 +509,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
             see_other(&back, &[c])
         }
         _ => {
-            st.record_login_failure(&username, now);
+            limiter.record_failure(&attempt, now);
             tracing::info!("failed sign-in");
             html(
                 StatusCode::OK,
