@@ -189,6 +189,10 @@ pub struct Config {
     pub nonce_capacity: usize,
     /// Login throttling (spec TSR-AUTHZ-8).
     pub login: LoginLimits,
+    /// Argon2 cost of the hashes this Authority makes (`tessera subject add`: production);
+    /// the dummy hash for unknown login names starts with it and then follows the stored
+    /// hashes (spec TSR-AUTHZ-8). Conformance mode always uses [`Cost::FIXTURE`].
+    pub password_cost: crate::password::Cost,
     /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
     /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
     /// to reproduce the model's `hardened-minus-burn` attack.
@@ -208,6 +212,7 @@ impl Config {
             conformance: false,
             nonce_capacity: 1_000_000,
             login: LoginLimits::default(),
+            password_cost: crate::password::Cost::PRODUCTION,
             burn_foreign_codes: true,
             http: HttpLimits::default(),
         }

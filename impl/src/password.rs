@@ -53,21 +53,161 @@ pub fn verify(password: &str, phc: &str) -> bool {
     })
 }
 
-/// A hash to verify against when the login name does not exist, so that the answer takes as
-/// long as for a real account (spec TSR-AUTHZ-8: do not reveal whether the name exists).
-pub fn dummy_hash(cost: Cost) -> String {
-    hash(
-        "tessera-dummy-password",
-        cost,
-        &crate::rand::SeededRandom::new(0),
-    )
-    .unwrap_or_default()
+/// The Argon2 algorithm, version and parameters a PHC string was made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HashParams {
+    algorithm: Algorithm,
+    version: Version,
+    params: Params,
+}
+
+impl HashParams {
+    /// The parameters of `phc`, if it is an Argon2 PHC string.
+    #[must_use]
+    pub fn of(phc: &str) -> Option<Self> {
+        let h = PasswordHash::new(phc).ok()?;
+        Some(Self {
+            algorithm: Algorithm::try_from(h.algorithm).ok()?,
+            version: h.version.and_then(|v| Version::try_from(v).ok())?,
+            params: Params::try_from(&h).ok()?,
+        })
+    }
+
+    /// The parameters of [`hash`] under `cost`.
+    pub fn of_cost(cost: Cost) -> Result<Self, HashError> {
+        Ok(Self {
+            algorithm: Algorithm::Argon2id,
+            version: Version::V0x13,
+            params: Params::new(
+                cost.memory_kib,
+                cost.iterations,
+                1,
+                Some(Params::DEFAULT_OUTPUT_LEN),
+            )
+            .map_err(|_| HashError)?,
+        })
+    }
+
+    /// A hash of a fixed throwaway password under exactly these parameters.
+    fn dummy(&self) -> Result<String, HashError> {
+        let salt = SaltString::encode_b64(&[0x5a; 16]).map_err(|_| HashError)?;
+        Argon2::new(self.algorithm, self.version, self.params.clone())
+            .hash_password(b"tessera-dummy-password", &salt)
+            .map(|h| h.to_string())
+            .map_err(|_| HashError)
+    }
+}
+
+/// The hash to verify against when the login name does not exist, so that the answer costs
+/// what a wrong password for a real account costs (spec TSR-AUTHZ-8: do not reveal whether the
+/// name exists). It starts with the parameters new hashes get and then follows those of the
+/// stored hashes it is shown ([`DummyHash::follow`]), so an account hashed with other
+/// parameters (older, or made by another tool) does not make unknown names stand out.
+#[derive(Debug)]
+pub struct DummyHash {
+    current: std::sync::Mutex<(HashParams, Option<std::sync::Arc<str>>)>,
+}
+
+impl DummyHash {
+    /// A dummy with the parameters of [`hash`] under `cost`; computed on first use.
+    pub fn new(cost: Cost) -> Result<Self, HashError> {
+        Ok(Self {
+            current: std::sync::Mutex::new((HashParams::of_cost(cost)?, None)),
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashParams, Option<std::sync::Arc<str>>)> {
+        self.current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A stored hash was verified: from now on the dummy has its parameters.
+    pub fn follow(&self, stored: &str) {
+        let Some(p) = HashParams::of(stored) else {
+            return;
+        };
+        let mut cur = self.lock();
+        if cur.0 != p {
+            *cur = (p, None);
+        }
+    }
+
+    /// The dummy PHC string (hashing it first if the parameters changed: blocking).
+    #[must_use]
+    pub fn get(&self) -> std::sync::Arc<str> {
+        let params = {
+            let cur = self.lock();
+            if let Some(h) = &cur.1 {
+                return h.clone();
+            }
+            cur.0.clone()
+        };
+        let h: std::sync::Arc<str> = params.dummy().unwrap_or_default().into();
+        let mut cur = self.lock();
+        if cur.0 == params {
+            cur.1 = Some(h.clone());
+        }
+        h
+    }
+}
+
+/// Verifies `password` against the stored hash, or against `dummy` when there is no account;
+/// returns the verdict (always `false` without an account) and the parameters the work ran
+/// with, which are the same on both paths (spec TSR-AUTHZ-8). Blocking.
+#[must_use]
+pub fn verify_or_dummy(
+    password: &str,
+    stored: Option<&str>,
+    dummy: &DummyHash,
+) -> (bool, Option<HashParams>) {
+    match stored {
+        Some(phc) => {
+            dummy.follow(phc);
+            (verify(password, phc), HashParams::of(phc))
+        }
+        None => {
+            let phc = dummy.get();
+            let _ = verify(password, &phc);
+            (false, HashParams::of(&phc))
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::rand::SeededRandom;
+
+    #[test]
+    fn unknown_names_and_wrong_passwords_run_the_same_argon2_work() {
+        let rng = SeededRandom::new(2);
+        for (start, stored_cost) in [
+            (Cost::FIXTURE, Cost::FIXTURE),
+            (Cost::PRODUCTION, Cost::PRODUCTION),
+            // an account hashed with other parameters: the dummy follows it
+            (Cost::FIXTURE, Cost::PRODUCTION),
+        ] {
+            let dummy = DummyHash::new(start).unwrap();
+            let stored = hash("owner's password", stored_cost, &rng).unwrap();
+            let (ok, wrong) = verify_or_dummy("guess", Some(&stored), &dummy);
+            assert!(!ok);
+            let (ok, unknown) = verify_or_dummy("guess", None, &dummy);
+            assert!(!ok);
+            assert!(wrong.is_some());
+            assert_eq!(wrong, unknown, "{start:?} then {stored_cost:?}");
+            assert_eq!(unknown, Some(HashParams::of_cost(stored_cost).unwrap()));
+        }
+        // before any account was seen, the dummy has the parameters new hashes get
+        let dummy = DummyHash::new(Cost::PRODUCTION).unwrap();
+        assert_eq!(
+            HashParams::of(&dummy.get()),
+            HashParams::of(&hash("x", Cost::PRODUCTION, &rng).unwrap())
+        );
+        // a verified right password still verifies
+        let stored = hash("right", Cost::FIXTURE, &rng).unwrap();
+        assert!(verify_or_dummy("right", Some(&stored), &dummy).0);
+    }
 
     #[test]
     fn hash_and_verify() {

@@ -95,6 +95,8 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     let consumer_url = format!("http://{c_addr}");
     let mut config = Config::new(Issuer::parse(&issuer)?);
     config.conformance = opts.conformance;
+    // the demo's throwaway accounts use the cheap cost; the dummy hash must match them
+    config.password_cost = Cost::FIXTURE;
 
     let rng = SystemRandom::new();
     let password = opts.password.clone().unwrap_or_else(|| token(&rng, 9));

@@ -233,7 +233,7 @@ impl LoginLimiter {
 
     /// Entries held now (pairs, clients, known browsers), for the memory benchmark.
     #[must_use]
-    pub fn len(&self) -> (usize, usize, usize) {
+    pub fn entries(&self) -> (usize, usize, usize) {
         let m = self.lock();
         (m.pairs.len(), m.clients.len(), m.known.len())
     }
@@ -361,11 +361,11 @@ mod tests {
             let name = format!("u{i}");
             l.record_failure(&at(&name, "b", [10, 2, 0, 1]), 5);
         }
-        let (pairs, clients, _) = l.len();
+        let (pairs, clients, _) = l.entries();
         assert_eq!(pairs, MAX_ENTRIES);
         assert_eq!(clients, 1);
         // an hour later everything is forgotten at the next failure
         l.record_failure(&at("late", "b", [10, 2, 0, 1]), 5 + MEMORY_SECS + 61);
-        assert_eq!(l.len().0, 1);
+        assert_eq!(l.entries().0, 1);
     }
 }

@@ -44,7 +44,7 @@ struct Inner {
     nonces: NonceCache,
     fixtures: Option<Fixtures>,
     login_limiter: LoginLimiter,
-    dummy_hash: String,
+    dummy_hash: password::DummyHash,
     db: DbThreads,
 }
 
@@ -330,9 +330,14 @@ impl Authority {
             );
         }
         let login_limiter = LoginLimiter::new(self.config.login, &*rng);
+        let dummy_hash = password::DummyHash::new(if conformance {
+            Cost::FIXTURE
+        } else {
+            self.config.password_cost
+        })?;
         Ok(AppState(Arc::new(Inner {
             db: DbThreads::start(&store, 2)?,
-            dummy_hash: password::dummy_hash(Cost::FIXTURE),
+            dummy_hash,
             config: self.config,
             clock,
             test_clock,
@@ -542,7 +547,7 @@ pub fn app(state: AppState) -> Router {
 }
 
 pub use listener::serve_with_limits;
-pub use login_limit::{ClientAddr, LoginLimiter};
+pub use login_limit::{Attempt as LoginAttempt, ClientAddr, LoginLimiter, RetryAfter};
 
 /// Serves `router` on `listener` until `shutdown` resolves, with the default
 /// [`HttpLimits`](crate::config::HttpLimits) (see [`serve_with_limits`]).

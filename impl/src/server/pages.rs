@@ -483,14 +483,15 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
         subject
     };
     // spec TSR-AUTHZ-8: an unknown name costs the same hash as a wrong password
-    let phc = subject
-        .as_ref()
-        .map_or_else(|| st.0.dummy_hash.clone(), |s| s.password_hash.clone());
+    let stored = subject.as_ref().map(|s| s.password_hash.clone());
     let ok = match limiter.verifications.acquire().await {
         Ok(_permit) if password.len() <= MAX_PASSWORD_BYTES => {
-            tokio::task::spawn_blocking(move || password::verify(&password, &phc))
-                .await
-                .unwrap_or(false)
+            let st2 = st.clone();
+            tokio::task::spawn_blocking(move || {
+                password::verify_or_dummy(&password, stored.as_deref(), &st2.0.dummy_hash).0
+            })
+            .await
+            .unwrap_or(false)
         }
         _ => false,
     };
