@@ -21,6 +21,60 @@ pub fn router(web: &WebConsumer) -> Router {
         .merge(web.router())
 }
 
+/// Wraps the demo Consumer's router so that a request on another host name than
+/// `consumer_url`'s gets a warning page instead: the browser session cookie is scoped by host
+/// name, so a login started on one name would not find its session on the callback to another,
+/// and on the Authority's host name (`authority_host`) the browser would mix the two sites'
+/// cookies (spec TSR-AUTHZ-6).
+pub fn host_guard(router: Router, consumer_url: &str, authority_host: &str) -> Router {
+    let expected = url::Url::parse(consumer_url)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_ascii_lowercase))
+        .unwrap_or_default();
+    let open_url = consumer_url.to_owned();
+    let authority_host = authority_host.to_ascii_lowercase();
+    router.layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let expected = expected.clone();
+            let open_url = open_url.clone();
+            let authority_host = authority_host.clone();
+            async move {
+                let host = req
+                    .headers()
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|h| url::Url::parse(&format!("http://{h}")).ok())
+                    .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+                match host {
+                    Some(h) if h != expected => {
+                        let why = if h == authority_host {
+                            "is the Authority's host name: the browser would send the \
+                             Authority's login cookies to this Consumer and this Consumer's \
+                             session cookie to the Authority"
+                        } else {
+                            "is not the host name this Consumer was started on: its session \
+                             cookie would not come back with the login callback"
+                        };
+                        let mut r = page(
+                            "Wrong address",
+                            &format!(
+                                "<p class=\"notice\" id=\"host-warning\">You opened the demo \
+                                 Consumer at <code>{}</code>, which {why}.</p>\
+                                 <p>Open <a href=\"{1}/\">{1}/</a> instead.</p>",
+                                escape(&h),
+                                escape(&open_url)
+                            ),
+                        );
+                        *r.status_mut() = StatusCode::MISDIRECTED_REQUEST;
+                        r
+                    }
+                    _ => next.run(req).await,
+                }
+            }
+        },
+    ))
+}
+
 /// Minimal HTML escaping for text and attribute values.
 #[must_use]
 pub fn escape(s: &str) -> String {

@@ -65,7 +65,7 @@ impl DemoOptions {
 /// A running demo.
 #[derive(Debug)]
 pub struct Demo {
-    /// The Authority's issuer, `http://127.0.0.1:{port}`.
+    /// The Authority's issuer, `http://localhost:{port}` (another host name than the Consumer's).
     pub issuer: String,
     /// The demo Consumer's base URL, `http://127.0.0.1:{port}` (open this).
     pub consumer_url: String,
@@ -91,8 +91,30 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     let c_listener = tokio::net::TcpListener::bind(opts.consumer_addr).await?;
     let a_addr = a_listener.local_addr()?;
     let c_addr = c_listener.local_addr()?;
-    let issuer = format!("http://{a_addr}");
+    // Cookies are scoped by host name, not port: on one host name the Consumer would receive
+    // the Authority's login cookies and the Authority the Consumer's session cookie (spec
+    // TSR-AUTHZ-6). On loopback the Authority is `localhost` and the Consumer `127.0.0.1`.
+    let issuer = if a_addr.ip().is_loopback() {
+        format!("http://localhost:{}", a_addr.port())
+    } else {
+        format!("http://{a_addr}")
+    };
     let consumer_url = format!("http://{c_addr}");
+    let consumer_host = url::Url::parse(&consumer_url)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
+    let authority_host = url::Url::parse(&issuer)?
+        .host_str()
+        .unwrap_or_default()
+        .to_owned();
+    if consumer_host == authority_host {
+        tracing::warn!(
+            host = %consumer_host,
+            "the demo Authority and Consumer share a host name: their cookies will mix; \
+             give them different host names"
+        );
+    }
     let mut config = Config::new(Issuer::parse(&issuer)?);
     config.conformance = opts.conformance;
     // the demo's throwaway accounts use the cheap cost; the dummy hash must match them
@@ -154,7 +176,10 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     let mut tasks = Vec::new();
     for (listener, router) in [
         (a_listener, server::app(state.clone())),
-        (c_listener, app::router(&web)),
+        (
+            c_listener,
+            app::host_guard(app::router(&web), &consumer_url, &authority_host),
+        ),
     ] {
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         shutdown.push(tx);

@@ -6,6 +6,7 @@
 mod api;
 mod auth;
 mod conformance;
+mod cookies;
 mod listener;
 mod login_limit;
 mod openapi;
@@ -41,6 +42,7 @@ struct Inner {
     sealer: Sealer,
     pairwise_key: Vec<u8>,
     cookie_key: ring::hmac::Key,
+    login_sealer: cookies::LoginSealer,
     nonces: NonceCache,
     fixtures: Option<Fixtures>,
     login_limiter: LoginLimiter,
@@ -308,6 +310,8 @@ impl Authority {
         let pairwise_key = store.secret("pairwise", &gen32)?;
         let cookie_key =
             ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &store.secret("cookie", &gen32)?);
+        let login_sealer = cookies::LoginSealer::new(&store.secret("login-cookie", &gen32)?)
+            .ok_or(crate::seal::SealError::BadKeyLength)?;
 
         let fixtures = if conformance {
             Some(install_fixtures(&self.config.issuer, &*store, &*rng)?)
@@ -346,6 +350,7 @@ impl Authority {
             sealer,
             pairwise_key,
             cookie_key,
+            login_sealer,
             nonces,
             fixtures,
             login_limiter,

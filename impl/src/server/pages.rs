@@ -3,14 +3,15 @@
 //!
 //! CSRF: the browser gets a random `tessera_browser` cookie; every form carries
 //! `csrf_token = HMAC(cookie key, browser ‖ request)`, checked before anything else on POST
-//! (spec TSR-AUTHZ-2). The login is a `tessera_login` cookie MACed by the Authority, bound to
-//! the browser cookie, with an expiry (spec TSR-AUTHZ-6). Every page is sent with the headers
+//! (spec TSR-AUTHZ-2). The login is a `tessera_login` cookie sealed by the Authority (opaque),
+//! bound to the browser cookie, with an expiry; under https both names carry the `__Host-`
+//! prefix (spec TSR-AUTHZ-6, `cookies.rs`). Every page is sent with the headers
 //! of spec TSR-AUTHZ-4; every redirect is a 303 (spec TSR-AUTHZ-5).
 
 use super::login_limit::{
     Attempt as LoginAttempt, RetryAfter, MAX_PASSWORD_BYTES, MAX_USERNAME_BYTES,
 };
-use super::AppState;
+use super::{cookies, AppState};
 use crate::core::{self, secret_hash, AuthorizeProblem, Decision, State as SessionState, Subject};
 use crate::error::Error;
 use crate::password;
@@ -26,8 +27,6 @@ use base64::Engine as _;
 use ring::hmac;
 use std::collections::HashMap;
 
-const BROWSER_COOKIE: &str = "tessera_browser";
-const LOGIN_COOKIE: &str = "tessera_login";
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
@@ -130,27 +129,14 @@ fn see_other(location: &str, cookies: &[String]) -> Response {
 // ---------------------------------------------------------------------------------------------
 // Cookies and CSRF
 
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_owned())
+/// spec TSR-AUTHZ-6: the cookie names of this issuer (`__Host-` under https).
+fn cookie_names(st: &AppState) -> cookies::Names {
+    cookies::names(st.config().issuer.is_https())
 }
 
 /// spec TSR-AUTHZ-6: HttpOnly, SameSite=Lax, Secure under https.
 fn set_cookie(st: &AppState, name: &str, value: &str, max_age: i64) -> String {
-    format!(
-        "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{}",
-        if st.config().issuer.is_https() {
-            "; Secure"
-        } else {
-            ""
-        }
-    )
+    cookies::set(name, value, max_age, st.config().issuer.is_https())
 }
 
 fn mac(st: &AppState, parts: &[&str]) -> String {
@@ -168,34 +154,29 @@ fn csrf_token(st: &AppState, browser: &str, request: &str) -> String {
 
 /// The browser cookie, or a fresh one plus its `Set-Cookie`.
 fn browser_id(st: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
-    match cookie(headers, BROWSER_COOKIE).filter(|b| b.len() == 43) {
+    let name = cookie_names(st).browser;
+    match cookies::get(headers, name).filter(|b| b.len() == 43) {
         Some(b) => (b, None),
         None => {
             let b = token(&*st.0.rng, TOKEN_BYTES);
-            let c = set_cookie(st, BROWSER_COOKIE, &b, 86_400 * 365);
+            let c = set_cookie(st, name, &b, 86_400 * 365);
             (b, Some(c))
         }
     }
 }
 
+/// The login cookie: sealed, so the Subject's internal id is never in clear (spec TSR-AUTHZ-6).
 fn login_cookie_value(st: &AppState, subject_id: &str, exp: i64, browser: &str) -> String {
-    let e = exp.to_string();
-    let payload = URL_SAFE_NO_PAD.encode(format!("{subject_id}\n{e}"));
-    format!("{payload}.{}", mac(st, &["login", subject_id, &e, browser]))
+    st.0
+        .login_sealer
+        .seal(subject_id, exp, browser, &*st.0.rng)
 }
 
 /// The logged-in Subject's internal id, if the login cookie is valid for this browser.
 fn logged_in(st: &AppState, headers: &HeaderMap, browser: &str, now: i64) -> Option<String> {
-    let v = cookie(headers, LOGIN_COOKIE)?;
-    let (payload, tag) = v.split_once('.')?;
-    let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
-    let (subject_id, e) = decoded.split_once('\n')?;
-    let expected = mac(st, &["login", subject_id, e, browser]);
-    if !core::ct_eq(expected.as_bytes(), tag.as_bytes()) {
-        return None;
-    }
-    let exp: i64 = e.parse().ok()?;
-    (now < exp).then(|| subject_id.to_owned())
+    let v = cookies::get(headers, cookie_names(st).login)?;
+    let (subject_id, exp) = st.0.login_sealer.open(&v, browser)?;
+    (now < exp).then_some(subject_id)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -416,7 +397,7 @@ fn check_csrf(
             "This form has expired or did not come from this site. Go back and try again.",
         )
     };
-    let browser = cookie(headers, BROWSER_COOKIE).ok_or_else(forbidden)?;
+    let browser = cookies::get(headers, cookie_names(st).browser).ok_or_else(forbidden)?;
     let request = field(fields, "request").unwrap_or("");
     let token = field(fields, "csrf_token").ok_or_else(forbidden)?;
     let expected = csrf_token(st, &browser, request);
@@ -500,7 +481,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
             limiter.record_success(&attempt, now);
             let exp = now + st.config().ttl.login;
             let value = login_cookie_value(&st, &subject.id, exp, &browser);
-            let c = set_cookie(&st, LOGIN_COOKIE, &value, st.config().ttl.login);
+            let c = set_cookie(&st, cookie_names(&st).login, &value, st.config().ttl.login);
             tracing::info!("subject signed in");
             let back = format!(
                 "{}?request={}",

@@ -171,7 +171,7 @@ impl Harness {
         ts: i64,
         nonce: &str,
     ) -> (Artifacts, String) {
-        let issuer = Issuer::parse(ISSUER).unwrap();
+        let issuer = self.state.config().issuer.clone();
         let mut a = Artifacts::new(
             method,
             path,
