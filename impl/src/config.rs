@@ -199,6 +199,13 @@ pub struct Config {
     pub burn_foreign_codes: bool,
     /// Limits of the HTTP listener.
     pub http: HttpLimits,
+    /// Handshakes one Consumer may start per minute; more get `429 too_many_requests` (spec
+    /// TSR-CONV-16): 600.
+    pub handshakes_per_consumer_per_minute: u32,
+    /// How long after its expiry a session that was never redeemed (pending, denied,
+    /// authorized) is deleted (spec TSR-CONV-16): 600 s, so for that long a late `/v1/result`
+    /// still gets `session_expired` rather than `unknown_session`.
+    pub undecided_grace: i64,
 }
 
 impl Config {
@@ -215,6 +222,8 @@ impl Config {
             password_cost: crate::password::Cost::PRODUCTION,
             burn_foreign_codes: true,
             http: HttpLimits::default(),
+            handshakes_per_consumer_per_minute: 600,
+            undecided_grace: 600,
         }
     }
 }

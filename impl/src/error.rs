@@ -124,7 +124,7 @@ pub enum Error {
     /// `431 headers_too_large` (TSR-CONV-14): hyper's own refusal, given a JSON body.
     #[error("headers_too_large")]
     HeadersTooLarge,
-    /// `429 too_many_requests` (TSR-HANDSHAKE-7): this Consumer started too many handshakes.
+    /// `429 too_many_requests` (TSR-CONV-16): this Consumer started too many handshakes.
     #[error("too_many_requests")]
     TooManyRequests,
 }

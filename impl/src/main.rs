@@ -375,21 +375,8 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
             let _ = tokio::signal::ctrl_c().await;
             tracing::info!("shutting down");
         };
-        // spec TSR-SESSION-7: forget what can no longer be presented, hourly
-        let purge_state = state.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                every.tick().await;
-                let cutoff = purge_state.now() - purge_state.config().ttl.family;
-                let store = Arc::clone(purge_state.store());
-                match tokio::task::spawn_blocking(move || store.purge(cutoff)).await {
-                    Ok(Ok(n)) => tracing::info!(sessions = n, "purged expired records"),
-                    Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
-                    Err(e) => tracing::error!(error = %e, "purge task failed"),
-                }
-            }
-        });
+        // spec TSR-SESSION-7, TSR-CONV-16: forget what can no longer be presented
+        let _purger = server::spawn_purger(state.clone());
         let limits = state.config().http;
         server::serve_with_limits(listener, server::app(state), limits, shutdown).await?;
         Ok(())

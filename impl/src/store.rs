@@ -97,6 +97,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// presented, no redeemed code and no revocation of a live ticket, is forgotten).
     /// Returns the number of sessions deleted.
     fn purge(&self, cutoff: i64) -> StoreResult<usize>;
+    /// Deletes sessions never redeemed (`pending`, `denied`, `authorized`) whose `exp` is
+    /// before `cutoff` (spec TSR-CONV-16: soon after their expiry, so anonymous visits of a
+    /// login button do not pile up). A code of such a session was never redeemed, so there is
+    /// no reuse to detect. Returns the number of sessions deleted.
+    fn purge_undecided(&self, cutoff: i64) -> StoreResult<usize>;
 }
 
 const SCHEMA: &str = r"
@@ -492,6 +497,29 @@ impl Store for SqliteStore {
             )
             .map_err(map_unique)?;
             Ok(true)
+        })
+    }
+
+    fn purge_undecided(&self, cutoff: i64) -> StoreResult<usize> {
+        self.tx(|tx| {
+            let n = tx.execute(
+                "DELETE FROM sessions WHERE state IN ('pending', 'denied', 'authorized')
+                 AND json_extract(record, '$.exp') < ?1",
+                [cutoff],
+            )?;
+            if n > 0 {
+                tx.execute(
+                    "DELETE FROM codes WHERE NOT EXISTS
+                     (SELECT 1 FROM sessions WHERE sessions.sid_hash = codes.sid_hash)",
+                    [],
+                )?;
+                tx.execute(
+                    "DELETE FROM families WHERE NOT EXISTS
+                     (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
+                    [],
+                )?;
+            }
+            Ok(n)
         })
     }
 

@@ -84,6 +84,10 @@ async fn handshake(State(st): State<AppState>, call: ConsumerCall) -> Response {
     let out = async {
         // spec TSR-CONV-6: parsed only now, after authentication
         let req: HandshakeRequest = wire::parse(&call.body)?;
+        // spec TSR-CONV-16: each handshake stores a session; bounded per Consumer
+        if !st.allow_handshake(&call.consumer.id, st.now()) {
+            return Err(Error::TooManyRequests);
+        }
         let new = core::handshake(&st.env(st.now()), &call.consumer, req)?;
         let session = new.session.clone();
         st.db(move |s| s.create_session(&session)).await?;

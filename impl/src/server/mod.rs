@@ -11,6 +11,7 @@ mod listener;
 mod login_limit;
 mod openapi;
 mod pages;
+mod rate;
 
 use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, Issuer};
@@ -46,6 +47,7 @@ struct Inner {
     nonces: NonceCache,
     fixtures: Option<Fixtures>,
     login_limiter: LoginLimiter,
+    handshake_rate: rate::HandshakeRate,
     dummy_hash: password::DummyHash,
     db: DbThreads,
 }
@@ -334,6 +336,7 @@ impl Authority {
             );
         }
         let login_limiter = LoginLimiter::new(self.config.login, &*rng);
+        let handshake_rate = rate::HandshakeRate::new(self.config.handshakes_per_consumer_per_minute);
         let dummy_hash = password::DummyHash::new(if conformance {
             Cost::FIXTURE
         } else {
@@ -354,6 +357,7 @@ impl Authority {
             nonces,
             fixtures,
             login_limiter,
+            handshake_rate,
         })))
     }
 }
@@ -564,6 +568,46 @@ pub async fn serve(
     serve_with_limits(listener, router, crate::config::HttpLimits::default(), shutdown).await
 }
 
+/// How often [`spawn_purger`] deletes undecided sessions past their grace.
+pub const PURGE_UNDECIDED_EVERY: std::time::Duration = std::time::Duration::from_secs(300);
+/// How often [`spawn_purger`] deletes everything past the family TTL.
+pub const PURGE_ALL_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Deletes what can no longer be presented, once (spec TSR-SESSION-7, TSR-CONV-16): sessions
+/// never redeemed `undecided_grace` after their expiry and, when `all`, every session past
+/// the family TTL. Returns the number of sessions deleted.
+pub async fn purge_expired(state: &AppState, all: bool) -> Result<usize, Error> {
+    let now = state.now();
+    let undecided_cutoff = now - state.config().undecided_grace;
+    let mut n = state
+        .db(move |s| s.purge_undecided(undecided_cutoff))
+        .await?;
+    if all {
+        let cutoff = now - state.config().ttl.family;
+        n += state.db(move |s| s.purge(cutoff)).await?;
+    }
+    Ok(n)
+}
+
+/// Runs [`purge_expired`] every [`PURGE_UNDECIDED_EVERY`] (and the whole purge every
+/// [`PURGE_ALL_EVERY`]) until the task is aborted.
+pub fn spawn_purger(state: AppState) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(PURGE_UNDECIDED_EVERY);
+        let ratio = (PURGE_ALL_EVERY.as_secs() / PURGE_UNDECIDED_EVERY.as_secs()).max(1);
+        let mut tick = 0u64;
+        loop {
+            every.tick().await;
+            let all = tick % ratio == 0;
+            tick += 1;
+            match purge_expired(&state, all).await {
+                Ok(n) => tracing::info!(sessions = n, all, "purged expired records"),
+                Err(_) => tracing::error!("purge failed"),
+            }
+        }
+    })
+}
+
 /// An Authority running in this process (see [`spawn`]).
 #[derive(Debug)]
 pub struct Running {
@@ -621,6 +665,11 @@ pub async fn spawn(
 }
 
 impl AppState {
+    /// spec TSR-CONV-16: counts a handshake of `consumer`; `false` when over its rate.
+    pub(crate) fn allow_handshake(&self, consumer: &str, now: i64) -> bool {
+        self.0.handshake_rate.allow(consumer, now)
+    }
+
     /// The login limiter (spec TSR-AUTHZ-8).
     pub(crate) fn login_limiter(&self) -> &LoginLimiter {
         &self.0.login_limiter
