@@ -37,9 +37,8 @@ pub fn parse_strict(body: &[u8]) -> Result<Value, StrictError> {
         found: &mut found,
     }
     .deserialize(&mut de);
-    let value = match value {
-        Ok(v) => v,
-        Err(_) => return Err(found.unwrap_or(StrictError::Syntax)),
+    let Ok(value) = value else {
+        return Err(found.unwrap_or(StrictError::Syntax));
     };
     de.end().map_err(|_| StrictError::Syntax)?;
     Ok(value)

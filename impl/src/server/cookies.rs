@@ -155,7 +155,7 @@ mod tests {
         let other = LoginSealer::new(&[8; 32]).unwrap();
         assert_eq!(other.open(&v, "browser-a"), None);
         // flipped bits, truncation, junk
-        let mut bad = raw.clone();
+        let mut bad = raw;
         bad[20] ^= 1;
         assert_eq!(s.open(&URL_SAFE_NO_PAD.encode(bad), "browser-a"), None);
         assert_eq!(s.open(&v[..10], "browser-a"), None);
