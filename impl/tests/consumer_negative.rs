@@ -649,7 +649,8 @@ async fn metadata_discovery_checks_the_issuer() {
         .await
         .expect("works with discovered endpoints");
     // Same server, named differently: the document's issuer is not the URL's.
-    let other = d.issuer.replace("127.0.0.1", "localhost");
+    // (the demo Authority is on `localhost`, its Consumer on `127.0.0.1`)
+    let other = d.issuer.replace("localhost", "127.0.0.1");
     let e = Consumer::discover(&http, &other, reg.clone())
         .await
         .unwrap_err();
