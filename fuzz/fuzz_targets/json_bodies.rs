@@ -34,7 +34,10 @@ fuzz_target!(|data: &[u8]| {
         wire::parse::<ClockAdvance>(data).is_ok(),
     ];
     if results.iter().any(|ok| *ok) {
-        assert!(strict.is_ok(), "a wire type accepted what the strict parser refuses");
+        assert!(
+            strict.is_ok(),
+            "a wire type accepted what the strict parser refuses"
+        );
     }
     if let Err(e) = wire::parse::<SidRequest>(data) {
         assert_eq!(e.status().as_u16(), 400);

@@ -336,7 +336,8 @@ impl Authority {
             );
         }
         let login_limiter = LoginLimiter::new(self.config.login, &*rng);
-        let handshake_rate = rate::HandshakeRate::new(self.config.handshakes_per_consumer_per_minute);
+        let handshake_rate =
+            rate::HandshakeRate::new(self.config.handshakes_per_consumer_per_minute);
         let dummy_hash = password::DummyHash::new(if conformance {
             Cost::FIXTURE
         } else {
@@ -565,7 +566,13 @@ pub async fn serve(
     router: Router,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve_with_limits(listener, router, crate::config::HttpLimits::default(), shutdown).await
+    serve_with_limits(
+        listener,
+        router,
+        crate::config::HttpLimits::default(),
+        shutdown,
+    )
+    .await
 }
 
 /// How often [`spawn_purger`] deletes undecided sessions past their grace.

@@ -27,7 +27,6 @@ use base64::Engine as _;
 use ring::hmac;
 use std::collections::HashMap;
 
-
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/authorize", get(authorize))
@@ -167,9 +166,7 @@ fn browser_id(st: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
 
 /// The login cookie: sealed, so the Subject's internal id is never in clear (spec TSR-AUTHZ-6).
 fn login_cookie_value(st: &AppState, subject_id: &str, exp: i64, browser: &str) -> String {
-    st.0
-        .login_sealer
-        .seal(subject_id, exp, browser, &*st.0.rng)
+    st.0.login_sealer.seal(subject_id, exp, browser, &*st.0.rng)
 }
 
 /// The logged-in Subject's internal id, if the login cookie is valid for this browser.
