@@ -11,6 +11,7 @@ use tessera::password::{self, Cost};
 use tessera::rand::{token, SystemRandom, TOKEN_BYTES};
 use tessera::server::{self, Authority};
 use tessera::store::{SqliteStore, Store};
+use tessera::store_pg::PgStore;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -37,6 +38,12 @@ enum Command {
     /// Manage the ticket sealing keys (spec TSR-TICKET-2). Restart `serve` to apply.
     #[command(subcommand)]
     SealKey(SealKeyCommand),
+    /// Apply pending schema migrations to the store and print its version (`serve` applies
+    /// them too; run this first when several instances share a PostgreSQL database).
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+    },
     /// Run the Authority and the demo Consumer together on loopback (in memory) and print the
     /// URL to open and the demo Subject's credentials.
     Demo {
@@ -51,9 +58,10 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct DbArg {
-    /// The SQLite file holding the Authority's state.
+    /// Where the Authority's state lives: a SQLite file (the embedded default), or a
+    /// PostgreSQL URL (`postgres://user:password@host:port/db`) shared by several instances.
     #[arg(long, default_value = "tessera.db")]
-    db: PathBuf,
+    db: String,
 }
 
 #[derive(Debug, Args)]
@@ -61,10 +69,15 @@ struct ServeArgs {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:7700")]
     addr: String,
-    /// The SQLite file holding the Authority's state [default: tessera.db; not allowed with
-    /// --conformance, which always starts from a fresh in-memory store].
+    /// Where the Authority's state lives: a SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/db`) that several instances share [default:
+    /// tessera.db; not allowed with --conformance, which always starts from a fresh in-memory
+    /// store].
     #[arg(long)]
-    db: Option<PathBuf>,
+    db: Option<String>,
+    /// Most PostgreSQL connections this instance opens.
+    #[arg(long, default_value_t = 16)]
+    db_connections: u32,
     /// The issuer identifier (base URL clients use) [default: http://{addr}].
     #[arg(long)]
     issuer: Option<String>,
@@ -195,13 +208,45 @@ fn main() -> ExitCode {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-fn open(db: &DbArg) -> Result<SqliteStore, AnyError> {
-    Ok(SqliteStore::open(&db.db)?)
+/// Whether `db` names a PostgreSQL database rather than a SQLite file.
+fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+fn open_store(db: &str, connections: u32) -> Result<Arc<dyn Store>, AnyError> {
+    Ok(if is_postgres_url(db) {
+        Arc::new(PgStore::open(db, connections)?)
+    } else {
+        Arc::new(SqliteStore::open(PathBuf::from(db))?)
+    })
+}
+
+fn open(db: &DbArg) -> Result<Arc<dyn Store>, AnyError> {
+    open_store(&db.db, 4)
+}
+
+fn migrate(db: &DbArg) -> Result<(), AnyError> {
+    let report = if is_postgres_url(&db.db) {
+        PgStore::connect(&db.db, 1)?.migrate()?
+    } else {
+        let mut conn = rusqlite::Connection::open(&db.db)?;
+        tessera::migrate::sqlite(&mut conn)?
+    };
+    for (v, name) in &report.applied {
+        println!("applied {v}: {name}");
+    }
+    if report.applied.is_empty() {
+        println!("schema version {} (up to date)", report.to);
+    } else {
+        println!("schema version {} (was {})", report.to, report.from);
+    }
+    Ok(())
 }
 
 fn run(cli: Cli) -> Result<(), AnyError> {
     match cli.command {
         Command::Serve(args) => serve(args),
+        Command::Migrate { db } => migrate(&db),
         Command::Demo {
             authority_addr,
             consumer_addr,
@@ -263,17 +308,17 @@ fn run(cli: Cli) -> Result<(), AnyError> {
             Ok(())
         }
         Command::SealKey(SealKeyCommand::Rotate { db }) => {
-            let kid = server::rotate_sealing_key(&open(&db)?, &SystemRandom::new())?;
+            let kid = server::rotate_sealing_key(&*open(&db)?, &SystemRandom::new())?;
             println!("current sealing key: {kid} (restart `tessera serve` to use it)");
             Ok(())
         }
         Command::SealKey(SealKeyCommand::Retire { db, kid }) => {
-            server::retire_sealing_key(&open(&db)?, &kid)?;
+            server::retire_sealing_key(&*open(&db)?, &kid)?;
             println!("retired {kid}: tickets sealed with it stop verifying at the next start");
             Ok(())
         }
         Command::SealKey(SealKeyCommand::List { db }) => {
-            let (kids, current) = server::sealing_keys(&open(&db)?)?;
+            let (kids, current) = server::sealing_keys(&*open(&db)?)?;
             for k in kids {
                 let mark = if current.as_deref() == Some(k.as_str()) {
                     " (current)"
@@ -334,7 +379,11 @@ fn serve(args: ServeArgs) -> Result<(), AnyError> {
             (Some(_), true) => {
                 return Err("--conformance always uses a fresh in-memory store; drop --db".into())
             }
-            (Some(p), false) => Arc::new(SqliteStore::open(p)?),
+            (Some(db), false) => {
+                let db = db.clone();
+                let n = args.db_connections;
+                tokio::task::spawn_blocking(move || open_store(&db, n)).await??
+            }
             (None, true) => Arc::new(SqliteStore::in_memory()?),
             (None, false) => Arc::new(SqliteStore::open("tessera.db")?),
         };

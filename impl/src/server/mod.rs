@@ -13,7 +13,6 @@ use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, Issuer};
 use crate::core::{Consumer, Env, Subject};
 use crate::error::Error;
-use crate::hawk::NonceCache;
 use crate::password::{self, Cost};
 use crate::rand::{token, Random, SystemRandom, TOKEN_BYTES};
 use crate::seal::Sealer;
@@ -40,7 +39,7 @@ struct Inner {
     sealer: Sealer,
     pairwise_key: Vec<u8>,
     cookie_key: ring::hmac::Key,
-    nonces: NonceCache,
+    nonces: crate::replay_store::Replay,
     fixtures: Option<Fixtures>,
     login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
     dummy_hash: String,
@@ -255,11 +254,13 @@ impl Authority {
         self
     }
 
-    /// Whether the Hawk nonce cache refuses timestamps up to the start time plus the skew
-    /// (spec TSR-HAWK-10). On by default; off by default in conformance mode, where every
-    /// key (Consumer keys and the ticket sealing key) is fresh at each start, so no request
-    /// made to an earlier process can verify. Tests may turn it off when no earlier process
-    /// existed.
+    /// Whether replay protection holds across restarts (spec TSR-HAWK-10, TSR-HAWK-15): on a
+    /// shared store the nonces live in the store; otherwise a persisted high-water mark of
+    /// accepted timestamps fences off what an earlier process may have accepted (see
+    /// [`crate::replay_store`]). On by default; off by default in conformance mode, where
+    /// every key (Consumer keys and the ticket sealing key) is fresh at each start, so no
+    /// request made to an earlier process can verify. Tests may turn it off when no earlier
+    /// process existed.
     pub fn restart_fence(mut self, on: bool) -> Self {
         self.restart_fence = Some(on);
         self
@@ -313,14 +314,30 @@ impl Authority {
         } else {
             None
         };
-        let fence = self.restart_fence.unwrap_or(!conformance);
-        let started_at = if fence {
-            u64::try_from(clock.now()).unwrap_or(0)
-        } else {
-            0
-        };
+        let protect_restarts = self.restart_fence.unwrap_or(!conformance);
         let skew = u64::try_from(self.config.skew).unwrap_or(60);
-        let nonces = NonceCache::new(self.config.nonce_capacity, skew, started_at);
+        let now = u64::try_from(clock.now()).unwrap_or(0);
+        let (nonces, plan) = crate::replay_store::Replay::choose(
+            &store,
+            self.config.nonce_capacity,
+            skew,
+            now,
+            protect_restarts,
+        )?;
+        // spec TSR-HAWK-10: say what is refused after this start, and for how long
+        if plan.refused_for_secs > 0 {
+            tracing::warn!(
+                replay_protection = plan.kind,
+                refuse_ts_up_to = plan.refuse_up_to,
+                refused_for_secs = plan.refused_for_secs,
+                "signed requests with a timestamp up to the replay high-water mark are refused as stale"
+            );
+        } else {
+            tracing::info!(
+                replay_protection = plan.kind,
+                "no signed request is refused because of this start"
+            );
+        }
         if conformance {
             // spec TSR-CONF-2
             tracing::warn!(
