@@ -196,7 +196,10 @@ pub fn sqlite(conn: &mut rusqlite::Connection) -> crate::store::StoreResult<Repo
         .unwrap_or(0);
     let known = latest(SQLITE);
     if from > known {
-        return Err(crate::store::StoreError::Migration(TooNew { found: from, known }));
+        return Err(crate::store::StoreError::Migration(TooNew {
+            found: from,
+            known,
+        }));
     }
     let mut applied = Vec::new();
     for m in SQLITE.iter().filter(|m| m.version > from) {

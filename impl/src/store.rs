@@ -587,10 +587,12 @@ impl Store for SqliteStore {
 
     fn replay_mark(&self) -> StoreResult<Option<i64>> {
         self.write(|c| {
-            Ok(c.query_row("SELECT mark FROM replay_mark WHERE one = 1", [], |r| {
-                r.get(0)
-            })
-            .optional()?)
+            Ok(
+                c.query_row("SELECT mark FROM replay_mark WHERE one = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
         })
     }
 
@@ -617,12 +619,13 @@ impl Store for SqliteStore {
 
     fn consumer_disabled(&self, id: &str) -> StoreResult<Option<bool>> {
         self.read(|c| {
-            Ok(c
-                .query_row("SELECT disabled FROM consumers WHERE id = ?1", [id], |r| {
+            Ok(
+                c.query_row("SELECT disabled FROM consumers WHERE id = ?1", [id], |r| {
                     r.get::<_, i64>(0)
                 })
                 .optional()?
-                .map(|d| d != 0))
+                .map(|d| d != 0),
+            )
         })
     }
 

@@ -320,9 +320,10 @@ impl Store for PgStore {
     }
 
     fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>> {
-        let row = self
-            .conn()?
-            .query_opt("SELECT record FROM sessions WHERE sid_hash = $1", &[&sid_hash])?;
+        let row = self.conn()?.query_opt(
+            "SELECT record FROM sessions WHERE sid_hash = $1",
+            &[&sid_hash],
+        )?;
         row.map(|r| parse(r.get(0))).transpose()
     }
 
@@ -412,12 +413,7 @@ impl Store for PgStore {
                 .query_opt(
                     "UPDATE sessions SET state = $2, exp = $3, record = $4
                      WHERE sid_hash = $1 AND state = 'authorized' RETURNING sid_hash",
-                    &[
-                        &session.sid_hash,
-                        &session.state.name(),
-                        &session.exp,
-                        &rec,
-                    ],
+                    &[&session.sid_hash, &session.state.name(), &session.exp, &rec],
                 )?
                 .is_some();
             if won {

@@ -7,10 +7,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
 use serde_json::json;
+use std::sync::Arc;
 use tessera::hawk::{self, Credentials};
 use tessera::server::Authority;
 use tessera::store::{SqliteStore, Store};
-use std::sync::Arc;
 
 fn raw(
     method: &str,

@@ -6,92 +6,32 @@
 //! threads and pool, exactly as two `serve` processes would.
 
 mod common;
+mod ops;
 mod pg;
 
 use common::*;
+use ops::*;
 use serde_json::json;
 use std::sync::Arc;
-use tessera::core::{Consumer, Subject};
-use tessera::password::{self, Cost};
-use tessera::rand::SystemRandom;
 use tessera::server::Authority;
 use tessera::store::Store;
 use tessera::store_pg::PgStore;
 
-const KEY: &str = "multi-instance-key-0123456789abcdefghijklmn";
-
-fn register(store: &dyn Store) {
-    store
-        .put_consumer(&Consumer {
-            id: "shop".into(),
-            key: KEY.into(),
-            name: "Shop".into(),
-            redirect_uris: vec![REDIRECT.into()],
-            grants: vec!["staff".into()],
-            scopes: vec!["email".into()],
-            may_delegate: false,
-        })
-        .unwrap();
-    let mut data = serde_json::Map::new();
-    data.insert("email".into(), json!("ada@example.org"));
-    store
-        .put_subject(&Subject {
-            id: "sub_ada".into(),
-            username: "ada".into(),
-            password_hash: password::hash("pw-ada", Cost::FIXTURE, &SystemRandom::new()).unwrap(),
-            roles: vec!["staff".into()],
-            data,
-        })
-        .unwrap();
-}
-
-fn shop() -> Creds {
-    Creds {
-        id: "shop".into(),
-        key: KEY.into(),
-        app: None,
-        dlg: None,
-    }
-}
-
-/// Runs `f` off the async runtime: the synchronous PostgreSQL client may not block a
-/// runtime's thread (the server calls the store from its own store threads).
-fn off_rt<T: Send>(f: impl FnOnce() -> T + Send) -> T {
-    std::thread::scope(|s| s.spawn(f).join().unwrap())
-}
-
 /// `n` production-mode instances (replay protection on) on one database, clocks at `start`.
 fn instances(url: &str, n: usize, start: i64) -> Vec<Arc<Harness>> {
-    off_rt(|| (0..n)
-        .map(|_| {
-            let store: Arc<dyn Store> = Arc::new(PgStore::open(url, 16).unwrap());
-            Arc::new(Harness::build(
-                Authority::builder(config(false))
-                    .store(store)
-                    .restart_fence(true),
-                Some(start),
-            ))
-        })
-        .collect())
-}
-
-async fn authorized(h: &Harness) -> (String, String, String) {
-    let (hs, verifier) = h.handshake(&shop(), &["staff"], &["email"]).await;
-    assert_eq!(hs.status, axum::http::StatusCode::OK, "{}", hs.json);
-    let cb = html_authorize(
-        h,
-        hs.json["authorize_url"].as_str().unwrap(),
-        "ada",
-        "pw-ada",
-        "allow",
-        &["email"],
-    )
-    .await;
-    (
-        hs.json["sid"].as_str().unwrap().to_owned(),
-        query_param(&cb, "code").unwrap(),
-        verifier,
-    )
+    off_rt(|| {
+        (0..n)
+            .map(|_| {
+                let store: Arc<dyn Store> = Arc::new(PgStore::open(url, 16).unwrap());
+                Arc::new(Harness::build(
+                    Authority::builder(config(false))
+                        .store(store)
+                        .restart_fence(true),
+                    Some(start),
+                ))
+            })
+            .collect()
+    })
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -123,13 +63,25 @@ async fn two_instances_are_one_authority() {
     assert_eq!(ok, 1, "exactly one redemption succeeds");
     let odd: Vec<_> = outcomes
         .iter()
-        .filter(|o| !matches!(o.as_str(), "200" | "400 code_reused" | "400 session_revoked"))
+        .filter(|o| {
+            !matches!(
+                o.as_str(),
+                "200" | "400 code_reused" | "400 session_revoked"
+            )
+        })
         .collect();
     assert!(odd.is_empty(), "unexpected outcomes: {odd:?}");
 
     // TSR-HAWK-15: a request accepted by one instance is refused by the other
     let body = serde_json::to_vec(&json!({})).unwrap();
-    let (_, auth) = a.sign(&c, "POST", "/v1/app-ticket", Some(&body), now, "replay-nonce-1");
+    let (_, auth) = a.sign(
+        &c,
+        "POST",
+        "/v1/app-ticket",
+        Some(&body),
+        now,
+        "replay-nonce-1",
+    );
     assert_eq!(send_raw(a, auth.clone(), body.clone()).await, "200");
     assert_eq!(
         send_raw(b, auth.clone(), body.clone()).await,
@@ -150,11 +102,15 @@ async fn two_instances_are_one_authority() {
     let ticket = Creds::ticket(&r.json["ticket"]);
     assert_eq!(b.get(&ticket, "/v1/subject").await.outcome(), "200");
     assert_eq!(
-        a.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome(),
+        a.post(&c, "/v1/refresh", json!({"sid": sid}))
+            .await
+            .outcome(),
         "200"
     );
     assert_eq!(
-        b.post(&c, "/v1/refresh", json!({"sid": sid})).await.outcome(),
+        b.post(&c, "/v1/refresh", json!({"sid": sid}))
+            .await
+            .outcome(),
         "400 session_reused"
     );
     // TSR-REVOKE-3: the reuse revoked the family; the other instance sees it on its next
@@ -186,7 +142,14 @@ async fn two_instances_are_one_authority() {
         "200"
     );
     let body = serde_json::to_vec(&json!({})).unwrap();
-    let (_, auth) = a.sign(&c, "POST", "/v1/app-ticket", Some(&body), now, "replay-nonce-1");
+    let (_, auth) = a.sign(
+        &c,
+        "POST",
+        "/v1/app-ticket",
+        Some(&body),
+        now,
+        "replay-nonce-1",
+    );
     assert_eq!(send_raw(&late, auth, body).await, "401 replayed_request");
 }
 
@@ -211,7 +174,10 @@ fn migrations_are_versioned_and_idempotent() {
     let store = PgStore::connect(&url, 2).unwrap();
     let first = store.migrate().unwrap();
     assert_eq!(first.from, 0);
-    assert_eq!(first.to, tessera::migrate::latest(tessera::migrate::POSTGRES));
+    assert_eq!(
+        first.to,
+        tessera::migrate::latest(tessera::migrate::POSTGRES)
+    );
     assert_eq!(first.applied.len(), tessera::migrate::POSTGRES.len());
     let again = store.migrate().unwrap();
     assert!(again.applied.is_empty());

@@ -167,7 +167,14 @@ impl Drop for Cluster {
             None => Command::new(self.bin.join("pg_ctl")),
         };
         let _ = cmd
-            .args(["-D", data.to_str().unwrap(), "-m", "immediate", "-w", "stop"])
+            .args([
+                "-D",
+                data.to_str().unwrap(),
+                "-m",
+                "immediate",
+                "-w",
+                "stop",
+            ])
             .output();
     }
 }
