@@ -7,6 +7,7 @@
 //! - [`error`], [`wire`], [`config`], [`clock`], [`password`]: the error table, wire types,
 //!   configuration, time and password hashing.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod consumer;
@@ -14,6 +15,7 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod hawk;
+pub mod metrics;
 pub mod migrate;
 pub mod password;
 pub mod pkce;
