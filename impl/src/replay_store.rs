@@ -62,8 +62,8 @@ pub struct ReplayPlan {
 }
 
 impl Replay {
-    /// Picks the protection for `store`: shared when the store is shared, else the
-    /// high-water mark; memory only when `protect_restarts` is off.
+    /// Picks the protection for `store`: shared when the store is shared; else the
+    /// high-water mark, or memory only when `protect_restarts` is off.
     pub fn choose(
         store: &Arc<dyn Store>,
         capacity: usize,
@@ -72,14 +72,8 @@ impl Replay {
         protect_restarts: bool,
     ) -> Result<(Self, ReplayPlan), crate::store::StoreError> {
         let cache = || NonceCache::new(capacity, skew, 0);
-        if !protect_restarts {
-            let plan = ReplayPlan {
-                kind: "memory",
-                refuse_up_to: 0,
-                refused_for_secs: 0,
-            };
-            return Ok((Self::Memory(cache()), plan));
-        }
+        // a shared store means several instances may be serving: their nonces must be shared
+        // whether or not restarts are protected (spec TSR-HAWK-15)
         if store.is_shared() {
             let plan = ReplayPlan {
                 kind: "shared store",
@@ -94,6 +88,14 @@ impl Replay {
                 }),
                 plan,
             ));
+        }
+        if !protect_restarts {
+            let plan = ReplayPlan {
+                kind: "memory",
+                refuse_up_to: 0,
+                refused_for_secs: 0,
+            };
+            return Ok((Self::Memory(cache()), plan));
         }
         // spec TSR-HAWK-10: refuse every ts an earlier process may have accepted
         let mark = match store.replay_mark()? {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub struct Cluster {
-    dir: tempfile::TempDir,
+    dir: TempDir,
     bin: PathBuf,
     run_as: Option<String>,
     pub port: u16,
@@ -52,10 +52,7 @@ impl Cluster {
             return None;
         };
         let run_as = is_root().then(|| "postgres".to_owned());
-        let dir = tempfile::Builder::new()
-            .prefix("tessera-pg-")
-            .tempdir()
-            .unwrap();
+        let dir = TempDir::new();
         if run_as.is_some() {
             let ok = Command::new("chown")
                 .args(["postgres:postgres"])
@@ -139,10 +136,23 @@ impl Cluster {
 
     /// Creates a database and returns its URL.
     pub fn database(&self, name: &str) -> String {
-        let mut client = postgres::Client::connect(&self.url("postgres"), postgres::NoTls).unwrap();
-        client
-            .batch_execute(&format!("CREATE DATABASE {name}"))
+        let out = Command::new(self.bin.join("createdb"))
+            .args([
+                "-h",
+                "127.0.0.1",
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                "tessera",
+                name,
+            ])
+            .output()
             .unwrap();
+        assert!(
+            out.status.success(),
+            "createdb: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         self.url(name)
     }
 
@@ -152,6 +162,37 @@ impl Cluster {
 
     pub fn path(&self) -> &Path {
         self.dir.path()
+    }
+}
+
+/// A fresh directory under the system's temporary directory, removed when dropped (std only,
+/// so crates without `tempfile` can include this file).
+struct TempDir(PathBuf);
+
+impl TempDir {
+    fn new() -> Self {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static N: AtomicU32 = AtomicU32::new(0);
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let p = std::env::temp_dir().join(format!(
+            "tessera-pg-{}-{}-{nanos}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir(&p).unwrap();
+        Self(p)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
