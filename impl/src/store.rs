@@ -556,7 +556,7 @@ impl Store for SqliteStore {
         })
     }
     fn schema_version(&self) -> StoreResult<u32> {
-        self.write(|c| crate::migrate::sqlite_version(c))
+        self.write(crate::migrate::sqlite_version)
     }
 
     fn remember_nonce(&self, id: &str, ts: i64, nonce: &str) -> StoreResult<bool> {

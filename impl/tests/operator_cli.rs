@@ -76,11 +76,17 @@ fn wait_listening(port: u16) {
     }
 }
 
-/// A Hawk-signed POST; (outcome, json).
-async fn signed(
-    client: &reqwest::Client,
-    base: &str,
+/// The server as a client reaches it.
+#[derive(Clone)]
+struct Endpoint {
+    client: reqwest::Client,
+    base: String,
     port: u16,
+}
+
+/// A Hawk-signed request (POST with `{}`, or GET); (outcome, json).
+async fn signed(
+    ep: &Endpoint,
     id: &str,
     key: &str,
     app: Option<&str>,
@@ -94,7 +100,7 @@ async fn signed(
     } else {
         vec![]
     };
-    let mut a = Artifacts::new(method, path, "127.0.0.1", port, ts, &nonce);
+    let mut a = Artifacts::new(method, path, "127.0.0.1", ep.port, ts, &nonce);
     if method == "POST" {
         a = a.with_payload(Some("application/json"), &body);
     }
@@ -102,8 +108,9 @@ async fn signed(
         a = a.with_app(app.to_owned(), None);
     }
     let c = Credentials::new(id.to_owned(), key.as_bytes(), "sha256").unwrap();
-    let mut req = client
-        .request(method.parse().unwrap(), format!("{base}{path}"))
+    let mut req = ep
+        .client
+        .request(method.parse().unwrap(), format!("{}{path}", ep.base))
         .header(
             "authorization",
             hawk::client_authorization_header(&c, &a).unwrap(),
@@ -214,6 +221,12 @@ async fn tls_config_file_and_live_operator_commands() {
         .build()
         .unwrap();
 
+    let ep = Endpoint {
+        client: client.clone(),
+        base: base.clone(),
+        port,
+    };
+
     // HTTP/1.1 over TLS, and the issuer is https
     let meta: Value = serde_json::from_slice(
         &client
@@ -241,16 +254,7 @@ async fn tls_config_file_and_live_operator_commands() {
 
     // a Hawk-signed request over TLS (the MAC binds the issuer's port)
     let app_ticket = eventually("200", || {
-        signed(
-            &client,
-            &base,
-            port,
-            "shop",
-            &key,
-            None,
-            "POST",
-            "/v1/app-ticket",
-        )
+        signed(&ep, "shop", &key, None, "POST", "/v1/app-ticket")
     })
     .await;
     let t1 = app_ticket;
@@ -264,17 +268,7 @@ async fn tls_config_file_and_live_operator_commands() {
     let key_c = key.clone();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (o, j) = signed(
-            &client,
-            &base,
-            port,
-            "shop",
-            &key_c,
-            None,
-            "POST",
-            "/v1/app-ticket",
-        )
-        .await;
+        let (o, j) = signed(&ep, "shop", &key_c, None, "POST", "/v1/app-ticket").await;
         assert_eq!(o, "200", "{j}");
         if j["id"].as_str().unwrap().starts_with("t1.k2.") {
             break;
@@ -289,18 +283,7 @@ async fn tls_config_file_and_live_operator_commands() {
         t1["key"].as_str().unwrap().to_owned(),
         t1["app"].as_str().unwrap().to_owned(),
     );
-    let get_t1 = || {
-        signed(
-            &client,
-            &base,
-            port,
-            &t1_id,
-            &t1_key,
-            Some(&t1_app),
-            "GET",
-            "/v1/ticket",
-        )
-    };
+    let get_t1 = || signed(&ep, &t1_id, &t1_key, Some(&t1_app), "GET", "/v1/ticket");
     assert_eq!(get_t1().await.0, "200");
     let (_, out, _) = tessera(&["seal-key", "list"], &env, None);
     assert_eq!(out, "k1\nk2 (current)\n");
@@ -315,21 +298,8 @@ async fn tls_config_file_and_live_operator_commands() {
     assert!(out.contains("disabled:      true"), "{out}");
     let k = key.clone();
     let post = |k: String| {
-        let client = client.clone();
-        let base = base.clone();
-        async move {
-            signed(
-                &client,
-                &base,
-                port,
-                "shop",
-                &k,
-                None,
-                "POST",
-                "/v1/app-ticket",
-            )
-            .await
-        }
+        let ep = ep.clone();
+        async move { signed(&ep, "shop", &k, None, "POST", "/v1/app-ticket").await }
     };
     assert_eq!(post(k.clone()).await.0, "401 invalid_credentials");
     assert!(tessera(&["consumer", "enable", "--id", "shop"], &env, None).0);
