@@ -19,7 +19,8 @@ pub struct Cluster {
 
 fn find_bin() -> Option<PathBuf> {
     if let Ok(p) = std::env::var("PG_BIN") {
-        return Some(PathBuf::from(p));
+        let p = PathBuf::from(p);
+        return p.join("initdb").exists().then_some(p);
     }
     let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .ok()?
