@@ -13,7 +13,8 @@ use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, Issuer};
 use crate::core::{Consumer, Env, Subject};
 use crate::error::Error;
-use crate::hawk::NonceCache;
+use crate::hawk::NonceCheck;
+use crate::replay::{ReplayCache, ReplayLimits, BYTES_PER_ENTRY};
 use crate::password::{self, Cost};
 use crate::rand::{token, Random, SystemRandom, TOKEN_BYTES};
 use crate::seal::Sealer;
@@ -40,7 +41,7 @@ struct Inner {
     sealer: Sealer,
     pairwise_key: Vec<u8>,
     cookie_key: ring::hmac::Key,
-    nonces: NonceCache,
+    nonces: Arc<dyn NonceCheck + Send + Sync>,
     fixtures: Option<Fixtures>,
     login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
     dummy_hash: String,
@@ -189,6 +190,7 @@ pub struct Authority {
     test_clock: Option<Arc<TestClock>>,
     rng: Option<Arc<dyn Random>>,
     restart_fence: Option<bool>,
+    nonces: Option<Arc<dyn NonceCheck + Send + Sync>>,
 }
 
 impl std::fmt::Debug for Authority {
@@ -227,6 +229,7 @@ impl Authority {
             test_clock: None,
             rng: None,
             restart_fence: None,
+            nonces: None,
         }
     }
 
@@ -262,6 +265,14 @@ impl Authority {
     /// existed.
     pub fn restart_fence(mut self, on: bool) -> Self {
         self.restart_fence = Some(on);
+        self
+    }
+
+    /// Uses `nonces` for replay protection instead of the in-process [`ReplayCache`] (for
+    /// example a store shared by several instances). It then owns the restart fence too
+    /// ([`NonceCheck::min_timestamp`]).
+    pub fn nonce_check(mut self, nonces: Arc<dyn NonceCheck + Send + Sync>) -> Self {
+        self.nonces = Some(nonces);
         self
     }
 
@@ -320,7 +331,19 @@ impl Authority {
             0
         };
         let skew = u64::try_from(self.config.skew).unwrap_or(60);
-        let nonces = NonceCache::new(self.config.nonce_capacity, skew, started_at);
+        let nonces = match self.nonces {
+            Some(n) => n,
+            None => {
+                let capacity = self.config.nonce_capacity;
+                let limits = ReplayLimits {
+                    skew_secs: skew,
+                    max_entries: capacity,
+                    max_bytes: capacity.saturating_mul(BYTES_PER_ENTRY).max(1 << 20),
+                    owner_quota: self.config.nonce_owner_quota.min(capacity),
+                };
+                Arc::new(ReplayCache::with_random_key(limits, started_at, &*rng))
+            }
+        };
         if conformance {
             // spec TSR-CONF-2
             tracing::warn!(
