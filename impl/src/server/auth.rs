@@ -354,9 +354,11 @@ async fn authenticate(
     if let Caller::Ticket(t) = &caller {
         // spec TSR-TICKET-6, TSR-TICKET-5 (revocation first, as TSR-SESSION-1); a read only,
         // spec TSR-TICKET-7
+        // spec TSR-REVOKE-3: seen on the next request; answered from memory by a store that
+        // keeps a revocation view, on this thread when the store's reads never wait
         let revoked = match t.grant.clone() {
-            Some(g) => match state.db_read(move |s| s.family(&g)).await {
-                Ok(f) => f.is_none_or(|f| f.revoked),
+            Some(g) => match state.db_read(move |s| s.family_live(&g)).await {
+                Ok(live) => !live,
                 Err(e) => return Err(signer.respond::<()>(Err(e))),
             },
             None => false,

@@ -14,9 +14,9 @@ use crate::config::{Config, Issuer};
 use crate::core::{Consumer, Env, Subject};
 use crate::error::Error;
 use crate::hawk::NonceCheck;
-use crate::replay::{ReplayCache, ReplayLimits, BYTES_PER_ENTRY};
 use crate::password::{self, Cost};
 use crate::rand::{token, Random, SystemRandom, TOKEN_BYTES};
+use crate::replay::{ReplayCache, ReplayLimits, BYTES_PER_ENTRY};
 use crate::seal::Sealer;
 use crate::store::{SqliteStore, Store, StoreError, StoreResult};
 use crate::wire::{FixtureConsumer, FixtureSubject, Fixtures};
@@ -92,22 +92,35 @@ impl AppState {
         }
     }
 
-    /// Runs a store call that changes state on the writer thread (off the async runtime); a
-    /// store fault becomes `500 internal_error`, logged without secrets.
+    /// Runs a store call that changes state on a blocking thread (off the async runtime), so
+    /// that concurrent changes reach the store together and can share a commit (the SQLite
+    /// store's group commit); a store fault becomes `500 internal_error`, logged without
+    /// secrets.
     pub(crate) async fn db<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
-        self.0.db.run(&self.0.db.writer, f).await
+        let store = Arc::clone(&self.0.store);
+        let out = tokio::task::spawn_blocking(move || f(&*store)).await;
+        match out {
+            Ok(out) => store_outcome(Ok(out)),
+            Err(_) => store_outcome(Err(())),
+        }
     }
 
-    /// Runs a read-only store call on a reader thread (off the async runtime).
+    /// Runs a read-only store call: on the request thread when the store says its reads never
+    /// wait ([`Store::reads_inline`]: no thread hop on the ticket path), else on a reader
+    /// thread (off the async runtime).
     pub(crate) async fn db_read<T, F>(&self, f: F) -> Result<T, Error>
     where
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
+        if self.0.store.reads_inline() {
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(&*self.0.store)));
+            return store_outcome(out.map_err(|_| ()));
+        }
         let readers = &self.0.db.readers;
         let i = self
             .0
@@ -119,13 +132,28 @@ impl AppState {
     }
 }
 
+/// A store call's outcome as the handlers see it: a fault or a panic is logged and becomes
+/// `500 internal_error`.
+fn store_outcome<T>(out: Result<StoreResult<T>, ()>) -> Result<T, Error> {
+    match out {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "store operation failed");
+            Err(Error::Internal)
+        }
+        Err(()) => {
+            tracing::error!("store call panicked");
+            Err(Error::Internal)
+        }
+    }
+}
+
 type Job = Box<dyn FnOnce(&dyn Store) + Send>;
 
-/// Dedicated threads for store calls: one for writes (SQLite has one writer anyway) and a few
-/// for reads. Under load a thread drains its queue without sleeping between jobs, which costs
-/// far fewer context switches than a `spawn_blocking` per call.
+/// Dedicated threads for the reads of a store whose reads may wait (see
+/// [`Store::reads_inline`]). Under load a thread drains its queue without sleeping between
+/// jobs, which costs far fewer context switches than a `spawn_blocking` per call.
 struct DbThreads {
-    writer: std::sync::mpsc::Sender<Job>,
     readers: Vec<std::sync::mpsc::Sender<Job>>,
     next: std::sync::atomic::AtomicUsize,
 }
@@ -144,7 +172,6 @@ impl DbThreads {
             Ok(tx)
         };
         Ok(Self {
-            writer: spawn("tessera-db-writer".into())?,
             readers: (0..readers.max(1))
                 .map(|i| spawn(format!("tessera-db-reader-{i}")))
                 .collect::<std::io::Result<_>>()?,
@@ -168,15 +195,8 @@ impl DbThreads {
             return Err(Error::Internal);
         }
         match rx.await {
-            Ok(Ok(Ok(v))) => Ok(v),
-            Ok(Ok(Err(e))) => {
-                tracing::error!(error = %e, "store operation failed");
-                Err(Error::Internal)
-            }
-            Ok(Err(_)) | Err(_) => {
-                tracing::error!("store call panicked");
-                Err(Error::Internal)
-            }
+            Ok(Ok(out)) => store_outcome(Ok(out)),
+            Ok(Err(_)) | Err(_) => store_outcome(Err(())),
         }
     }
 }
