@@ -186,6 +186,8 @@ pub struct ReplayCache {
     high_now: AtomicU64,
     /// Buckets for seconds before this have been dropped.
     swept_to: AtomicU64,
+    /// The longest sweep so far, in nanoseconds (what one request paid to evict a second).
+    longest_sweep_ns: AtomicU64,
 }
 
 impl std::fmt::Debug for ReplayCache {
@@ -250,6 +252,7 @@ impl ReplayCache {
             bytes: AtomicUsize::new(0),
             high_now: AtomicU64::new(0),
             swept_to: AtomicU64::new(0),
+            longest_sweep_ns: AtomicU64::new(0),
         }
     }
 
@@ -290,6 +293,12 @@ impl ReplayCache {
         self.bytes.load(Ordering::Relaxed)
     }
 
+    /// The longest time one request spent evicting expired seconds (the eviction pause).
+    #[must_use]
+    pub fn longest_sweep(&self) -> std::time::Duration {
+        std::time::Duration::from_nanos(self.longest_sweep_ns.load(Ordering::Relaxed))
+    }
+
     fn fingerprint(&self, parts: &[&str]) -> u64 {
         let mut h = SipHasher13::new_with_keys(self.hash_key.0, self.hash_key.1);
         for p in parts {
@@ -319,6 +328,7 @@ impl ReplayCache {
                 Err(seen) => from = seen,
             }
         }
+        let started = std::time::Instant::now();
         let from = from.max(oldest_live.saturating_sub(self.ring));
         for shard in &*self.shards {
             let mut dropped = Vec::new();
@@ -348,6 +358,8 @@ impl ReplayCache {
             self.bytes
                 .fetch_sub(removed * owner_bytes, Ordering::Relaxed);
         }
+        let took = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        self.longest_sweep_ns.fetch_max(took, Ordering::Relaxed);
     }
 
     fn release(&self, set: &FingerprintSet) {
