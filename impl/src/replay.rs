@@ -108,6 +108,7 @@ impl Hasher for Identity {
 }
 
 type FingerprintSet = HashSet<u64, BuildHasherDefault<Identity>>;
+type OwnerMap = HashMap<u64, OwnerUsage, BuildHasherDefault<Identity>>;
 
 /// Bytes std's `HashSet<u64>` (hashbrown) allocates for a table of `capacity`.
 fn table_bytes(capacity: usize) -> usize {
@@ -179,7 +180,7 @@ pub struct ReplayCache {
     fence: u64,
     ring: u64,
     shards: Box<[Mutex<Shard>]>,
-    owners: Box<[Mutex<HashMap<u64, OwnerUsage, BuildHasherDefault<Identity>>>]>,
+    owners: Box<[Mutex<OwnerMap>]>,
     entries: AtomicUsize,
     bytes: AtomicUsize,
     /// The largest `now` seen: time never runs backwards for the cache (fails closed).
