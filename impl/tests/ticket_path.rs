@@ -96,3 +96,63 @@ async fn calls_racing_a_revocation_are_refused_once_it_is_answered() {
     assert!(!after.is_empty(), "some calls started after the answer");
     assert!(after.iter().all(|o| o == "401 ticket_revoked"), "{after:?}");
 }
+
+/// Issue 13 item 2: the replay cache's per-Consumer quota. One Consumer (its key and its
+/// tickets together) at its quota gets 503 (spec TSR-HAWK-11), another still works, and
+/// replays are still refused as replays.
+#[tokio::test]
+async fn one_consumer_at_its_replay_quota_does_not_lock_out_another() {
+    let mut cfg = config(true);
+    cfg.nonce_owner_quota = 3;
+    let h = Harness::build(tessera::server::Authority::builder(cfg), None);
+    let greedy = h.consumer(CONSUMER);
+    let other = h.consumer(DELEGATE);
+    // a replayable request, kept to send again
+    let body = b"{}".to_vec();
+    let (_, auth) = h.sign(
+        &greedy,
+        "POST",
+        "/v1/app-ticket",
+        Some(&body),
+        h.now(),
+        "kept-nonce",
+    );
+    let kept = || {
+        axum::http::Request::builder()
+            .method("POST")
+            .uri("/v1/app-ticket")
+            .header("authorization", auth.clone())
+            .header("content-type", "application/json")
+            .body(axum::body::Body::from(body.clone()))
+            .unwrap()
+    };
+    assert_eq!(h.send(kept()).await.outcome(), "200");
+    let ticket = h.post(&greedy, "/v1/app-ticket", json!({})).await;
+    assert_eq!(ticket.outcome(), "200");
+    // its ticket counts against the same Consumer
+    let t = Creds::ticket(&ticket.json);
+    assert_eq!(h.get(&t, "/v1/ticket").await.outcome(), "200");
+    assert_eq!(
+        h.post(&greedy, "/v1/app-ticket", json!({})).await.outcome(),
+        "503 temporarily_unavailable"
+    );
+    assert_eq!(
+        h.get(&t, "/v1/ticket").await.outcome(),
+        "503 temporarily_unavailable"
+    );
+    // the replay is still known
+    assert_eq!(h.send(kept()).await.outcome(), "401 replayed_request");
+    // another Consumer is untouched
+    for _ in 0..3 {
+        assert_eq!(
+            h.post(&other, "/v1/app-ticket", json!({})).await.outcome(),
+            "200"
+        );
+    }
+    // the quota frees up once the window has passed
+    h.clock.advance(121);
+    assert_eq!(
+        h.post(&greedy, "/v1/app-ticket", json!({})).await.outcome(),
+        "200"
+    );
+}
