@@ -253,8 +253,8 @@ async fn main() -> Res<()> {
         let commits = sqlite.commit_stats().commits() - commits;
         let changes = sqlite.commit_stats().changes() - changes;
         println!(
-            "store commits during the flows: {commits} ({:.3} per flow; each a WAL fsync on the \
-             file), {changes} changes ({:.1} per commit)",
+            "store commits during the flows: {commits} ({:.3} per flow; on the file store each \
+             is a WAL fsync), {changes} changes ({:.1} per commit)",
             commits as f64 / flows,
             changes as f64 / commits.max(1) as f64
         );
