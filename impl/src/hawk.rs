@@ -715,6 +715,11 @@ pub trait NonceCheck {
         let _ = owner;
         self.check_and_remember(id, ts, nonce, now)
     }
+
+    /// How many nonces are remembered, and the bytes they take, where known (for metrics).
+    fn usage(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 /// The `WWW-Authenticate` value of a stale-timestamp reply, exactly as the npm package

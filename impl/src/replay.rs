@@ -492,6 +492,10 @@ impl NonceCheck for ReplayCache {
     ) -> Result<(), NonceError> {
         self.check(owner, id, ts, nonce, now)
     }
+
+    fn usage(&self) -> Option<(usize, usize)> {
+        Some((self.len(), self.bytes()))
+    }
 }
 
 #[cfg(test)]

@@ -70,6 +70,12 @@ impl AppState {
         &self.0.store
     }
 
+    /// The replay protection in use (for metrics: [`NonceCheck::usage`]).
+    #[must_use]
+    pub fn nonce_check(&self) -> &Arc<dyn NonceCheck + Send + Sync> {
+        &self.0.nonces
+    }
+
     /// The fixtures (conformance mode only), with their keys and passwords.
     #[must_use]
     pub fn fixtures(&self) -> Option<&Fixtures> {
