@@ -299,7 +299,7 @@ async fn authenticate(
             now_u,
             skew,
             &ChargedTo {
-                nonces: &*state.0.nonces,
+                nonces: &state.0.nonces,
                 owner,
             },
         )
