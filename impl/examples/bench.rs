@@ -192,11 +192,12 @@ async fn main() -> Res<()> {
     let dir = std::env::temp_dir().join(format!("tessera-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let db = dir.join("bench.db");
-    let store: Arc<dyn Store> = if memory {
-        Arc::new(SqliteStore::in_memory()?)
+    let sqlite = Arc::new(if memory {
+        SqliteStore::in_memory()?
     } else {
-        Arc::new(SqliteStore::open(&db)?)
-    };
+        SqliteStore::open(&db)?
+    });
+    let store: Arc<dyn Store> = sqlite.clone();
     let running = spawn(true, move |b| b.store(store)).await?;
     let fixtures = running.state.fixtures().ok_or("no fixtures")?.clone();
     let consumer = fixtures
@@ -235,12 +236,29 @@ async fn main() -> Res<()> {
         consumer.consumer_id.clone(),
         consumer.key.clone(),
     );
+    let (commits, changes) = (
+        sqlite.commit_stats().commits(),
+        sqlite.commit_stats().changes(),
+    );
     let (flow_rate, flow_err) = run(seconds, concurrency, move || {
         let (c, id, key) = (c.clone(), id.clone(), key.clone());
         async move { c.flow(&id, &key).await.is_ok() }
     })
     .await;
     println!("protocol flows (3 requests each) {flow_rate:>10.0} flows/s  errors {flow_err}");
+    #[allow(clippy::cast_precision_loss)]
+    let flows = flow_rate * seconds as f64;
+    #[allow(clippy::cast_precision_loss)]
+    {
+        let commits = sqlite.commit_stats().commits() - commits;
+        let changes = sqlite.commit_stats().changes() - changes;
+        println!(
+            "store commits during the flows: {commits} ({:.3} per flow; on the file store each \
+             is a WAL fsync), {changes} changes ({:.1} per commit)",
+            commits as f64 / flows,
+            changes as f64 / commits.max(1) as f64
+        );
+    }
 
     // one ticket per client task
     let mut tickets = Vec::new();

@@ -185,8 +185,13 @@ pub struct Config {
     pub skew: i64,
     /// Conformance mode (appendix A).
     pub conformance: bool,
-    /// Most nonces remembered at once (spec TSR-HAWK-11).
+    /// Most nonces remembered at once (spec TSR-HAWK-11). The default, 200,000 × 61, absorbs
+    /// 200k signed requests/s over the 60 s skew; the replay cache is also bounded in bytes
+    /// (about 21 bytes per nonce, so at most ~256 MB at this capacity).
     pub nonce_capacity: usize,
+    /// Most live nonces one Consumer may hold (its Consumer key and its tickets together), so
+    /// that one Consumer can neither evict nor lock out another (default: half the capacity).
+    pub nonce_owner_quota: usize,
     /// Login throttling (spec TSR-AUTHZ-8).
     pub login: LoginLimits,
     /// Argon2 cost of the hashes this Authority makes (`tessera subject add`: production);
@@ -217,7 +222,8 @@ impl Config {
             ttl: Ttls::default(),
             skew: 60,
             conformance: false,
-            nonce_capacity: 1_000_000,
+            nonce_capacity: 200_000 * 61,
+            nonce_owner_quota: 100_000 * 61,
             login: LoginLimits::default(),
             password_cost: crate::password::Cost::PRODUCTION,
             burn_foreign_codes: true,

@@ -25,9 +25,7 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
 use ring::{digest, hmac};
-use std::collections::BTreeSet;
 use std::fmt;
-use std::sync::{Mutex, PoisonError};
 
 /// Default allowed clock skew, in seconds, either way (as the npm package).
 pub const DEFAULT_SKEW_SECS: u64 = 60;
@@ -708,6 +706,26 @@ pub trait NonceCheck {
         nonce: &str,
         now: u64,
     ) -> Result<(), NonceError>;
+
+    /// [`NonceCheck::check_and_remember`], charging the entry to `owner` (the Consumer a
+    /// Consumer key or a ticket belongs to) so that a cache with per-owner quotas refuses one
+    /// owner at its quota (`Full`) while others still work. The default ignores `owner`.
+    fn check_and_remember_for(
+        &self,
+        owner: &str,
+        id: &str,
+        ts: u64,
+        nonce: &str,
+        now: u64,
+    ) -> Result<(), NonceError> {
+        let _ = owner;
+        self.check_and_remember(id, ts, nonce, now)
+    }
+
+    /// How many nonces are remembered, and the bytes they take, where known (for metrics).
+    fn usage(&self) -> Option<(usize, usize)> {
+        None
+    }
 }
 
 /// The `WWW-Authenticate` value of a stale-timestamp reply, exactly as the npm package
@@ -930,100 +948,9 @@ pub fn verify_stale_timestamp_header(
 // ---------------------------------------------------------------------------------------------
 // Nonce cache
 
-/// Bounded, thread-safe, in-memory nonce cache with a restart fence.
-///
-/// Remembers `(ts, id, nonce)` while `ts` is within ±`skew_secs` of now; an entry older than
-/// that is forgotten, since the timestamp check refuses such requests anyway (so an entry
-/// lives at most 2 × skew).
-///
-/// **Restart fence.** An in-memory cache forgets everything when the process restarts, so a
-/// request captured shortly before a restart would be accepted again afterwards. The cache
-/// therefore refuses (as stale) every timestamp the previous process could have accepted.
-/// That process ran before `started_at`, and it accepted timestamps up to its own clock plus
-/// the skew (a client whose clock runs ahead), so the fence is `started_at + skew_secs`: only
-/// `ts > started_at + skew_secs` is accepted. Refusing merely `ts < started_at` would leave
-/// requests from fast-clocked clients replayable. The cost: for about `skew_secs` after a
-/// start, every request gets a stale-timestamp reply, and clients retry. A persistent nonce
-/// store does not need the fence; use one where that pause matters. Tests that know no earlier
-/// process existed may pass an old `started_at` (for example 0).
-#[derive(Debug)]
-pub struct NonceCache {
-    entries: Mutex<BTreeSet<(u64, String, String)>>,
-    max_entries: usize,
-    skew_secs: u64,
-    fence: u64,
-}
-
-impl NonceCache {
-    /// A cache holding at most `max_entries` live entries, for timestamps within ±`skew_secs`,
-    /// created at `started_at` (unix seconds; see the restart fence above).
-    #[must_use]
-    pub fn new(max_entries: usize, skew_secs: u64, started_at: u64) -> Self {
-        Self {
-            entries: Mutex::new(BTreeSet::new()),
-            max_entries,
-            skew_secs,
-            fence: started_at.saturating_add(skew_secs).saturating_add(1),
-        }
-    }
-
-    /// Number of remembered entries (some may have expired but not yet been evicted).
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.entries
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .len()
-    }
-
-    /// Whether nothing is remembered.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-}
-
-impl NonceCheck for NonceCache {
-    fn min_timestamp(&self) -> u64 {
-        self.fence
-    }
-
-    fn check_and_remember(
-        &self,
-        id: &str,
-        ts: u64,
-        nonce: &str,
-        now: u64,
-    ) -> Result<(), NonceError> {
-        // The cache itself refuses what it cannot vouch for, so a verifier configured with a
-        // larger skew than the cache fails closed instead of accepting replays.
-        if ts < self.fence || ts.abs_diff(now) > self.skew_secs {
-            return Err(NonceError::OutsideWindow);
-        }
-        // Nothing below panics while the lock is held, so a poisoned lock still guards a
-        // consistent set; recover it rather than panic.
-        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
-        let key = (ts, id.to_owned(), nonce.to_owned());
-        if entries.contains(&key) {
-            return Err(NonceError::Replayed);
-        }
-        // Evict expired entries (ordered by ts, so they are at the front).
-        let oldest_live = now.saturating_sub(self.skew_secs);
-        while entries.first().is_some_and(|(t, _, _)| *t < oldest_live) {
-            entries.pop_first();
-        }
-        // Still full of live entries: refuse rather than forget one. Forgetting a live nonce
-        // would make its request replayable for the rest of its window (a silent security
-        // failure an attacker could provoke by flooding); refusing is a visible, temporary
-        // availability failure. Only holders of valid credentials reach this point (the MAC
-        // was checked first), and entries expire after at most 2 × skew.
-        if entries.len() >= self.max_entries {
-            return Err(NonceError::Full);
-        }
-        entries.insert(key);
-        Ok(())
-    }
-}
+/// The in-memory nonce cache: bucketed, sharded, bounded in bytes, with per-owner quotas and a
+/// restart fence (see [`crate::replay`]).
+pub use crate::replay::ReplayCache as NonceCache;
 
 #[cfg(test)]
 mod tests {

@@ -3,7 +3,7 @@
 //! - [`core`]: the sans-IO protocol core (session state machine, tickets, decisions);
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation;
 //! - [`server`]: the axum HTTP layer ([`server::app`], [`server::Authority`], [`server::spawn`]);
-//! - [`hawk`], [`seal`], [`pkce`], [`rand`]: building blocks;
+//! - [`hawk`], [`replay`], [`seal`], [`pkce`], [`rand`]: building blocks;
 //! - [`error`], [`wire`], [`config`], [`clock`], [`password`]: the error table, wire types,
 //!   configuration, time and password hashing.
 
@@ -21,6 +21,7 @@ pub mod migrate;
 pub mod password;
 pub mod pkce;
 pub mod rand;
+pub mod replay;
 pub mod replay_store;
 pub mod seal;
 pub mod server;

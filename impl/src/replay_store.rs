@@ -67,11 +67,23 @@ impl Replay {
     pub fn choose(
         store: &Arc<dyn Store>,
         capacity: usize,
+        owner_quota: usize,
         skew: u64,
         now: u64,
         protect_restarts: bool,
     ) -> Result<(Self, ReplayPlan), crate::store::StoreError> {
-        let cache = || NonceCache::new(capacity, skew, 0);
+        // the bucketed, byte-bounded cache with per-Consumer quotas (crate::replay)
+        let cache = || {
+            let limits = crate::replay::ReplayLimits {
+                skew_secs: skew,
+                max_entries: capacity,
+                max_bytes: capacity
+                    .saturating_mul(crate::replay::BYTES_PER_ENTRY)
+                    .max(1 << 20),
+                owner_quota: owner_quota.min(capacity),
+            };
+            NonceCache::with_random_key(limits, 0, &crate::rand::SystemRandom::new())
+        };
         // a shared store means several instances may be serving: their nonces must be shared
         // whether or not restarts are protected (spec TSR-HAWK-15)
         if store.is_shared() {
@@ -156,6 +168,21 @@ impl NonceCheck for Replay {
             Self::Shared(s) => s.check_and_remember(id, ts, nonce, now),
         }
     }
+
+    fn check_and_remember_for(
+        &self,
+        owner: &str,
+        id: &str,
+        ts: u64,
+        nonce: &str,
+        now: u64,
+    ) -> Result<(), NonceError> {
+        match self {
+            Self::Memory(c) => c.check_and_remember_for(owner, id, ts, nonce, now),
+            Self::Marked(m) => m.check(owner, id, ts, nonce, now),
+            Self::Shared(s) => s.check_and_remember(id, ts, nonce, now),
+        }
+    }
 }
 
 /// In-memory nonces plus a persisted high-water mark (see the module docs).
@@ -179,6 +206,17 @@ impl MarkedNonces {
         nonce: &str,
         now: u64,
     ) -> Result<(), NonceError> {
+        self.check(id, id, ts, nonce, now)
+    }
+
+    fn check(
+        &self,
+        owner: &str,
+        id: &str,
+        ts: u64,
+        nonce: &str,
+        now: u64,
+    ) -> Result<(), NonceError> {
         if ts < self.fence {
             return Err(NonceError::OutsideWindow);
         }
@@ -195,7 +233,7 @@ impl MarkedNonces {
                 self.mark.store(new, Ordering::Release);
             }
         }
-        self.cache.check_and_remember(id, ts, nonce, now)
+        self.cache.check_and_remember_for(owner, id, ts, nonce, now)
     }
 }
 
@@ -257,7 +295,7 @@ mod tests {
     fn the_mark_is_written_ahead_and_fences_the_next_start() {
         let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
         let now = 1_000_000;
-        let (r, plan) = Replay::choose(&store, 100, 60, now, true).unwrap();
+        let (r, plan) = Replay::choose(&store, 100, 100, 60, now, true).unwrap();
         // a fresh store: nothing was ever accepted, nothing is refused
         assert_eq!((plan.kind, plan.refused_for_secs), ("high-water mark", 0));
         r.check_and_remember("a", now, "n1", now).unwrap();
@@ -270,7 +308,7 @@ mod tests {
         r.check_and_remember("a", now + 30, "n2", now).unwrap();
         assert_eq!(store.replay_mark().unwrap(), Some(1_000_031));
         // restart: everything accepted before is refused, the next second is not
-        let (r2, plan) = Replay::choose(&store, 100, 60, now + 2, true).unwrap();
+        let (r2, plan) = Replay::choose(&store, 100, 100, 60, now + 2, true).unwrap();
         assert_eq!(plan.refuse_up_to, 1_000_031);
         assert_eq!(r2.min_timestamp(), 1_000_032);
         assert_eq!(

@@ -7,14 +7,25 @@
 //! response is sent, so nothing acknowledged to a client is lost on a crash or power cut
 //! (`NORMAL` would only guarantee that for process crashes, not for power loss).
 //!
-//! Verifying a ticket-authenticated request only reads ([`Store::family`]); the Hawk nonce
-//! cache lives in memory (spec TSR-TICKET-7, TSR-HAWK-10).
+//! **Group commit.** [`SqliteStore`] has one writer thread that drains a queue of state
+//! changes: every change waiting when a batch starts runs in its own savepoint inside one
+//! `BEGIN IMMEDIATE` transaction, the batch commits once (one WAL fsync), and only then does
+//! each caller get its answer. A change whose own work fails is rolled back to its savepoint
+//! and gets its own error; if the commit fails, every caller in the batch gets an error, so
+//! nothing is acknowledged that is not durable.
+//!
+//! Verifying a ticket-authenticated request only reads ([`Store::family_live`]); the Hawk nonce
+//! cache lives in memory (spec TSR-TICKET-7, TSR-HAWK-10). The SQLite store reads
+//! `family_live` through (the operator's CLI changes the file from another process, and a
+//! running server must see that at its next request), and says its reads may run on the
+//! request thread ([`Store::reads_inline`]).
 
 use crate::core::{Consumer, Family, Session, State, Subject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use std::collections::HashSet;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
 
 /// A storage fault (I/O, corruption, a bug). Reported to clients as `500 internal_error`
 /// without details (spec TSR-ERROR-2); logged by the caller.
@@ -29,6 +40,10 @@ pub enum StoreError {
     /// A uniqueness constraint (duplicate consumer id, username, sid).
     #[error("already exists")]
     Conflict,
+    /// The batch this change was part of did not commit (or the writer is gone): nothing of
+    /// it was stored.
+    #[error("not committed: {0}")]
+    NotCommitted(String),
     /// PostgreSQL said no (see [`crate::store_pg`]).
     #[error("postgres: {0}")]
     Postgres(#[from] postgres::Error),
@@ -112,6 +127,25 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// no reuse to detect. Returns the number of sessions deleted.
     fn purge_undecided(&self, cutoff: i64) -> StoreResult<usize>;
 
+    /// Whether the family `id` is live, neither revoked nor unknown: what a ticket call
+    /// checks (spec TSR-TICKET-6). A revocation is seen by the next call (TSR-REVOKE-3). A
+    /// family removed by [`Store::purge`] may be reported either way: every ticket of it has
+    /// expired (a ticket never outlives the session it came with, and purge removes only
+    /// families whose sessions all ended before the cutoff). The default reads through
+    /// [`Store::family`]; a store that sees every revocation (the only writer of its data)
+    /// may answer from memory.
+    fn family_live(&self, id: &str) -> StoreResult<bool> {
+        Ok(self.family(id)?.is_some_and(|f| !f.revoked))
+    }
+
+    /// Whether reads are cheap and never wait for a network round trip or for a writer
+    /// (memory, or a local SQLite file in WAL mode), so the server runs them on the request
+    /// thread instead of handing them to a store thread. Default `false`: a store reached over
+    /// the network keeps its reads off the async runtime.
+    fn reads_inline(&self) -> bool {
+        false
+    }
+
     // ---- operations (issue 12): several instances, restarts, the operator's CLI ----
 
     /// The schema version the store is at (see [`crate::migrate`]).
@@ -156,12 +190,129 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn remove_subject(&self, id: &str) -> StoreResult<bool>;
 }
 
-/// The embedded store: one SQLite file (WAL), one writer connection and a few readers.
+/// The embedded store: one SQLite file (WAL), one writer thread (group commit) and a few
+/// reader connections.
 #[derive(Debug)]
 pub struct SqliteStore {
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    /// Families known revoked. Every revocation goes through this store's writer, which adds
+    /// the family here before its batch commits (fail closed), so a ticket call never needs
+    /// a read to see it. Assumes no other process revokes families in the same file while
+    /// this one serves; [`SqliteStore::reload_revocations`] re-reads them.
+    revoked: Arc<RwLock<HashSet<String>>>,
+}
+
+/// A state change queued for the writer: runs inside the batch's transaction and returns
+/// what to tell its caller once the batch's fate is known (`None`: committed).
+type WriteJob = Box<dyn FnOnce(&Connection) -> Reply + Send>;
+type Reply = Box<dyn FnOnce(Option<&str>) + Send>;
+
+/// The writer thread's end of the queue, and its counters.
+#[derive(Debug)]
+struct Writer {
+    queue: Mutex<Option<mpsc::Sender<WriteJob>>>,
+    /// The connection, shared with readers only for an in-memory store.
+    conn: Arc<Mutex<Connection>>,
+    stats: Arc<CommitStats>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+/// Counters of the writer: how many batches committed, and how many changes they held.
+#[derive(Debug, Default)]
+pub struct CommitStats {
+    commits: AtomicU64,
+    changes: AtomicU64,
+    #[cfg(test)]
+    fail_next_commit: std::sync::atomic::AtomicBool,
+}
+
+impl CommitStats {
+    /// Batches committed (each one WAL fsync with `synchronous=FULL`).
+    #[must_use]
+    pub fn commits(&self) -> u64 {
+        self.commits.load(Ordering::Relaxed)
+    }
+    /// State changes committed.
+    #[must_use]
+    pub fn changes(&self) -> u64 {
+        self.changes.load(Ordering::Relaxed)
+    }
+}
+
+/// Most changes in one batch: bounds a batch's transaction, and so the wait of its last caller.
+const MAX_BATCH: usize = 256;
+
+fn writer_loop(conn: &Mutex<Connection>, stats: &CommitStats, queue: &mpsc::Receiver<WriteJob>) {
+    while let Ok(first) = queue.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match queue.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = batch.len() as u64;
+        let (replies, failure) = run_batch(&conn, batch, stats);
+        drop(conn);
+        if failure.is_none() {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats.changes.fetch_add(n, Ordering::Relaxed);
+        } else {
+            tracing::error!(
+                changes = n,
+                "store batch did not commit; every change in it failed"
+            );
+        }
+        for reply in replies {
+            reply(failure.as_deref());
+        }
+    }
+}
+
+/// Runs `batch` in one transaction, each change in its own savepoint; returns the replies and,
+/// if the batch did not commit, why.
+fn run_batch(
+    conn: &Connection,
+    batch: Vec<WriteJob>,
+    stats: &CommitStats,
+) -> (Vec<Reply>, Option<String>) {
+    let _ = stats;
+    let mut replies = Vec::with_capacity(batch.len());
+    if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        let why = e.to_string();
+        for job in batch {
+            // not run: its reply only reports the failure
+            drop(job);
+            replies.push(Box::new(|_: Option<&str>| {}) as Reply);
+        }
+        return (replies, Some(why));
+    }
+    for job in batch {
+        if let Err(e) = conn.execute_batch("SAVEPOINT change") {
+            let _ = conn.execute_batch("ROLLBACK");
+            drop(job);
+            return (replies, Some(e.to_string()));
+        }
+        let reply = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(conn)));
+        let reply = reply.unwrap_or_else(|_| {
+            tracing::error!("a store change panicked");
+            Box::new(|_: Option<&str>| {})
+        });
+        replies.push(reply);
+    }
+    #[cfg(test)]
+    if stats.fail_next_commit.swap(false, Ordering::Relaxed) {
+        let _ = conn.execute_batch("ROLLBACK");
+        return (replies, Some("injected commit failure".into()));
+    }
+    if let Err(e) = conn.execute_batch("COMMIT") {
+        let _ = conn.execute_batch("ROLLBACK");
+        return (replies, Some(e.to_string()));
+    }
+    (replies, None)
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -169,6 +320,90 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     Ok(())
+}
+
+impl Writer {
+    fn start(conn: Connection) -> StoreResult<Self> {
+        let conn = Arc::new(Mutex::new(conn));
+        let stats = Arc::new(CommitStats::default());
+        let (tx, rx) = mpsc::channel::<WriteJob>();
+        let thread = {
+            let conn = Arc::clone(&conn);
+            let stats = Arc::clone(&stats);
+            std::thread::Builder::new()
+                .name("tessera-sqlite-writer".into())
+                .spawn(move || writer_loop(&conn, &stats, &rx))
+                .map_err(|e| StoreError::NotCommitted(format!("cannot start the writer: {e}")))?
+        };
+        Ok(Self {
+            queue: Mutex::new(Some(tx)),
+            conn,
+            stats,
+            thread: Mutex::new(Some(thread)),
+        })
+    }
+
+    /// Queues `f` for the next batch and waits until that batch committed (or failed).
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        let (tx, rx) = mpsc::sync_channel::<StoreResult<T>>(1);
+        let job: WriteJob = Box::new(move |conn| {
+            let out = f(conn);
+            let undo = if out.is_ok() {
+                "RELEASE change"
+            } else {
+                "ROLLBACK TO change; RELEASE change"
+            };
+            let out = match conn.execute_batch(undo) {
+                Ok(()) => out,
+                Err(e) => Err(StoreError::Sqlite(e)),
+            };
+            Box::new(move |failure: Option<&str>| {
+                let out = match (out, failure) {
+                    (Ok(_), Some(why)) => Err(StoreError::NotCommitted(why.to_owned())),
+                    (out, _) => out,
+                };
+                let _ = tx.send(out);
+            })
+        });
+        {
+            let queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+            let Some(queue) = queue.as_ref() else {
+                return Err(StoreError::NotCommitted("the store is closed".into()));
+            };
+            queue
+                .send(job)
+                .map_err(|_| StoreError::NotCommitted("the writer is gone".into()))?;
+        }
+        rx.recv()
+            .map_err(|_| StoreError::NotCommitted("the change was dropped".into()))?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        // close the queue, then let the writer finish what was queued
+        self.queue
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(t) = self
+            .thread
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+fn load_revoked(conn: &Connection) -> StoreResult<HashSet<String>> {
+    let mut stmt = conn.prepare("SELECT id FROM families WHERE revoked = 1")?;
+    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 impl SqliteStore {
@@ -179,6 +414,7 @@ impl SqliteStore {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         crate::migrate::sqlite(&mut writer)?;
+        let revoked = load_revoked(&writer)?;
         let mut readers = Vec::new();
         for _ in 0..4 {
             let r = Connection::open_with_flags(
@@ -189,9 +425,10 @@ impl SqliteStore {
             readers.push(Mutex::new(r));
         }
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Writer::start(writer)?,
             readers,
             next_reader: AtomicUsize::new(0),
+            revoked: Arc::new(RwLock::new(revoked)),
         })
     }
 
@@ -202,15 +439,35 @@ impl SqliteStore {
         configure(&writer)?;
         crate::migrate::sqlite(&mut writer)?;
         Ok(Self {
-            writer: Mutex::new(writer),
+            writer: Writer::start(writer)?,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
+            revoked: Arc::new(RwLock::new(HashSet::new())),
         })
+    }
+
+    /// The writer's counters (batches committed, changes in them).
+    #[must_use]
+    pub fn commit_stats(&self) -> &CommitStats {
+        &self.writer.stats
+    }
+
+    /// Re-reads the revoked families from the file (after another process changed them).
+    pub fn reload_revocations(&self) -> StoreResult<()> {
+        let fresh = self.read(load_revoked)?;
+        *self.revoked.write().unwrap_or_else(PoisonError::into_inner) = fresh;
+        Ok(())
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         if self.readers.is_empty() {
-            return self.write(f);
+            // in memory: the one connection, between the writer's batches
+            let conn = self
+                .writer
+                .conn
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            return f(&conn);
         }
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % self.readers.len();
         let conn = self.readers[i]
@@ -219,21 +476,46 @@ impl SqliteStore {
         f(&conn)
     }
 
+    /// Runs `f` on the writer's connection between batches, outside the queue (autocommit):
+    /// for rare operations whose closures borrow their arguments.
     fn write<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
-        let conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let conn = self
+            .writer
+            .conn
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
         f(&conn)
     }
 
-    /// Runs `f` in an immediate transaction on the writer, committing on `Ok`.
-    fn tx<T>(
+    /// Runs `f` in an immediate transaction on the writer's connection between batches,
+    /// outside the queue (the operator's rare revocations), and keeps the revocation set
+    /// current by re-reading it afterwards.
+    fn tx_direct<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
     ) -> StoreResult<T> {
-        let mut conn = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = f(&tx)?;
-        tx.commit()?;
+        let out = {
+            let mut conn = self
+                .writer
+                .conn
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = f(&tx)?;
+            tx.commit()?;
+            out
+        };
+        self.reload_revocations()?;
         Ok(out)
+    }
+
+    /// Runs `f` as one change of the writer's next batch (see the module docs): it commits,
+    /// durably, before this returns `Ok`.
+    fn tx<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.writer.run(f)
     }
 }
 
@@ -277,11 +559,12 @@ impl Store for SqliteStore {
 
     fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()> {
         let rec = serde_json::to_string(consumer)?;
-        self.write(|c| {
+        let id = consumer.id.clone();
+        self.tx(move |c| {
             c.execute(
                 "INSERT INTO consumers (id, record) VALUES (?1, ?2)
                  ON CONFLICT(id) DO UPDATE SET record = excluded.record",
-                params![consumer.id, rec],
+                params![id, rec],
             )?;
             Ok(())
         })
@@ -308,7 +591,8 @@ impl Store for SqliteStore {
     }
 
     fn put_subject(&self, subject: &Subject) -> StoreResult<()> {
-        self.tx(|tx| {
+        let subject = subject.clone();
+        self.tx(move |tx| {
             let existing: Option<String> = tx
                 .query_row(
                     "SELECT id FROM subjects WHERE username = ?1",
@@ -316,7 +600,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let mut s = subject.clone();
+            let mut s = subject;
             if let Some(id) = existing {
                 // spec TSR-REG-7: the internal id never changes
                 s.id = id;
@@ -333,16 +617,20 @@ impl Store for SqliteStore {
     }
 
     fn secret(&self, name: &str, make: &dyn Fn() -> Vec<u8>) -> StoreResult<Vec<u8>> {
-        self.tx(|tx| {
+        // made before the change is queued (`make` stays on the caller's thread); unused if
+        // the secret exists
+        let fresh = make();
+        let name = name.to_owned();
+        self.tx(move |tx| {
             let existing: Option<Vec<u8>> = tx
-                .query_row("SELECT value FROM secrets WHERE name = ?1", [name], |r| {
+                .query_row("SELECT value FROM secrets WHERE name = ?1", [&name], |r| {
                     r.get(0)
                 })
                 .optional()?;
             if let Some(v) = existing {
                 return Ok(v);
             }
-            let v = make();
+            let v = fresh;
             tx.execute(
                 "INSERT INTO secrets (name, value) VALUES (?1, ?2)",
                 params![name, v],
@@ -352,23 +640,27 @@ impl Store for SqliteStore {
     }
 
     fn secrets(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>> {
-        self.write(|c| {
+        // through the writer: read after the latest change, even in a fresh process
+        let prefix = prefix.to_owned();
+        self.tx(move |c| {
             let mut stmt =
                 c.prepare("SELECT name, value FROM secrets WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")?;
-            let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let rows = stmt.query_map([&prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
         })
     }
 
     fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()> {
-        self.write(|c| {
+        let name = name.to_owned();
+        let value = value.map(<[u8]>::to_vec);
+        self.tx(move |c| {
             match value {
                 Some(v) => c.execute(
                     "INSERT INTO secrets (name, value) VALUES (?1, ?2)
                      ON CONFLICT(name) DO UPDATE SET value = excluded.value",
                     params![name, v],
                 )?,
-                None => c.execute("DELETE FROM secrets WHERE name = ?1", [name])?,
+                None => c.execute("DELETE FROM secrets WHERE name = ?1", [&name])?,
             };
             Ok(())
         })
@@ -376,7 +668,8 @@ impl Store for SqliteStore {
 
     fn create_session(&self, session: &Session) -> StoreResult<()> {
         let rec = serde_json::to_string(session)?;
-        self.tx(|tx| {
+        let session = session.clone();
+        self.tx(move |tx| {
             tx.execute(
                 "INSERT INTO families (id, end_at, revoked) VALUES (?1, NULL, 0)",
                 [&session.family],
@@ -448,11 +741,13 @@ impl Store for SqliteStore {
     }
 
     fn decide(&self, sid_hash: &str, new_state: &State) -> StoreResult<bool> {
-        self.tx(|tx| {
+        let sid_hash = sid_hash.to_owned();
+        let new_state = new_state.clone();
+        self.tx(move |tx| {
             let rec: Option<String> = tx
                 .query_row(
                     "SELECT record FROM sessions WHERE sid_hash = ?1 AND state = 'pending'",
-                    [sid_hash],
+                    [&sid_hash],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -476,7 +771,8 @@ impl Store for SqliteStore {
 
     fn redeem(&self, session: &Session, family_end: i64) -> StoreResult<bool> {
         let rec = serde_json::to_string(session)?;
-        self.tx(|tx| {
+        let session = session.clone();
+        self.tx(move |tx| {
             let n = tx.execute(
                 "UPDATE sessions SET state = ?2, record = ?3 WHERE sid_hash = ?1 AND state = 'authorized'",
                 params![session.sid_hash, session.state.name(), rec],
@@ -494,11 +790,14 @@ impl Store for SqliteStore {
 
     fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool> {
         let new_rec = serde_json::to_string(new)?;
-        self.tx(|tx| {
+        let old_sid_hash = old_sid_hash.to_owned();
+        let rotated = rotated.clone();
+        let new = new.clone();
+        self.tx(move |tx| {
             let rec: Option<String> = tx
                 .query_row(
                     "SELECT record FROM sessions WHERE sid_hash = ?1 AND state = 'active'",
-                    [old_sid_hash],
+                    [&old_sid_hash],
                     |r| r.get(0),
                 )
                 .optional()?;
@@ -520,7 +819,7 @@ impl Store for SqliteStore {
     }
 
     fn purge_undecided(&self, cutoff: i64) -> StoreResult<usize> {
-        self.tx(|tx| {
+        self.tx(move |tx| {
             let n = tx.execute(
                 "DELETE FROM sessions WHERE state IN ('pending', 'denied', 'authorized')
                  AND json_extract(record, '$.exp') < ?1",
@@ -543,7 +842,8 @@ impl Store for SqliteStore {
     }
 
     fn purge(&self, cutoff: i64) -> StoreResult<usize> {
-        self.tx(|tx| {
+        let revoked = Arc::clone(&self.revoked);
+        self.tx(move |tx| {
             let n = tx.execute(
                 "DELETE FROM sessions WHERE json_extract(record, '$.exp') < ?1",
                 [cutoff],
@@ -553,17 +853,34 @@ impl Store for SqliteStore {
                  (SELECT 1 FROM sessions WHERE sessions.sid_hash = codes.sid_hash)",
                 [],
             )?;
-            tx.execute(
-                "DELETE FROM families WHERE NOT EXISTS
-                 (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
-                [],
-            )?;
+            let gone: Vec<String> = tx
+                .prepare(
+                    "DELETE FROM families WHERE NOT EXISTS
+                     (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)
+                     RETURNING id",
+                )?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            // their tickets have all expired (see `Store::family_live`)
+            let mut revoked = revoked.write().unwrap_or_else(PoisonError::into_inner);
+            for id in &gone {
+                revoked.remove(id);
+            }
             Ok(n)
         })
     }
 
     fn revoke_family(&self, family: &str) -> StoreResult<()> {
-        self.tx(|tx| {
+        let family = family.to_owned();
+        let revoked = Arc::clone(&self.revoked);
+        self.tx(move |tx| {
+            // seen by ticket calls from now on, before the commit: fail closed (spec
+            // TSR-REVOKE-3: the next request after the answer is refused)
+            revoked
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(family.clone());
+            let family = family.as_str();
             tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
             let mut stmt = tx.prepare(
                 "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
@@ -583,6 +900,11 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+
+    fn reads_inline(&self) -> bool {
+        true
+    }
+
     fn schema_version(&self) -> StoreResult<u32> {
         self.write(crate::migrate::sqlite_version)
     }
@@ -669,7 +991,7 @@ impl Store for SqliteStore {
     }
 
     fn revoke_consumer_families(&self, consumer_id: &str) -> StoreResult<usize> {
-        self.tx(|tx| {
+        self.tx_direct(|tx| {
             revoke_families_where(
                 tx,
                 "json_extract(s.record, '$.consumer_id') = ?1",
@@ -679,7 +1001,7 @@ impl Store for SqliteStore {
     }
 
     fn remove_consumer(&self, id: &str) -> StoreResult<bool> {
-        self.tx(|tx| {
+        self.tx_direct(|tx| {
             revoke_families_where(tx, "json_extract(s.record, '$.consumer_id') = ?1", id)?;
             Ok(tx.execute("DELETE FROM consumers WHERE id = ?1", [id])? == 1)
         })
@@ -698,11 +1020,11 @@ impl Store for SqliteStore {
     }
 
     fn revoke_subject_families(&self, subject_id: &str) -> StoreResult<usize> {
-        self.tx(|tx| revoke_families_where(tx, SUBJECT_OF_SESSION, subject_id))
+        self.tx_direct(|tx| revoke_families_where(tx, SUBJECT_OF_SESSION, subject_id))
     }
 
     fn remove_subject(&self, id: &str) -> StoreResult<bool> {
-        self.tx(|tx| {
+        self.tx_direct(|tx| {
             revoke_families_where(tx, SUBJECT_OF_SESSION, id)?;
             Ok(tx.execute("DELETE FROM subjects WHERE id = ?1", [id])? == 1)
         })
@@ -791,6 +1113,86 @@ mod tests {
         assert!(s.family("f1").unwrap().is_none());
         assert!(s.session("b").unwrap().is_some());
         assert!(s.family("f2").unwrap().is_some());
+    }
+
+    #[test]
+    fn concurrent_changes_share_commits_and_a_failed_batch_fails_every_waiter() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("g.db");
+        let store = Arc::new(SqliteStore::open(&path).unwrap());
+        let run = |round: usize, store: &Arc<SqliteStore>| {
+            let handles: Vec<_> = (0..32)
+                .map(|i| {
+                    let store = Arc::clone(store);
+                    std::thread::spawn(move || {
+                        let sid = format!("r{round}-s{i}");
+                        let ok = store
+                            .create_session(&session(&sid, &format!("f-{sid}"), 100))
+                            .is_ok();
+                        (sid, ok)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .collect::<Vec<_>>()
+        };
+        let before = store.commit_stats().commits();
+        let first = run(0, &store);
+        assert!(first.iter().all(|(_, ok)| *ok));
+        let commits = store.commit_stats().commits() - before;
+        assert!(commits <= 32, "{commits} commits for 32 changes");
+
+        // the next batch fails at its commit: every change in it reports an error
+        store
+            .commit_stats()
+            .fail_next_commit
+            .store(true, Ordering::Relaxed);
+        let second = run(1, &store);
+        let failed: Vec<_> = second.iter().filter(|(_, ok)| !ok).collect();
+        assert!(!failed.is_empty(), "the injected failure hit a batch");
+        drop(store);
+
+        // after a reopen: everything acknowledged is there, nothing reported failed is
+        let store = SqliteStore::open(&path).unwrap();
+        for (sid, ok) in first.iter().chain(&second) {
+            assert_eq!(store.session(sid).unwrap().is_some(), *ok, "{sid}");
+        }
+    }
+
+    #[test]
+    fn a_failing_change_does_not_take_its_batch_down() {
+        let s = SqliteStore::in_memory().unwrap();
+        s.create_session(&session("a", "f1", 100)).unwrap();
+        // a duplicate sid fails alone; a later change still commits
+        assert!(matches!(
+            s.create_session(&session("a", "f2", 100)),
+            Err(StoreError::Conflict)
+        ));
+        assert!(
+            s.family("f2").unwrap().is_none(),
+            "rolled back to its savepoint"
+        );
+        s.create_session(&session("b", "f3", 100)).unwrap();
+        assert!(s.session("b").unwrap().is_some());
+    }
+
+    #[test]
+    fn the_revocation_view_follows_revocations_and_survives_a_reopen() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.db");
+        let s = SqliteStore::open(&path).unwrap();
+        s.create_session(&session("a", "f1", 100)).unwrap();
+        s.create_session(&session("b", "f2", 100)).unwrap();
+        assert!(s.family_live("f1").unwrap());
+        s.revoke_family("f1").unwrap();
+        assert!(!s.family_live("f1").unwrap());
+        assert!(s.family_live("f2").unwrap());
+        drop(s);
+        let s = SqliteStore::open(&path).unwrap();
+        assert!(!s.family_live("f1").unwrap(), "loaded at open");
+        assert!(s.family_live("f2").unwrap());
     }
 
     #[test]
