@@ -9,7 +9,7 @@ pub const TABLE: &[(&str, u16, &[&str])] = &[
         &[
             "TSR-CONV-3",
             "TSR-CONV-8",
-            "TSR-HANDSHAKE-3",
+            "TSR-HANDSHAKE-7",
             "TSR-REISSUE-2",
         ],
     ),
@@ -41,7 +41,6 @@ pub const TABLE: &[(&str, u16, &[&str])] = &[
     ("access_denied", 403, &["TSR-RESULT-3"]),
     ("invalid_code", 400, &["TSR-RESULT-4", "TSR-RESULT-9"]),
     ("code_expired", 400, &["TSR-RESULT-5"]),
-    ("invalid_verifier", 400, &["TSR-RESULT-6"]),
     ("code_reused", 400, &["TSR-RESULT-9"]),
     ("session_not_active", 400, &["TSR-REFRESH-2"]),
     ("session_reused", 400, &["TSR-REFRESH-5"]),
