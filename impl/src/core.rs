@@ -732,7 +732,7 @@ impl ExpectRedemption {
 ///
 /// spec TSR-RESULT-12: a code issued for another session is `invalid_code` for the named one
 /// and changes nothing anywhere (v1's burn, TSR-RESULT-11, is withdrawn): an honest Consumer
-/// never presents it, because it matches the callback's `state` first (TSR-CONSUMER-14).
+/// never presents it, because it matches the callback's `state` first (TSR-CONSUMER-13).
 pub fn result(
     env: &Env<'_>,
     consumer: &Consumer,

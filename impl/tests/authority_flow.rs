@@ -634,7 +634,7 @@ async fn allow_code(h: &Harness, hs: &Resp) -> String {
 
 /// TSR-RESULT-12 (v1's burn, TSR-RESULT-11, withdrawn): a code presented with another
 /// session's `sid` gets the named session's answer and changes neither session. (What keeps
-/// such a code off the back channel is the Consumer's `state` check, TSR-CONSUMER-14:
+/// such a code off the back channel is the Consumer's `state` check, TSR-CONSUMER-13:
 /// `impl/tests/consumer_flow_binding.rs`.)
 #[tokio::test]
 async fn a_code_presented_for_another_session_changes_nothing() {

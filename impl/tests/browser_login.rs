@@ -278,7 +278,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
 
     // 2. Mix-up: the victim has started a login (is on the Authority's page) and receives a
     //    callback naming another issuer. Its state is not the victim's (the attacker never sees
-    //    that), so it is refused before the issuer is even compared (TSR-CONSUMER-14; the
+    //    that), so it is refused before the issuer is even compared (TSR-CONSUMER-13; the
     //    issuer check, TSR-CONSUMER-4, is exercised with the right state in
     //    consumer_negative.rs).
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
@@ -294,7 +294,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
 
     // 3. Session swap: the victim starts again and gets the attacker's real callback (right
     //    issuer, the attacker's code and state): the state names none of the victim's pending
-    //    logins, so the Consumer refuses it without a request (TSR-CONSUMER-14), and the victim
+    //    logins, so the Consumer refuses it without a request (TSR-CONSUMER-13), and the victim
     //    is not logged in as the attacker.
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(&c, "#login").await;

@@ -105,7 +105,7 @@ async fn a_consumer_with_two_authorities_refuses_a_callback_from_the_other_one()
     );
     let params_b = CallbackParams::from_query(cb_b.split_once('?').unwrap().1).unwrap();
 
-    // B's callback in the flow started with A: B's state is not A's flow (TSR-CONSUMER-14).
+    // B's callback in the flow started with A: B's state is not A's flow (TSR-CONSUMER-13).
     let e = c
         .complete_login(Some(at_a.pending.clone()), &params_b)
         .await

@@ -316,7 +316,7 @@ async fn a_callback_in_a_browser_session_that_did_not_start_the_flow_is_refused(
 
     // Session swapping: the victim has a login of their own pending; the attacker's callback
     // carries the attacker's state, which is not one of the victim's pending logins, so the
-    // Consumer refuses it before any request (TSR-CONSUMER-14) — the victim is not logged in
+    // Consumer refuses it before any request (TSR-CONSUMER-13) — the victim is not logged in
     // as mallory, and the victim's own login is still pending (TSR-CONSUMER-6).
     let _ = begin(&d, &victim).await;
     let r = deliver(&victim, &attackers_callback).await;
@@ -827,7 +827,7 @@ async fn on_the_wire_the_handshake_carries_state_and_the_result_only_sid_and_cod
 /// The network refuses (or delays forever) the Consumer's back-channel request and hands a copy
 /// to the attacker, who redeems the code in its own flow.
 ///
-/// v1.1 (TSR-CONSUMER-14): the Consumer refuses the foreign state locally, so no result request
+/// v1.1 (TSR-CONSUMER-13): the Consumer refuses the foreign state locally, so no result request
 /// is sent and there is nothing to capture. The v1 behaviour (no state check: the code went out
 /// with the victim's `sid`) is reproduced by handing the library the victim's pending login
 /// with the callback's state rewritten to match: the refused request is captured, v1's burn
@@ -923,7 +923,7 @@ async fn the_fixation_race_is_refused_before_the_back_channel() {
     d.stop().await;
 }
 
-/// spec TSR-CONSUMER-15: one browser session, two tabs, two logins started one after the
+/// spec TSR-CONSUMER-13: one browser session, two tabs, two logins started one after the
 /// other; both callbacks complete (in either order), and a forged callback in between cancels
 /// neither (TSR-CONSUMER-6).
 #[tokio::test]

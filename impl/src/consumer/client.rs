@@ -363,7 +363,7 @@ impl Consumer {
     ///
     /// Checks, in order, each refusing without any request to an Authority until the result
     /// request: the callback has a `state` and a pending login with exactly that `state` exists
-    /// (TSR-CONSUMER-3, TSR-CONSUMER-14: a code for a flow this browser did not start never
+    /// (TSR-CONSUMER-3, TSR-CONSUMER-13: a code for a flow this browser did not start never
     /// reaches the back channel); `iss` is present and exactly the
     /// pending login's issuer (TSR-CONSUMER-4); a denial is reported as
     /// [`Error::AccessDenied`] (TSR-CONSUMER-12); the pending login has not expired. Then the
@@ -379,7 +379,7 @@ impl Consumer {
             .state
             .as_deref()
             .ok_or(Error::MalformedCallback("no state parameter"))?;
-        // spec TSR-CONSUMER-3, TSR-CONSUMER-14: a pending login of this browser session, for
+        // spec TSR-CONSUMER-3, TSR-CONSUMER-13: a pending login of this browser session, for
         // the flow this callback answers (checked here too, whatever the caller's store did).
         let pending = pending
             .filter(|p| p.has_state(state))
@@ -878,7 +878,7 @@ mod tests {
         assert!(matches!(&e, Error::Authority { code, .. } if code == "unknown"));
     }
 
-    /// spec TSR-CONSUMER-3, TSR-CONSUMER-4, TSR-CONSUMER-12, TSR-CONSUMER-14: every callback
+    /// spec TSR-CONSUMER-3, TSR-CONSUMER-4, TSR-CONSUMER-12, TSR-CONSUMER-13: every callback
     /// check refuses before any request (the Authority's issuer has nobody listening).
     #[tokio::test]
     async fn checks_before_any_request_need_no_authority() {
@@ -904,7 +904,7 @@ mod tests {
             .await,
             Err(Error::NoPendingLogin)
         ));
-        // spec TSR-CONSUMER-14: a pending login of another flow, or no state at all
+        // spec TSR-CONSUMER-13: a pending login of another flow, or no state at all
         assert!(matches!(
             c.complete_login(
                 Some(p.clone()),

@@ -37,7 +37,7 @@ pub enum Error {
     /// The callback's `state` names none of the pending logins of the browser session it
     /// arrived in: the flow was not started here (login CSRF, session fixation: a code issued
     /// for someone else's flow), or it was already used (a replay). Refused before any request
-    /// (spec TSR-CONSUMER-3, TSR-CONSUMER-6, TSR-CONSUMER-14).
+    /// (spec TSR-CONSUMER-3, TSR-CONSUMER-6, TSR-CONSUMER-13).
     #[error("no login with this state was started in this browser session (or it was already completed)")]
     NoPendingLogin,
     /// The browser session has no logged-in Subject (the axum integration's refresh and data

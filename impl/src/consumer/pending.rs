@@ -1,10 +1,10 @@
 //! Pending logins and where they are kept (spec TSR-CONSUMER-2, TSR-CONSUMER-6,
-//! TSR-CONSUMER-14, TSR-CONSUMER-15).
+//! TSR-CONSUMER-13).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-/// Most pending logins one browser session holds at once (spec TSR-CONSUMER-15); starting
+/// Most pending logins one browser session holds at once (spec TSR-CONSUMER-13); starting
 /// another drops the oldest.
 pub const MAX_PENDING_PER_SESSION: usize = 8;
 
@@ -18,7 +18,7 @@ pub struct PendingLogin {
     /// The Authority's session id from the handshake.
     pub sid: String,
     /// The `state` sent in the handshake, which the callback must carry back
-    /// (spec TSR-CONSUMER-13, TSR-CONSUMER-14).
+    /// (spec TSR-CONSUMER-13).
     pub state: String,
     /// When the login started (unix seconds, the Consumer's clock).
     pub started: i64,
@@ -55,10 +55,10 @@ impl std::fmt::Debug for PendingLogin {
 /// Server-side storage of pending logins, keyed by the Consumer's **own** browser-session id
 /// (the value of its session cookie) and, within it, by `state`: a callback is accepted only in
 /// the browser session that started the login, and only for a flow that session started
-/// (spec TSR-CONSUMER-2, TSR-CONSUMER-3, TSR-CONSUMER-14).
+/// (spec TSR-CONSUMER-2, TSR-CONSUMER-3, TSR-CONSUMER-13).
 ///
 /// A browser session holds up to [`MAX_PENDING_PER_SESSION`] pending logins (two tabs both log
-/// in, spec TSR-CONSUMER-15).
+/// in, spec TSR-CONSUMER-13).
 ///
 /// Implement it over your session store (a database, Redis, …); [`MemoryPendingStore`] keeps
 /// them in memory, for one process.
@@ -134,7 +134,7 @@ impl PendingStore for MemoryPendingStore {
             }
         }
         let list = m.entry(browser_session.to_owned()).or_default();
-        // spec TSR-CONSUMER-15: bounded; the oldest goes first
+        // spec TSR-CONSUMER-13: bounded; the oldest goes first
         while list.len() >= MAX_PENDING_PER_SESSION {
             if let Some(i) = list
                 .iter()
@@ -196,7 +196,7 @@ mod tests {
         assert!(!format!("{:?}", p(1, "x")).contains("secret-sid"));
     }
 
-    /// spec TSR-CONSUMER-15: two tabs, two pending logins; a foreign state takes neither.
+    /// spec TSR-CONSUMER-13: two tabs, two pending logins; a foreign state takes neither.
     #[test]
     fn several_pending_logins_per_browser_session() {
         let s = MemoryPendingStore::default();

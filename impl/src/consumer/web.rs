@@ -397,7 +397,7 @@ async fn callback(
     let outcome = match CallbackParams::from_query(uri.query().unwrap_or("")) {
         Ok(params) => {
             let old = web.cookie_id(&headers);
-            // spec TSR-CONSUMER-6, TSR-CONSUMER-14: the pending login with this callback's
+            // spec TSR-CONSUMER-6, TSR-CONSUMER-13: the pending login with this callback's
             // state is taken (removed) before anything else, whatever the outcome; a callback
             // with a foreign state takes none.
             let pending = old
@@ -416,7 +416,7 @@ async fn callback(
         Ok((old, login)) => {
             tracing::info!(issuer = %login.issuer, sub = %login.sub, "login");
             // spec TSR-CONSUMER-8: a new session id; the old one dies. Its other pending logins
-            // (other tabs, TSR-CONSUMER-15) move to the new id.
+            // (other tabs, TSR-CONSUMER-13) move to the new id.
             let id = web.new_session(Some(login));
             if let Some(old) = old {
                 web.sessions().remove(&old);
