@@ -131,8 +131,19 @@ async fn a_login_through_the_web_integration_and_what_the_callback_sends_back() 
         .expect("ticket info");
     assert_eq!(info.user.as_deref(), Some(login.sub.as_str()));
     assert_eq!(info.scope, refreshed.ticket.scope);
-    // ... and a refresh of the old sid is a reuse, reported distinctly, meaning logout.
-    let e = d.web.consumer().refresh(&login).await.unwrap_err();
+    // ... a late duplicate of that refresh in this Consumer shares its outcome (single flight,
+    // TSR-CONSUMER-15) ...
+    let again = d
+        .web
+        .consumer()
+        .refresh(&login)
+        .await
+        .expect("same outcome");
+    assert_eq!(again.sid, refreshed.sid);
+    // ... and a refresh of the old sid from elsewhere (another Consumer process, or whoever
+    // copied it) is a reuse, reported distinctly, meaning logout.
+    let elsewhere = d.consumer_with(None, None, None).unwrap();
+    let e = elsewhere.refresh(&login).await.unwrap_err();
     assert!(matches!(e, Error::SessionReused), "{e:?}");
     assert!(e.is_logout());
     // The family is revoked: the new ticket is dead too.
@@ -974,5 +985,59 @@ async fn two_tabs_both_log_in() {
         reason(&deliver(&browser, &cb1).await).as_deref(),
         Some("no_pending_login")
     );
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-15: a double-submitted refresh (two concurrent refreshes of one login, and
+/// a third just after) keeps the user logged in: the Consumer library sends one refresh request
+/// and every caller gets its outcome. Without single flight (two Consumer instances, each
+/// refreshing the same login at once), the second request is a reuse of the rotated sid and the
+/// family is revoked (TSR-REFRESH-5): the v1 behaviour that logged the user out.
+#[tokio::test]
+async fn a_double_submitted_refresh_keeps_the_user_logged_in() {
+    let d = start().await;
+    let p = proxy(Tamper::Record, "/none").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let login = |c: Consumer| {
+        let d = &d;
+        async move {
+            let start = c.begin_login(None).await.unwrap();
+            let cb = Agent::new()
+                .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+                .await;
+            c.complete_login(
+                Some(start.pending),
+                &CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let l = login(c.clone()).await;
+    let (a, b) = tokio::join!(c.refresh(&l), c.refresh(&l));
+    let (a, b) = (a.expect("first submit"), b.expect("second submit"));
+    assert_eq!(a.sid, b.sid, "one refresh, one new sid");
+    let late = c.refresh(&l).await.expect("a late third submit");
+    assert_eq!(late.sid, a.sid);
+    let refreshes = p
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _, _)| path == "/v1/refresh")
+        .count();
+    assert_eq!(refreshes, 1, "one request reached the Authority");
+    c.subject_data(&a).await.expect("still logged in");
+    c.refresh(&a).await.expect("and the new sid refreshes");
+
+    // Without single flight: two instances refresh the same login at once.
+    let l = login(c.clone()).await;
+    let other = d.consumer_with(None, None, None).unwrap();
+    let (x, y) = tokio::join!(c.refresh(&l), other.refresh(&l));
+    let failed = [&x, &y].iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 1, "one of the two is a reuse: {x:?} {y:?}");
+    let winner = x.or(y).unwrap();
+    let e = c.subject_data(&winner).await.unwrap_err();
+    assert!(e.is_logout(), "the family was revoked: {e:?}");
     d.stop().await;
 }

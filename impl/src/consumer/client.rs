@@ -143,6 +143,43 @@ pub struct Consumer {
     http: reqwest::Client,
     rng: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
+    refreshes: Arc<Refreshes>,
+}
+
+/// How long the outcome of a refresh is kept for late duplicates of it (a double submit that
+/// arrives after the first request has finished), and how many are kept at most.
+const REFRESH_REMEMBERED_SECONDS: i64 = 60;
+const REFRESH_REMEMBERED_MAX: usize = 10_000;
+
+type RefreshCell = Arc<tokio::sync::OnceCell<Result<Login>>>;
+
+/// Single-flight refresh (spec TSR-CONSUMER-15): one refresh request per refreshed `sid`,
+/// whose outcome every concurrent (and, for a minute, every later) refresh of that `sid` shares.
+#[derive(Default)]
+struct Refreshes(std::sync::Mutex<std::collections::HashMap<String, (i64, RefreshCell)>>);
+
+impl Refreshes {
+    /// The cell for `sid`: the one in flight or recently finished, or a new one.
+    fn cell(&self, sid: &str, now: i64) -> RefreshCell {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|_, (started, _)| now - *started < REFRESH_REMEMBERED_SECONDS);
+        if m.len() >= REFRESH_REMEMBERED_MAX && !m.contains_key(sid) {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                m.remove(&oldest);
+            }
+        }
+        m.entry(sid.to_owned())
+            .or_insert_with(|| (now, Arc::default()))
+            .1
+            .clone()
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -198,6 +235,7 @@ impl Consumer {
             http: default_http_client(),
             rng: Arc::new(SystemRandom::new()),
             clock: Arc::new(SystemClock),
+            refreshes: Arc::default(),
         })
     }
 
@@ -442,7 +480,17 @@ impl Consumer {
     /// login to store **in place of** the old one before any further use (spec
     /// TSR-CONSUMER-11). A reuse is [`Error::SessionReused`]; that and any error for which
     /// [`Error::is_logout`] holds mean the Subject must be logged out.
+    ///
+    /// Single flight (spec TSR-CONSUMER-15): concurrent refreshes of the same `sid` (a
+    /// double-submitted form, two requests of one page) send one request and all get its
+    /// outcome; a refresh of that `sid` within a minute after it gets the same outcome again,
+    /// instead of presenting the rotated `sid` as a reuse that would revoke the family.
     pub async fn refresh(&self, login: &Login) -> Result<Login> {
+        let cell = self.refreshes.cell(&login.sid, self.clock.now());
+        cell.get_or_init(|| self.refresh_once(login)).await.clone()
+    }
+
+    async fn refresh_once(&self, login: &Login) -> Result<Login> {
         let a = self.state(&login.issuer)?;
         let reg = &a.config.registration;
         let req = SidRequest {

@@ -8,7 +8,7 @@ use crate::hawk::ResponseError;
 ///
 /// Errors never carry secrets (sid, code, keys; spec TSR-CONV-11): the values they
 /// quote are issuers, endpoint URLs, wire error codes and HTTP statuses.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     // ---- configuration --------------------------------------------------------------------
