@@ -303,6 +303,10 @@ pub struct TicketContents {
     /// Internal Subject id (to read its data at `GET /v1/subject`).
     #[serde(rename = "i")]
     pub subject_id: Option<String>,
+    /// [`key_fingerprint`] of `app`'s Consumer key when the ticket was minted: a ticket of an
+    /// older key is revoked (spec TSR-REG-8). `None` only in tickets sealed before v1.1.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for TicketContents {
@@ -431,11 +435,30 @@ pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
     serde_json::from_slice(&plain).ok()
 }
 
+/// A short, one-way fingerprint of a Consumer key: sealed in tickets so that replacing the key
+/// ends them (spec TSR-REG-8). It reveals nothing usable about the key.
+#[must_use]
+pub fn key_fingerprint(key: &str) -> String {
+    let mut h = secret_hash(&format!("key-fingerprint\0{key}"));
+    h.truncate(16);
+    h
+}
+
+/// spec TSR-REG-8: a ticket minted under a key that has since been replaced (or whose
+/// Consumer is gone) is revoked.
+pub fn check_ticket_key(ticket: &TicketContents, app: Option<&Consumer>) -> Result<(), Error> {
+    match (&ticket.key_fingerprint, app) {
+        (None, _) => Ok(()),
+        (Some(f), Some(c)) if ct_eq(f.as_bytes(), key_fingerprint(&c.key).as_bytes()) => Ok(()),
+        _ => Err(Error::TicketRevoked),
+    }
+}
+
 fn user_ticket(
     env: &Env<'_>,
     session: &Session,
     grant: &Grant,
-    may_delegate: bool,
+    consumer: &Consumer,
 ) -> Result<Ticket, Error> {
     // spec TSR-TICKET-4: exp = min(now + ticket TTL, session exp); user = sub; scope = granted;
     // grant = family; app = the session's Consumer. spec TSR-TICKET-3: a fresh random key.
@@ -447,8 +470,9 @@ fn user_ticket(
         scope: grant.granted_scopes.clone(),
         grant: Some(session.family.clone()),
         dlg: None,
-        delegate: may_delegate,
+        delegate: consumer.may_delegate,
         subject_id: Some(grant.subject_id.clone()),
+        key_fingerprint: Some(key_fingerprint(&consumer.key)),
     };
     seal_ticket(env, &contents)
 }
@@ -775,7 +799,7 @@ pub fn result(
                     let mut next = session;
                     next.exp = exp;
                     next.state = State::Active(active);
-                    let ticket = match user_ticket(env, &next, &grant, consumer.may_delegate) {
+                    let ticket = match user_ticket(env, &next, &grant, consumer) {
                         Ok(t) => t,
                         Err(e) => return Refuse(e),
                     };
@@ -900,7 +924,7 @@ pub fn refresh(
                 exp: (env.now + env.config.ttl.session).min(family_end),
                 state: State::Active(fresh),
             };
-            let ticket = match user_ticket(env, &new, &grant, consumer.may_delegate) {
+            let ticket = match user_ticket(env, &new, &grant, consumer) {
                 Ok(t) => t,
                 Err(e) => return Refuse(e),
             };
@@ -964,6 +988,7 @@ pub fn app_ticket(env: &Env<'_>, consumer: &Consumer) -> Result<Ticket, Error> {
             dlg: None,
             delegate: consumer.may_delegate,
             subject_id: None,
+            key_fingerprint: Some(key_fingerprint(&consumer.key)),
         },
     )
 }
@@ -1007,7 +1032,8 @@ pub fn reissue(
         let Some(target) = target.filter(|t| &t.id == issue_to) else {
             return Err(Error::UnknownConsumer);
         };
-        // spec TSR-REISSUE-5
+        // spec TSR-REISSUE-5; the delegate's key fingerprint (TSR-REG-8)
+        let target_fingerprint = Some(key_fingerprint(&target.key));
         TicketContents {
             key: token(env.rng, TOKEN_BYTES),
             exp,
@@ -1018,6 +1044,7 @@ pub fn reissue(
             dlg: Some(parent.app.clone()),
             delegate: false,
             subject_id: parent.subject_id.clone(),
+            key_fingerprint: target_fingerprint,
         }
     } else {
         TicketContents {
@@ -1030,6 +1057,7 @@ pub fn reissue(
             dlg: parent.dlg.clone(),
             delegate: parent.delegate,
             subject_id: parent.subject_id.clone(),
+            key_fingerprint: parent.key_fingerprint.clone(),
         }
     };
     // spec TSR-REISSUE-6: fresh key (above); same grant, so it dies with the family

@@ -43,13 +43,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Every registered Consumer.
     fn consumers(&self) -> StoreResult<Vec<Consumer>>;
     /// Registers a Consumer, or replaces it (a new key invalidates the old one at once,
-    /// spec TSR-REG-5).
+    /// spec TSR-REG-5). Replacing the key MUST, in the same transaction, revoke every family
+    /// of the Consumer's sessions (spec TSR-REG-8; its tickets then die with their families,
+    /// and app tickets by their sealed key fingerprint).
     fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()>;
     /// A Subject by internal id.
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
     /// A Subject by login name.
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>>;
     /// Adds a Subject, or replaces the one with the same login name (keeping its internal id).
+    /// A changed password hash MUST, in the same transaction, revoke every family whose
+    /// sessions carry this Subject's decision (spec TSR-REG-9).
     fn put_subject(&self, subject: &Subject) -> StoreResult<()>;
     /// A named secret of the Authority (sealing key, pairwise key, …), created with `make` if
     /// absent. Atomic: concurrent callers all get the same value.
@@ -253,12 +257,28 @@ impl Store for SqliteStore {
 
     fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()> {
         let rec = serde_json::to_string(consumer)?;
-        self.write(|c| {
-            c.execute(
+        self.tx(|tx| {
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM consumers WHERE id = ?1",
+                    [&consumer.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute(
                 "INSERT INTO consumers (id, record) VALUES (?1, ?2)
                  ON CONFLICT(id) DO UPDATE SET record = excluded.record",
                 params![consumer.id, rec],
             )?;
+            let old: Option<Consumer> = old.map(|r| serde_json::from_str(&r)).transpose()?;
+            // spec TSR-REG-8: a replaced key ends what was minted under the old one
+            if old.is_some_and(|o| o.key != consumer.key) {
+                revoke_families_where(
+                    tx,
+                    "json_extract(record, '$.consumer_id') = ?1",
+                    &consumer.id,
+                )?;
+            }
             Ok(())
         })
     }
@@ -293,9 +313,16 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let mut s = subject.clone();
+            let mut password_changed = false;
             if let Some(id) = existing {
                 // spec TSR-REG-7: the internal id never changes
                 s.id = id;
+                let old: String =
+                    tx.query_row("SELECT record FROM subjects WHERE id = ?1", [&s.id], |r| {
+                        r.get(0)
+                    })?;
+                let old: Subject = serde_json::from_str(&old)?;
+                password_changed = old.password_hash != s.password_hash;
             }
             let rec = serde_json::to_string(&s)?;
             tx.execute(
@@ -304,6 +331,14 @@ impl Store for SqliteStore {
                 params![s.id, s.username, rec],
             )
             .map_err(map_unique)?;
+            // spec TSR-REG-9: a new password ends the Subject's families
+            if password_changed {
+                revoke_families_where(
+                    tx,
+                    "json_extract(record, '$.state.grant.subject_id') = ?1",
+                    &s.id,
+                )?;
+            }
             Ok(())
         })
     }
@@ -516,26 +551,44 @@ impl Store for SqliteStore {
     }
 
     fn revoke_family(&self, family: &str) -> StoreResult<()> {
-        self.tx(|tx| {
-            tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
-            let mut stmt = tx.prepare(
-                "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
-            )?;
-            let rows: Vec<(String, String)> = stmt
-                .query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            drop(stmt);
-            for (sid_hash, rec) in rows {
-                let mut s = session_from_row(&rec)?;
-                s.state = State::Revoked(crate::core::Revoked);
-                tx.execute(
-                    "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
-                    params![sid_hash, serde_json::to_string(&s)?],
-                )?;
-            }
-            Ok(())
-        })
+        self.tx(|tx| revoke_family_tx(tx, family))
     }
+}
+
+/// Revokes every family with a session matching `condition` (SQL over `sessions`, one
+/// parameter `?1` = `value`).
+fn revoke_families_where(tx: &Connection, condition: &str, value: &str) -> StoreResult<()> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT DISTINCT family_id FROM sessions WHERE {condition}"
+    ))?;
+    let families: Vec<String> = stmt
+        .query_map([value], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for f in families {
+        revoke_family_tx(tx, &f)?;
+    }
+    Ok(())
+}
+
+fn revoke_family_tx(tx: &Connection, family: &str) -> StoreResult<()> {
+    tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
+    let mut stmt = tx.prepare(
+        "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for (sid_hash, rec) in rows {
+        let mut s = session_from_row(&rec)?;
+        s.state = State::Revoked(crate::core::Revoked);
+        tx.execute(
+            "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
+            params![sid_hash, serde_json::to_string(&s)?],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

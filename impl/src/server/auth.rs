@@ -331,7 +331,13 @@ async fn authenticate(
             },
             None => false,
         };
-        if let Err(e) = core::check_ticket(now, t, revoked) {
+        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
+        let app = t.app.clone();
+        let key_revoked = match state.db_read(move |s| s.consumer(&app)).await {
+            Ok(c) => core::check_ticket_key(t, c.as_ref()).is_err(),
+            Err(e) => return Err(signer.respond::<()>(Err(e))),
+        };
+        if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
     }
