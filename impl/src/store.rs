@@ -62,6 +62,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn secrets(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     /// Sets (or, with `None`, deletes) a named secret.
     fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
+    /// Removes and returns a named secret. Atomic: of concurrent callers, at most one gets it
+    /// (a delegation grant is single use, spec TSR-DELEGATE-4).
+    fn take_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// Stores a new session and its family (handshake).
     fn create_session(&self, session: &Session) -> StoreResult<()>;
@@ -368,6 +371,17 @@ impl Store for SqliteStore {
                 c.prepare("SELECT name, value FROM secrets WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")?;
             let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn take_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.write(|c| {
+            Ok(c.query_row(
+                "DELETE FROM secrets WHERE name = ?1 RETURNING value",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 

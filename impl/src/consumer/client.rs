@@ -570,6 +570,66 @@ impl Consumer {
     }
 
     // ---------------------------------------------------------------------------------------
+    // Delegation (spec 7.7)
+
+    /// Asks the Authority for a single-use, 60-second delegation grant that lets the Consumer
+    /// `delegate` act for `login`'s Subject (`POST /v1/delegate`, signed with the login's
+    /// ticket). Hand the grant to the delegate over your own channel; the delegate calls
+    /// [`Consumer::exchange`]. This Consumer never sees the delegate's ticket.
+    pub async fn delegate(
+        &self,
+        login: &Login,
+        delegate: &str,
+        scope: Option<Vec<String>>,
+    ) -> Result<crate::wire::DelegateResponse> {
+        let a = self.state(&login.issuer)?;
+        let t = &login.ticket;
+        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
+            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
+        let req = crate::wire::DelegateRequest {
+            delegate: delegate.to_owned(),
+            scope,
+        };
+        let (status, body) = self
+            .call(
+                a,
+                &creds,
+                Some((t.app.clone(), t.dlg.clone())),
+                "POST",
+                &a.config.endpoints.delegate,
+                Some(&req),
+            )
+            .await?;
+        let r: crate::wire::DelegateResponse = decode(status, &body)?;
+        if r.delegate != delegate || r.grant.is_empty() {
+            return Err(Error::InvalidResponse(
+                "the grant is not for the delegate asked for".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// As the delegate: exchanges a delegation grant, signed with **this** Consumer's own key
+    /// at `issuer`, for a ticket of its own (`POST /v1/exchange`, spec TSR-DELEGATE-3). The
+    /// ticket's `user` is this Consumer's pairwise `sub` for the Subject (TSR-DELEGATE-2).
+    pub async fn exchange(&self, issuer: &str, grant: &str) -> Result<Ticket> {
+        let a = self.state(issuer)?;
+        let req = crate::wire::ExchangeRequest {
+            grant: grant.to_owned(),
+        };
+        let (status, body) = self
+            .consumer_post(a, &a.config.endpoints.exchange, &req)
+            .await?;
+        let t: Ticket = decode(status, &body)?;
+        if t.app != a.config.registration.consumer_id || t.dlg.is_none() || t.user.is_none() {
+            return Err(Error::InvalidResponse(
+                "the exchanged ticket is not a delegated ticket for this Consumer".into(),
+            ));
+        }
+        Ok(t)
+    }
+
+    // ---------------------------------------------------------------------------------------
     // Signed requests
 
     /// Sends one Hawk-signed request and returns the status and body of a response whose

@@ -126,6 +126,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
             grants: reg.grants.clone(),
             scopes: reg.scopes.clone(),
             may_delegate: false,
+            delegates: vec![],
         })?;
         let rng = SystemRandom::new();
         let mut data = serde_json::Map::new();

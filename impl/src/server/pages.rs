@@ -266,8 +266,22 @@ pub(crate) async fn decide(
         let SessionState::Pending(waiting) = session.state.clone() else {
             return Err(DecideFailure::Problem(AuthorizeProblem::Decided));
         };
+        let cid = session.consumer_id.clone();
+        let registered = st
+            .db_read(move |s| s.consumer(&cid))
+            .await
+            .map_err(DecideFailure::Error)?
+            .filter(|c| c.may_delegate)
+            .map(|c| c.delegates)
+            .unwrap_or_default();
         let decided = waiting
-            .decide(&st.env(now), &session, subject, decision.clone())
+            .decide(
+                &st.env(now),
+                &session,
+                subject,
+                &registered,
+                decision.clone(),
+            )
             .map_err(DecideFailure::Error)?;
         let sid_hash = session.sid_hash.clone();
         let state = decided.state;
@@ -352,6 +366,30 @@ async fn consent_page(
                 .collect::<String>()
         )
     };
+    // spec TSR-DELEGATE-5: to whom it may delegate, each the Subject's own choice (unticked
+    // by default: delegation is opt-in)
+    let mut delegates = String::new();
+    if consumer.may_delegate && !consumer.delegates.is_empty() {
+        let mut items = String::new();
+        for d in &consumer.delegates {
+            let id = d.clone();
+            let name = match st.db_read(move |s| s.consumer(&id)).await {
+                Ok(Some(c)) => c.name,
+                _ => continue,
+            };
+            items.push_str(&format!(
+                "<label><input type=\"checkbox\" name=\"delegate\" value=\"{}\"> {}</label>",
+                escape(d),
+                escape(&name)
+            ));
+        }
+        if !items.is_empty() {
+            delegates = format!(
+                "<div id=\"delegation\"><p>It may pass this access on to these applications, \
+                 only if you tick them (each gets no more than it is registered for):</p>{items}</div>"
+            );
+        }
+    }
     // spec TSR-AUTHZ-10: which account is signed in, and a way out
     let account = format!(
         "<p id=\"account\">Signed in as <strong>{}</strong>.</p>\
@@ -367,7 +405,7 @@ async fn consent_page(
         "{account}<p><strong>{}</strong> wants you to sign in with this Authority.</p>\
          <form method=\"post\" action=\"/authorize/consent\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">{grants}{scopes}\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">{grants}{scopes}{delegates}\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         escape(&consumer.name),
@@ -562,6 +600,11 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
             scopes: fields
                 .iter()
                 .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            delegates: fields
+                .iter()
+                .filter(|(k, _)| k == "delegate")
                 .map(|(_, v)| v.clone())
                 .collect(),
         },
