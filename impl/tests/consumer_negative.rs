@@ -21,7 +21,7 @@ async fn start() -> Demo {
 
 /// Starts a login in `browser` at the demo Consumer; returns the authorize URL.
 async fn begin(d: &Demo, browser: &Agent) -> String {
-    let r = browser.get(&format!("{}/login", d.consumer_url)).await;
+    let r = agent::start_login(browser, &d.consumer_url).await;
     assert_eq!(r.status, 303);
     let to = r.location().unwrap();
     assert!(
@@ -1039,5 +1039,41 @@ async fn a_double_submitted_refresh_keeps_the_user_logged_in() {
     let winner = x.or(y).unwrap();
     let e = c.subject_data(&winner).await.unwrap_err();
     assert!(e.is_logout(), "the family was revoked: {e:?}");
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-14: a login starts only on a same-origin POST with the browser session's
+/// CSRF token. A cross-site page can make the victim's browser GET /login (which only shows a
+/// button) or POST /login without the token (refused before any handshake).
+#[tokio::test]
+async fn a_login_cannot_be_started_cross_site() {
+    let d = start().await;
+    let victim = Agent::new();
+    // GET never starts a login: a page, no redirect to the Authority
+    let page = victim.get(&format!("{}/login", d.consumer_url)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.location().is_none());
+    assert!(page.body.contains("method=\"post\""), "{}", page.body);
+    // a forged POST (the attacker cannot read the token): refused, no Authority involved
+    let forged = victim
+        .post_form(&format!("{}/login", d.consumer_url), &[("csrf", "guess")])
+        .await;
+    assert_eq!(forged.status, 303);
+    assert_eq!(reason(&forged).as_deref(), Some("login_csrf"));
+    let bare = Agent::new()
+        .post_form(&format!("{}/login", d.consumer_url), &[])
+        .await;
+    assert_eq!(reason(&bare).as_deref(), Some("login_csrf"));
+    // the token of the victim's own page starts it
+    let csrf = agent::form_value(&page.body, "csrf").unwrap();
+    let ok = victim
+        .post_form(&format!("{}/login", d.consumer_url), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        ok.location()
+            .is_some_and(|l| l.starts_with(&format!("{}/authorize?request=", d.issuer))),
+        "{:?}",
+        ok.location()
+    );
     d.stop().await;
 }

@@ -184,6 +184,7 @@ impl Error {
             "access_denied" => "You declined the request, so you are not signed in.",
             "callback_error" => "The Authority reported an error for this sign-in.",
             "malformed_callback" => "The sign-in response was malformed, so it was refused.",
+            "login_csrf" => "This sign-in was not started from this site, so it was refused. Start again from the application.",
             "server_authorization_missing" | "server_authorization_invalid" => "The Authority's answer could not be verified, so it was not used.",
             "session_reused" => "Your session was used twice; for safety you have been signed out.",
             "transport" => "The Authority could not be reached. Please try again later.",
