@@ -458,6 +458,8 @@ enum Tamper {
     Tsm,
     /// Nothing altered; request bodies recorded.
     Record,
+    /// The response's status replaced by 400, headers and body kept.
+    Status,
     /// The first request to the path is recorded and answered `502` without reaching the
     /// Authority (a refused or indefinitely delayed back-channel request); later ones pass.
     RefuseFirst,
@@ -542,7 +544,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     Tamper::Strip => {
                         out_headers.remove("server-authorization");
                     }
-                    Tamper::Record | Tamper::RefuseFirst => {}
+                    Tamper::Record | Tamper::RefuseFirst | Tamper::Status => {}
                     Tamper::Tsm => {
                         if let Some(w) = out_headers.get("www-authenticate") {
                             let s = w.to_str().unwrap().replace("tsm=\"", "tsm=\"AAAA");
@@ -553,7 +555,11 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                 out_headers.remove("content-length");
             }
             let mut resp = axum::response::Response::new(axum::body::Body::from(out));
-            *resp.status_mut() = status;
+            *resp.status_mut() = if tamper == Tamper::Status && path == only_path {
+                axum::http::StatusCode::BAD_REQUEST
+            } else {
+                status
+            };
             for (k, v) in &out_headers {
                 if k != "transfer-encoding" {
                     resp.headers_mut().insert(k, v.clone());
@@ -1075,5 +1081,21 @@ async fn a_login_cannot_be_started_cross_site() {
         "{:?}",
         ok.location()
     );
+    d.stop().await;
+}
+
+/// spec TSR-HAWK-17: the response MAC covers the status (`ext="status=…"`); a response whose
+/// status was changed on the way is refused although its MAC and body verify.
+#[tokio::test]
+async fn a_response_with_a_changed_status_is_refused() {
+    let d = start().await;
+    let p = proxy(Tamper::Status, "/v1/handshake").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let e = c.begin_login(None).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidResponse(m) if m.contains("status")),
+        "{e:?}"
+    );
+    assert_eq!(p.hits.load(Ordering::SeqCst), 1);
     d.stop().await;
 }

@@ -749,7 +749,7 @@ impl Consumer {
             // spec TSR-HAWK-13, TSR-CONSUMER-7: nothing from a response is used unless its
             // Server-Authorization (MAC and payload hash) verifies.
             let sa = server_auth.ok_or(Error::ServerAuthorizationMissing { status })?;
-            hawk::authenticate_response(
+            let verified = hawk::authenticate_response(
                 &sa,
                 creds,
                 &artifacts,
@@ -759,6 +759,12 @@ impl Consumer {
                 }),
             )
             .map_err(Error::ServerAuthorizationInvalid)?;
+            // spec TSR-HAWK-17: the MAC covered the status the Authority answered with
+            if verified.ext.as_deref() != Some(hawk::status_ext(status).as_str()) {
+                return Err(Error::InvalidResponse(
+                    "the Server-Authorization does not cover this status".into(),
+                ));
+            }
             return Ok((status, rbody));
         }
         Err(Error::StaleTimestamp)
