@@ -72,8 +72,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>>;
     /// A session by authorize request hash.
     fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>>;
-    /// The session a code was issued for, by code hash (spec TSR-RESULT-11: burning a code
-    /// presented for another session).
+    /// The session a code was issued for, by code hash. (v1 used it to burn a code presented
+    /// for another session, TSR-RESULT-11, withdrawn in v1.1; kept for operators' tools.)
     fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>>;
     /// A family.
     fn family(&self, id: &str) -> StoreResult<Option<Family>>;
