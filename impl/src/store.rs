@@ -99,8 +99,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool>;
     /// Revokes a family: every session in it becomes `revoked` (spec TSR-SESSION-4).
     fn revoke_family(&self, family: &str) -> StoreResult<()>;
-    /// Deletes sessions whose `exp` is before `cutoff`, and families left without sessions
-    /// (spec TSR-SESSION-7: call with `now - family TTL`, so nothing that could still be
+    /// Deletes sessions whose `exp` is before `cutoff`, families left without sessions, the
+    /// first-browser bindings of their authorize requests (TSR-AUTHZ-9) and delegation grants
+    /// expired before `cutoff` (TSR-DELEGATE-4) (spec TSR-SESSION-7: call with `now - family TTL`, so nothing that could still be
     /// presented, no redeemed code and no revocation of a live ticket, is forgotten).
     /// Returns the number of sessions deleted.
     fn purge(&self, cutoff: i64) -> StoreResult<usize>;
@@ -560,6 +561,20 @@ impl Store for SqliteStore {
                  (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
                 [],
             )?;
+            // the first-browser bindings of authorize requests whose session is gone (spec
+            // TSR-AUTHZ-9; named by the request hash), and delegation grants past their exp
+            // (spec TSR-DELEGATE-4)
+            tx.execute(
+                "DELETE FROM secrets WHERE substr(name, 1, 18) = 'authorize-browser:'
+                 AND substr(name, 19) NOT IN
+                 (SELECT request_hash FROM sessions WHERE request_hash IS NOT NULL)",
+                [],
+            )?;
+            tx.execute(
+                "DELETE FROM secrets WHERE substr(name, 1, 11) = 'delegation:'
+                 AND json_extract(CAST(value AS TEXT), '$.exp') < ?1",
+                [cutoff],
+            )?;
             Ok(n)
         })
     }
@@ -642,12 +657,32 @@ mod tests {
         s.revoke_family("f2").unwrap();
         assert!(s.family("f2").unwrap().unwrap().revoked);
         assert_eq!(s.session("b").unwrap().unwrap().state.name(), "revoked");
+        // first-browser bindings (named by request hash) and delegation grants
+        for (name, value) in [
+            ("authorize-browser:r-a", &b"browser"[..]),
+            ("authorize-browser:r-b", b"browser"),
+            ("delegation:old", br#"{"exp": 100}"#),
+            ("delegation:new", br#"{"exp": 300}"#),
+        ] {
+            s.set_secret(name, Some(value)).unwrap();
+        }
         // purge only what expired before the cutoff
         assert_eq!(s.purge(200).unwrap(), 1);
         assert!(s.session("a").unwrap().is_none());
         assert!(s.family("f1").unwrap().is_none());
         assert!(s.session("b").unwrap().is_some());
         assert!(s.family("f2").unwrap().is_some());
+        let left: Vec<String> = s
+            .secrets("")
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n.starts_with("authorize-browser:") || n.starts_with("delegation:"))
+            .collect();
+        assert_eq!(left, ["authorize-browser:r-b", "delegation:new"]);
+        // a delegation grant is taken once
+        assert!(s.take_secret("delegation:new").unwrap().is_some());
+        assert!(s.take_secret("delegation:new").unwrap().is_none());
     }
 
     #[test]
