@@ -180,6 +180,17 @@ impl Refreshes {
             .1
             .clone()
     }
+
+    /// Drops `cell` for `sid` (if it is still the one there).
+    fn forget(&self, sid: &str, cell: &RefreshCell) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.get(sid).is_some_and(|(_, c)| Arc::ptr_eq(c, cell)) {
+            m.remove(sid);
+        }
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -484,10 +495,16 @@ impl Consumer {
     /// Single flight (spec TSR-CONSUMER-15): concurrent refreshes of the same `sid` (a
     /// double-submitted form, two requests of one page) send one request and all get its
     /// outcome; a refresh of that `sid` within a minute after it gets the same outcome again,
-    /// instead of presenting the rotated `sid` as a reuse that would revoke the family.
+    /// instead of presenting the rotated `sid` as a reuse that would revoke the family. A
+    /// transient failure is shared by the callers waiting on it but not remembered.
     pub async fn refresh(&self, login: &Login) -> Result<Login> {
         let cell = self.refreshes.cell(&login.sid, self.clock.now());
-        cell.get_or_init(|| self.refresh_once(login)).await.clone()
+        let out = cell.get_or_init(|| self.refresh_once(login)).await.clone();
+        // a transient failure (transport, 5xx, …) is not remembered: the next call retries
+        if out.as_ref().is_err_and(|e| !e.is_logout()) {
+            self.refreshes.forget(&login.sid, &cell);
+        }
+        out
     }
 
     async fn refresh_once(&self, login: &Login) -> Result<Login> {
@@ -1067,5 +1084,36 @@ mod tests {
             .await,
             Err(Error::PendingLoginExpired)
         ));
+    }
+
+    /// spec TSR-CONSUMER-15: a transient failure (here: connection refused) is not remembered
+    /// by the single flight, so the next refresh tries again.
+    #[tokio::test]
+    async fn a_transient_refresh_failure_is_not_remembered() {
+        let reg = Registration {
+            consumer_id: "shop".into(),
+            key: "k".repeat(43),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+        };
+        let c = Consumer::new(vec![
+            AuthorityConfig::new("http://127.0.0.1:9", reg).unwrap()
+        ])
+        .unwrap();
+        let login = Login {
+            issuer: "http://127.0.0.1:9".into(),
+            sub: "s".into(),
+            sid: "the-sid".into(),
+            exp: 10,
+            grants: BTreeMap::new(),
+            scopes: BTreeMap::new(),
+            ticket: ticket("s", &[]),
+        };
+        for _ in 0..2 {
+            let e = c.refresh(&login).await.unwrap_err();
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+            assert!(!c.refreshes.0.lock().unwrap().contains_key("the-sid"));
+        }
     }
 }
