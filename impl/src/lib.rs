@@ -10,6 +10,7 @@
 /// The version of the specification this crate implements (spec TSR-META-3).
 pub const PROTOCOL_VERSION: &str = "1.1";
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod consumer;
@@ -17,9 +18,13 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod hawk;
+pub mod metrics;
+pub mod migrate;
 pub mod password;
 pub mod rand;
+pub mod replay_store;
 pub mod seal;
 pub mod server;
 pub mod store;
+pub mod store_pg;
 pub mod wire;
