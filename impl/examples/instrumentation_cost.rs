@@ -98,7 +98,7 @@ impl Target {
     async fn ticket(&self) -> (String, String, String) {
         let f = self.state.fixtures().unwrap();
         let c = &f.consumers[0];
-        let v = tessera::pkce::generate_verifier(&self.rng);
+        let v = tessera::rand::token(&self.rng, 16);
         let hs = self
             .call(
                 &c.consumer_id,
@@ -106,8 +106,10 @@ impl Target {
                 None,
                 "POST",
                 "/v1/handshake",
-                Some(json!({"redirect_uri": c.redirect_uris[0], "grants": [], "scopes": ["email"],
-                    "code_challenge": tessera::pkce::challenge(&v), "code_challenge_method": "S256"})),
+                Some(
+                    json!({"redirect_uri": c.redirect_uris[0], "grants": [], "scopes": ["email"],
+                    "state": v}),
+                ),
             )
             .await;
         let req = Request::builder()
@@ -137,7 +139,7 @@ impl Target {
                 None,
                 "POST",
                 "/v1/result",
-                Some(json!({"sid": hs["sid"], "code": code, "code_verifier": v})),
+                Some(json!({"sid": hs["sid"], "code": code})),
             )
             .await;
         let t = &r["ticket"];

@@ -198,10 +198,6 @@ pub struct Config {
     /// the dummy hash for unknown login names starts with it and then follows the stored
     /// hashes (spec TSR-AUTHZ-8). Conformance mode always uses [`Cost::FIXTURE`].
     pub password_cost: crate::password::Cost,
-    /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
-    /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
-    /// to reproduce the model's `hardened-minus-burn` attack.
-    pub burn_foreign_codes: bool,
     /// Limits of the HTTP listener.
     pub http: HttpLimits,
     /// Handshakes one Consumer may start per minute; more get `429 too_many_requests` (spec
@@ -226,7 +222,6 @@ impl Config {
             nonce_owner_quota: 100_000 * 61,
             login: LoginLimits::default(),
             password_cost: crate::password::Cost::PRODUCTION,
-            burn_foreign_codes: true,
             http: HttpLimits::default(),
             handshakes_per_consumer_per_minute: 600,
             undecided_grace: 600,

@@ -39,8 +39,11 @@ pub struct Consumer {
     pub grants: Vec<String>,
     /// Data this Consumer may ask for.
     pub scopes: Vec<String>,
-    /// Whether it may delegate tickets (spec 7.5).
+    /// Whether its tickets may be delegated at all (spec 7.7).
     pub may_delegate: bool,
+    /// The Consumers it may delegate to (spec 3.1, 7.7), shown on the consent page.
+    #[serde(default)]
+    pub delegates: Vec<String>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Consumer {
             .field("grants", &self.grants)
             .field("scopes", &self.scopes)
             .field("may_delegate", &self.may_delegate)
+            .field("delegates", &self.delegates)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +162,10 @@ pub struct Grant {
     pub held_grants: Vec<String>,
     /// Requested scopes the Subject left ticked (spec TSR-AUTHZ-7).
     pub granted_scopes: Vec<String>,
+    /// The registered delegates the Subject let this Consumer delegate to (spec
+    /// TSR-DELEGATE-5).
+    #[serde(default)]
+    pub delegations: Vec<String>,
 }
 
 /// `pending`: the session expects the Subject's consent.
@@ -253,8 +261,8 @@ pub struct Session {
     pub grants: Vec<String>,
     /// Requested scopes.
     pub scopes: Vec<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
+    /// The Consumer's `state`, echoed in the callback (spec TSR-HANDSHAKE-7, TSR-CALLBACK-5).
+    pub callback_state: String,
     /// Expiry (spec TSR-CONV-12, TSR-SESSION-3).
     pub exp: i64,
     /// Where the session is in the state machine.
@@ -303,6 +311,13 @@ pub struct TicketContents {
     /// Internal Subject id (to read its data at `GET /v1/subject`).
     #[serde(rename = "i")]
     pub subject_id: Option<String>,
+    /// The delegates the Subject consented to for this family (spec TSR-DELEGATE-1).
+    #[serde(rename = "l", default, skip_serializing_if = "Vec::is_empty")]
+    pub delegations: Vec<String>,
+    /// [`key_fingerprint`] of `app`'s Consumer key when the ticket was minted: a ticket of an
+    /// older key is revoked (spec TSR-REG-8). `None` only in tickets sealed before v1.1.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for TicketContents {
@@ -390,6 +405,14 @@ pub fn pairwise_sub(pairwise_key: &[u8], consumer_id: &str, subject_id: &str) ->
     s
 }
 
+/// spec TSR-HANDSHAKE-7: 22 to 128 characters of `[A-Za-z0-9_-]`.
+#[must_use]
+pub fn is_valid_state(s: &str) -> bool {
+    (22..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn is_subset(small: &[String], big: &[String]) -> bool {
     small.iter().all(|s| big.contains(s))
 }
@@ -423,11 +446,30 @@ pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
     serde_json::from_slice(&plain).ok()
 }
 
+/// A short, one-way fingerprint of a Consumer key: sealed in tickets so that replacing the key
+/// ends them (spec TSR-REG-8). It reveals nothing usable about the key.
+#[must_use]
+pub fn key_fingerprint(key: &str) -> String {
+    let mut h = secret_hash(&format!("key-fingerprint\0{key}"));
+    h.truncate(16);
+    h
+}
+
+/// spec TSR-REG-8: a ticket minted under a key that has since been replaced (or whose
+/// Consumer is gone) is revoked.
+pub fn check_ticket_key(ticket: &TicketContents, app: Option<&Consumer>) -> Result<(), Error> {
+    match (&ticket.key_fingerprint, app) {
+        (None, _) => Ok(()),
+        (Some(f), Some(c)) if ct_eq(f.as_bytes(), key_fingerprint(&c.key).as_bytes()) => Ok(()),
+        _ => Err(Error::TicketRevoked),
+    }
+}
+
 fn user_ticket(
     env: &Env<'_>,
     session: &Session,
     grant: &Grant,
-    may_delegate: bool,
+    consumer: &Consumer,
 ) -> Result<Ticket, Error> {
     // spec TSR-TICKET-4: exp = min(now + ticket TTL, session exp); user = sub; scope = granted;
     // grant = family; app = the session's Consumer. spec TSR-TICKET-3: a fresh random key.
@@ -439,8 +481,10 @@ fn user_ticket(
         scope: grant.granted_scopes.clone(),
         grant: Some(session.family.clone()),
         dlg: None,
-        delegate: may_delegate,
+        delegate: consumer.may_delegate,
         subject_id: Some(grant.subject_id.clone()),
+        delegations: grant.delegations.clone(),
+        key_fingerprint: Some(key_fingerprint(&consumer.key)),
     };
     seal_ticket(env, &contents)
 }
@@ -467,13 +511,10 @@ pub fn handshake(
     // spec TSR-CONV-8
     wire::check_names(&req.grants)?;
     wire::check_names(&req.scopes)?;
-    // spec TSR-HANDSHAKE-3
-    if req.code_challenge_method != "S256" {
-        return Err(Error::invalid_request("code_challenge_method must be S256"));
-    }
-    if !crate::pkce::is_valid_challenge(&req.code_challenge) {
+    // spec TSR-HANDSHAKE-7
+    if !is_valid_state(&req.state) {
         return Err(Error::invalid_request(
-            "code_challenge must be 43 base64url characters",
+            "state must be 22 to 128 characters of [A-Za-z0-9_-]",
         ));
     }
     // spec TSR-HANDSHAKE-1, TSR-REG-3: exact string equality
@@ -510,7 +551,7 @@ pub fn handshake(
             redirect_uri: req.redirect_uri,
             grants: req.grants,
             scopes: req.scopes,
-            code_challenge: req.code_challenge,
+            callback_state: req.state,
             exp,
             state: State::Pending(ExpectConsent),
         },
@@ -572,10 +613,12 @@ pub fn check_authorize_request(
 /// The Subject's answer on the consent page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// *Allow*, with the scopes left ticked.
+    /// *Allow*, with the scopes and delegates left ticked.
     Allow {
         /// Scopes left ticked.
         scopes: Vec<String>,
+        /// Registered delegates left ticked (spec TSR-DELEGATE-5).
+        delegates: Vec<String>,
     },
     /// *Deny*.
     Deny,
@@ -599,9 +642,12 @@ impl ExpectConsent {
         env: &Env<'_>,
         session: &Session,
         subject: &Subject,
+        consumer_delegates: &[String],
         decision: Decision,
     ) -> Result<Decided, Error> {
         let iss = encode_component(env.config.issuer.as_str());
+        // spec TSR-CALLBACK-5: the handshake's state, unchanged (its characters need no encoding)
+        let state = encode_component(&session.callback_state);
         let sep = if session.redirect_uri.contains('?') {
             '&'
         } else {
@@ -611,9 +657,12 @@ impl ExpectConsent {
             Decision::Deny => Ok(Decided {
                 // spec TSR-CALLBACK-4, TSR-CALLBACK-2, TSR-CALLBACK-3
                 state: State::Denied(Denied),
-                redirect: format!("{}{sep}error=access_denied&iss={iss}", session.redirect_uri),
+                redirect: format!(
+                    "{}{sep}error=access_denied&state={state}&iss={iss}",
+                    session.redirect_uri
+                ),
             }),
-            Decision::Allow { scopes } => {
+            Decision::Allow { scopes, delegates } => {
                 // spec TSR-AUTHZ-7: never more than requested
                 if !is_subset(&scopes, &session.scopes) {
                     return Err(Error::invalid_request("a ticked scope was not requested"));
@@ -640,6 +689,12 @@ impl ExpectConsent {
                     sub: pairwise_sub(env.pairwise_key, &session.consumer_id, &subject.id),
                     held_grants,
                     granted_scopes,
+                    // spec TSR-DELEGATE-5: only registered delegates the Subject ticked
+                    delegations: consumer_delegates
+                        .iter()
+                        .filter(|d| delegates.contains(d))
+                        .cloned()
+                        .collect(),
                 };
                 Ok(Decided {
                     state: State::Authorized(ExpectRedemption {
@@ -647,8 +702,12 @@ impl ExpectConsent {
                         code_hash: secret_hash(&code),
                         code_exp: (env.now + env.config.ttl.code).min(session.exp),
                     }),
-                    // spec TSR-CALLBACK-1..3: only code and iss, to the recorded redirect_uri
-                    redirect: format!("{}{sep}code={code}&iss={iss}", session.redirect_uri),
+                    // spec TSR-CALLBACK-1..3, TSR-CALLBACK-5: only code, state and iss, to the
+                    // recorded redirect_uri
+                    redirect: format!(
+                        "{}{sep}code={code}&state={state}&iss={iss}",
+                        session.redirect_uri
+                    ),
                 })
             }
         }
@@ -691,13 +750,7 @@ pub enum ResultOutcome {
 impl ExpectRedemption {
     /// Redeems the code (spec TSR-RESULT-4..8). Consumes the authorized state; on `Err` the
     /// caller stores nothing, so the session stays as it was.
-    pub fn redeem(
-        self,
-        env: &Env<'_>,
-        session: &Session,
-        code: &str,
-        verifier: &str,
-    ) -> Result<(ExpectRefresh, i64, i64), Error> {
+    pub fn redeem(self, env: &Env<'_>, code: &str) -> Result<(ExpectRefresh, i64, i64), Error> {
         // spec TSR-RESULT-4 (constant-time comparison of hashes, TSR-CONV-10)
         if !ct_eq(secret_hash(code).as_bytes(), self.code_hash.as_bytes()) {
             return Err(Error::InvalidCode);
@@ -705,10 +758,6 @@ impl ExpectRedemption {
         // spec TSR-RESULT-5, TSR-CONV-12
         if env.now >= self.code_exp {
             return Err(Error::CodeExpired);
-        }
-        // spec TSR-RESULT-6
-        if !crate::pkce::verify(verifier, &session.code_challenge) {
-            return Err(Error::InvalidVerifier);
         }
         // spec TSR-RESULT-7
         let family_end = env.now + env.config.ttl.family;
@@ -724,44 +773,12 @@ impl ExpectRedemption {
     }
 }
 
-/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any) and the session
-/// the presented code was issued for (if any).
+/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any).
 ///
-/// spec TSR-RESULT-11: a code issued for *another* session of the same Consumer is burned,
-/// whatever the answer: the family of the session it was issued for is revoked. Without it, a
-/// code delivered to the wrong browser session (the attacker made the Subject authorize the
-/// attacker's request) and captured on its way to the Authority in the refused request can
-/// still be redeemed by the attacker in its own browser session (the model's
-/// `hardened-minus-burn` counterexample). [`Config::burn_foreign_codes`] turns it off.
+/// spec TSR-RESULT-12: a code issued for another session is `invalid_code` for the named one
+/// and changes nothing anywhere (v1's burn, TSR-RESULT-11, is withdrawn): an honest Consumer
+/// never presents it, because it matches the callback's `state` first (TSR-CONSUMER-13).
 pub fn result(
-    env: &Env<'_>,
-    consumer: &Consumer,
-    session: Option<Session>,
-    code_session: Option<&Session>,
-    req: &wire::ResultRequest,
-) -> ResultOutcome {
-    // the named session must be one of this Consumer's (an unknown sid names none)
-    let named = session
-        .as_ref()
-        .filter(|s| s.consumer_id == consumer.id)
-        .map(|s| s.sid_hash.clone());
-    let outcome = decide_result(env, consumer, session, req);
-    // only a code still waiting for its redemption can be burned; a redeemed one is spent
-    let burn = code_session.filter(|cs| {
-        env.config.burn_foreign_codes
-            && named.as_ref().is_some_and(|n| n != &cs.sid_hash)
-            && cs.consumer_id == consumer.id
-            && matches!(cs.state, State::Authorized(_))
-    });
-    match (outcome, burn) {
-        (ResultOutcome::Refuse(e), Some(cs)) => {
-            ResultOutcome::RefuseAndRevoke(e, cs.family.clone())
-        }
-        (outcome, _) => outcome,
-    }
-}
-
-fn decide_result(
     env: &Env<'_>,
     consumer: &Consumer,
     session: Option<Session>,
@@ -797,13 +814,13 @@ fn decide_result(
         }
         State::Authorized(waiting) => {
             let grant = waiting.grant.clone();
-            match waiting.redeem(env, &session, &req.code, &req.code_verifier) {
+            match waiting.redeem(env, &req.code) {
                 Err(e) => Refuse(e),
                 Ok((active, exp, family_end)) => {
                     let mut next = session;
                     next.exp = exp;
                     next.state = State::Active(active);
-                    let ticket = match user_ticket(env, &next, &grant, consumer.may_delegate) {
+                    let ticket = match user_ticket(env, &next, &grant, consumer) {
                         Ok(t) => t,
                         Err(e) => return Refuse(e),
                     };
@@ -924,11 +941,11 @@ pub fn refresh(
                 redirect_uri: session.redirect_uri.clone(),
                 grants: session.grants.clone(),
                 scopes: session.scopes.clone(),
-                code_challenge: session.code_challenge.clone(),
+                callback_state: session.callback_state.clone(),
                 exp: (env.now + env.config.ttl.session).min(family_end),
                 state: State::Active(fresh),
             };
-            let ticket = match user_ticket(env, &new, &grant, consumer.may_delegate) {
+            let ticket = match user_ticket(env, &new, &grant, consumer) {
                 Ok(t) => t,
                 Err(e) => return Refuse(e),
             };
@@ -992,18 +1009,18 @@ pub fn app_ticket(env: &Env<'_>, consumer: &Consumer) -> Result<Ticket, Error> {
             dlg: None,
             delegate: consumer.may_delegate,
             subject_id: None,
+            delegations: Vec::new(),
+            key_fingerprint: Some(key_fingerprint(&consumer.key)),
         },
     )
 }
 
-/// `POST /v1/reissue` (spec 7.5). `parent_app` is the registration of the parent's `app`
-/// (for `may_delegate`); `target` is the registration `issue_to` names, if it names one.
+/// `POST /v1/reissue` (spec 7.5): a narrower or shorter copy, for the same `app`, `dlg`,
+/// `user` and family (spec TSR-REISSUE-7). Delegation is [`delegate`] and [`exchange`].
 pub fn reissue(
     env: &Env<'_>,
     parent: &TicketContents,
     req: &ReissueRequest,
-    parent_app: Option<&Consumer>,
-    target: Option<&Consumer>,
 ) -> Result<Ticket, Error> {
     let scope = match &req.scope {
         Some(s) => {
@@ -1023,44 +1040,132 @@ pub fn reissue(
             "ttl must be between 1 and the ticket TTL",
         ));
     }
-    let exp = (env.now + ttl).min(parent.exp);
-    let contents = if let Some(issue_to) = &req.issue_to {
-        // spec TSR-REISSUE-3
-        let may =
-            parent_app.is_some_and(|c| c.may_delegate) && parent.delegate && parent.dlg.is_none();
-        if !may {
-            return Err(Error::DelegationNotAllowed);
-        }
-        // spec TSR-REISSUE-4
-        let Some(target) = target.filter(|t| &t.id == issue_to) else {
-            return Err(Error::UnknownConsumer);
-        };
-        // spec TSR-REISSUE-5
-        TicketContents {
-            key: token(env.rng, TOKEN_BYTES),
-            exp,
-            app: target.id.clone(),
-            user: parent.user.clone(),
-            scope,
-            grant: parent.grant.clone(),
-            dlg: Some(parent.app.clone()),
-            delegate: false,
-            subject_id: parent.subject_id.clone(),
-        }
-    } else {
-        TicketContents {
-            key: token(env.rng, TOKEN_BYTES),
-            exp,
-            app: parent.app.clone(),
-            user: parent.user.clone(),
-            scope,
-            grant: parent.grant.clone(),
-            dlg: parent.dlg.clone(),
-            delegate: parent.delegate,
-            subject_id: parent.subject_id.clone(),
-        }
+    // spec TSR-REISSUE-6: fresh key; same grant, so it dies with the family
+    let contents = TicketContents {
+        key: token(env.rng, TOKEN_BYTES),
+        exp: (env.now + ttl).min(parent.exp),
+        scope,
+        ..parent.clone()
     };
-    // spec TSR-REISSUE-6: fresh key (above); same grant, so it dies with the family
+    seal_ticket(env, &contents)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegation by token exchange (spec 7.7)
+
+/// Lifetime of a delegation grant (spec TSR-DELEGATE-4).
+pub const DELEGATION_GRANT_TTL: i64 = 60;
+
+/// What a delegation grant stands for, kept by the Authority until it is exchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delegation {
+    /// The delegate it is for (spec TSR-DELEGATE-3).
+    pub delegate: String,
+    /// When the grant expires (spec TSR-DELEGATE-4).
+    pub exp: i64,
+    /// The delegated ticket to mint, less its key and expiry.
+    pub ticket: TicketContents,
+}
+
+/// The storage name of a delegation grant (its hash: the store never holds the grant).
+#[must_use]
+pub fn delegation_name(grant: &str) -> String {
+    format!("delegation:{}", secret_hash(grant))
+}
+
+/// `POST /v1/delegate` (spec 7.7): checks consent and registration and returns the grant to
+/// hand to the delegate and the record to keep under [`delegation_name`].
+pub fn delegate(
+    env: &Env<'_>,
+    parent: &TicketContents,
+    delegator: Option<&Consumer>,
+    target: Option<&Consumer>,
+    req: &wire::DelegateRequest,
+) -> Result<(wire::DelegateResponse, Delegation), Error> {
+    let (Some(_), Some(subject_id)) = (&parent.user, &parent.subject_id) else {
+        // an app ticket has no Subject to act for
+        return Err(Error::DelegationNotAllowed);
+    };
+    if let Some(s) = &req.scope {
+        wire::check_names(s)?;
+    }
+    // spec TSR-DELEGATE-1: a registered Consumer ...
+    let Some(target) = target.filter(|t| t.id == req.delegate) else {
+        return Err(Error::UnknownConsumer);
+    };
+    // ... registered as this delegator's delegate, consented to by the Subject, and the
+    // parent not itself delegated
+    let registered = delegator
+        .is_some_and(|c| c.id == parent.app && c.may_delegate && c.delegates.contains(&target.id));
+    if !registered
+        || !parent.delegate
+        || parent.dlg.is_some()
+        || !parent.delegations.contains(&target.id)
+    {
+        return Err(Error::DelegationNotAllowed);
+    }
+    // spec TSR-DELEGATE-1: delegator's ticket scope ∩ delegate's registration ∩ consent
+    // (the Subject's consent for the family is the parent's scope) ∩ the request
+    let scope: Vec<String> = parent
+        .scope
+        .iter()
+        .filter(|s| target.scopes.contains(s))
+        .filter(|s| req.scope.as_ref().is_none_or(|r| r.contains(s)))
+        .cloned()
+        .collect();
+    let grant = token(env.rng, TOKEN_BYTES);
+    let exp = env.now + DELEGATION_GRANT_TTL;
+    let ticket = TicketContents {
+        key: String::new(),
+        exp: parent.exp,
+        app: target.id.clone(),
+        // spec TSR-DELEGATE-2: the delegate's own pairwise sub
+        user: Some(pairwise_sub(env.pairwise_key, &target.id, subject_id)),
+        scope,
+        grant: parent.grant.clone(),
+        dlg: Some(parent.app.clone()),
+        delegate: false,
+        subject_id: Some(subject_id.clone()),
+        delegations: Vec::new(),
+        // spec TSR-REG-8: dies with the delegate's key
+        key_fingerprint: Some(key_fingerprint(&target.key)),
+    };
+    Ok((
+        wire::DelegateResponse {
+            grant,
+            delegate: target.id.clone(),
+            exp,
+        },
+        Delegation {
+            delegate: target.id.clone(),
+            exp,
+            ticket,
+        },
+    ))
+}
+
+/// `POST /v1/exchange` (spec 7.7): `taken` is the record the grant named, already removed
+/// from the store (single use, spec TSR-DELEGATE-4); `family_revoked` whether the delegator's
+/// family has ended.
+pub fn exchange(
+    env: &Env<'_>,
+    caller: &Consumer,
+    taken: Option<Delegation>,
+    family_revoked: bool,
+) -> Result<Ticket, Error> {
+    let Some(d) = taken else {
+        return Err(Error::InvalidGrant);
+    };
+    // spec TSR-DELEGATE-3, TSR-DELEGATE-4 (TSR-CONV-12)
+    if d.delegate != caller.id || env.now >= d.exp || family_revoked {
+        return Err(Error::InvalidGrant);
+    }
+    // spec TSR-DELEGATE-3: a fresh key, returned only to the delegate
+    let contents = TicketContents {
+        key: token(env.rng, TOKEN_BYTES),
+        exp: (env.now + env.config.ttl.ticket).min(d.ticket.exp),
+        ..d.ticket
+    };
     seal_ticket(env, &contents)
 }
 

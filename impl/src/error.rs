@@ -82,9 +82,6 @@ pub enum Error {
     /// `400 code_expired` (TSR-RESULT-5).
     #[error("code_expired")]
     CodeExpired,
-    /// `400 invalid_verifier` (TSR-RESULT-6).
-    #[error("invalid_verifier")]
-    InvalidVerifier,
     /// `400 code_reused` (TSR-RESULT-9).
     #[error("code_reused")]
     CodeReused,
@@ -100,9 +97,12 @@ pub enum Error {
     /// `403 delegation_not_allowed` (TSR-REISSUE-3).
     #[error("delegation_not_allowed")]
     DelegationNotAllowed,
-    /// `400 unknown_consumer` (TSR-REISSUE-4).
+    /// `400 unknown_consumer` (TSR-DELEGATE-1).
     #[error("unknown_consumer")]
     UnknownConsumer,
+    /// `400 invalid_grant` (TSR-DELEGATE-3, TSR-DELEGATE-4).
+    #[error("invalid_grant")]
+    InvalidGrant,
     /// `404 not_found` (TSR-CONF-1).
     #[error("not_found")]
     NotFound,
@@ -230,11 +230,6 @@ impl Error {
                 "the code was not issued for this session",
             ),
             Self::CodeExpired => (S::BAD_REQUEST, "code_expired", "the code has expired"),
-            Self::InvalidVerifier => (
-                S::BAD_REQUEST,
-                "invalid_verifier",
-                "the PKCE verifier is malformed or does not match the challenge",
-            ),
             Self::CodeReused => (
                 S::BAD_REQUEST,
                 "code_reused",
@@ -258,12 +253,17 @@ impl Error {
             Self::DelegationNotAllowed => (
                 S::FORBIDDEN,
                 "delegation_not_allowed",
-                "this ticket may not be delegated",
+                "this delegation is not registered, or the Subject did not consent to it",
             ),
             Self::UnknownConsumer => (
                 S::BAD_REQUEST,
                 "unknown_consumer",
-                "issue_to names no registered consumer",
+                "delegate names no registered consumer",
+            ),
+            Self::InvalidGrant => (
+                S::BAD_REQUEST,
+                "invalid_grant",
+                "the delegation grant is unknown, spent, expired or not for this consumer",
             ),
             Self::NotFound => (S::NOT_FOUND, "not_found", "no such endpoint"),
             Self::MethodNotAllowed => (
@@ -333,7 +333,7 @@ impl Error {
             Self::AccessDenied,
             Self::InvalidCode,
             Self::CodeExpired,
-            Self::InvalidVerifier,
+            Self::InvalidGrant,
             Self::CodeReused,
             Self::SessionNotActive,
             Self::SessionReused,
@@ -442,13 +442,13 @@ mod tests {
         ("access_denied", 403),
         ("invalid_code", 400),
         ("code_expired", 400),
-        ("invalid_verifier", 400),
         ("code_reused", 400),
         ("session_not_active", 400),
         ("session_reused", 400),
         ("insufficient_scope", 403),
         ("delegation_not_allowed", 403),
         ("unknown_consumer", 400),
+        ("invalid_grant", 400),
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("temporarily_unavailable", 503),

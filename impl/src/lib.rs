@@ -3,9 +3,12 @@
 //! - [`core`]: the sans-IO protocol core (session state machine, tickets, decisions);
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation;
 //! - [`server`]: the axum HTTP layer ([`server::app`], [`server::Authority`], [`server::spawn`]);
-//! - [`hawk`], [`replay`], [`seal`], [`pkce`], [`rand`]: building blocks;
+//! - [`hawk`], [`replay`], [`seal`], [`rand`]: building blocks;
 //! - [`error`], [`wire`], [`config`], [`clock`], [`password`]: the error table, wire types,
 //!   configuration, time and password hashing.
+
+/// The version of the specification this crate implements (spec TSR-META-3).
+pub const PROTOCOL_VERSION: &str = "1.1";
 
 pub mod audit;
 pub mod clock;
@@ -19,7 +22,6 @@ pub mod json;
 pub mod metrics;
 pub mod migrate;
 pub mod password;
-pub mod pkce;
 pub mod rand;
 pub mod replay;
 pub mod replay_store;

@@ -474,6 +474,7 @@ fn consumer(settings: &Settings, command: ConsumerCommand) -> Result<(), AnyErro
                 grants: a.grants,
                 scopes: a.scopes,
                 may_delegate: a.may_delegate,
+                delegates: vec![],
             };
             c.validate()?;
             op.store.put_consumer(&c)?;

@@ -281,6 +281,17 @@ impl Store for PgStore {
             .collect())
     }
 
+    fn take_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        // spec TSR-DELEGATE-4: single use, atomically
+        Ok(self
+            .conn()?
+            .query_opt(
+                "DELETE FROM secrets WHERE name = $1 RETURNING value",
+                &[&name],
+            )?
+            .map(|r| r.get(0)))
+    }
+
     fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()> {
         let mut conn = self.conn()?;
         match value {

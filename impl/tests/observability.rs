@@ -52,7 +52,7 @@ async fn security_events_are_counted_and_audited_without_secrets() {
     assert_eq!(h.plain("GET", "/readyz", None).await.status, 200);
 
     // a failed and a successful sign-in, consent, a redemption, its reuse (revocation)
-    let (hs, verifier) = h.handshake(&c, &[], &["email"]).await;
+    let (hs, _) = h.handshake(&c, &[], &["email"]).await;
     let url = hs.json["authorize_url"].as_str().unwrap().to_owned();
     let path = &url[url.find("/authorize").unwrap()..];
     let p = page(&h, path, "").await;
@@ -79,7 +79,7 @@ async fn security_events_are_counted_and_audited_without_secrets() {
     let cb = html_authorize(&h, &url, "alice", &alice_pw, "allow", &["email"]).await;
     let code = query_param(&cb, "code").unwrap();
     let sid = hs.json["sid"].as_str().unwrap().to_owned();
-    let body = json!({"sid": sid, "code": code, "code_verifier": verifier});
+    let body = json!({"sid": sid, "code": code});
     assert_eq!(
         h.post(&c, "/v1/result", body.clone()).await.outcome(),
         "200"

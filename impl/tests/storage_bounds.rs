@@ -55,7 +55,7 @@ async fn pending_and_denied_sessions_are_purged_soon_after_expiry_and_active_one
         .post(
             &c,
             "/v1/result",
-            json!({ "sid": pending.json["sid"], "code": "x", "code_verifier": "y" }),
+            json!({ "sid": pending.json["sid"], "code": "x" }),
         )
         .await;
     assert_eq!(late.outcome(), "400 session_expired", "{}", late.json);
@@ -67,7 +67,7 @@ async fn pending_and_denied_sessions_are_purged_soon_after_expiry_and_active_one
             .post(
                 &c,
                 "/v1/result",
-                json!({ "sid": sid, "code": "x", "code_verifier": "y" }),
+                json!({ "sid": sid, "code": "x" }),
             )
             .await;
         assert_eq!(r.outcome(), "400 unknown_session", "{}", r.json);

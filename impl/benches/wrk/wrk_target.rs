@@ -108,12 +108,10 @@ async fn tessera(file: bool, headers: &str, count: usize) -> Res<()> {
     };
 
     // one login, as examples/bench.rs does it
-    let verifier = tessera::pkce::generate_verifier(&rng);
     let hs: Value = post(
         "/v1/handshake",
         &json!({"redirect_uri": "https://consumer.example/callback", "grants": ["staff"],
-                "scopes": ["email"], "code_challenge": tessera::pkce::challenge(&verifier),
-                "code_challenge_method": "S256"}),
+                "scopes": ["email"], "state": "wrk-benchmark-login-state-0001"}),
     )?
     .send()
     .await?
@@ -140,7 +138,7 @@ async fn tessera(file: bool, headers: &str, count: usize) -> Res<()> {
         .into_owned();
     let result: Value = post(
         "/v1/result",
-        &json!({"sid": hs["sid"], "code": code, "code_verifier": verifier}),
+        &json!({"sid": hs["sid"], "code": code}),
     )?
     .send()
     .await?

@@ -23,6 +23,10 @@ pub struct Endpoints {
     pub subject: String,
     /// `GET /v1/ticket`.
     pub ticket: String,
+    /// `POST /v1/delegate` (spec 7.7).
+    pub delegate: String,
+    /// `POST /v1/exchange` (spec 7.7).
+    pub exchange: String,
 }
 
 impl Endpoints {
@@ -38,6 +42,8 @@ impl Endpoints {
             revoke: e("/v1/revoke"),
             subject: e("/v1/subject"),
             ticket: e("/v1/ticket"),
+            delegate: e("/v1/delegate"),
+            exchange: e("/v1/exchange"),
             issuer,
         })
     }
@@ -46,7 +52,7 @@ impl Endpoints {
     ///
     /// spec TSR-META-1: the document's `issuer` must equal the URL it came from less the
     /// well-known path, and every endpoint must lie under the issuer. The Authority must offer
-    /// PKCE S256 and Hawk sha256.
+    /// protocol version 1.1 and Hawk sha256.
     pub fn from_metadata(expected_issuer: &str, m: &Metadata) -> Result<Self> {
         let expected = check_issuer(expected_issuer)?;
         // spec TSR-META-1: exact string equality, no normalisation.
@@ -67,12 +73,17 @@ impl Endpoints {
                 )))
             }
         };
-        if !m
-            .code_challenge_methods_supported
-            .iter()
-            .any(|x| x == "S256")
-        {
-            return Err(Error::MetadataInvalid("S256 PKCE is not supported".into()));
+        // spec TSR-META-3: a v1 Authority neither takes nor echoes `state`.
+        if m.protocol_version != crate::PROTOCOL_VERSION {
+            return Err(Error::MetadataInvalid(format!(
+                "protocol_version {:?} is not {}",
+                m.protocol_version
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(20)
+                    .collect::<String>(),
+                crate::PROTOCOL_VERSION
+            )));
         }
         if !m.hawk.algorithms.iter().any(|x| x == "sha256") {
             return Err(Error::MetadataInvalid(
@@ -86,6 +97,8 @@ impl Endpoints {
             revoke: under("revoke_endpoint", &m.revoke_endpoint)?,
             subject: under("subject_endpoint", &m.subject_endpoint)?,
             ticket: under("ticket_endpoint", &m.ticket_endpoint)?,
+            delegate: under("delegate_endpoint", &m.delegate_endpoint)?,
+            exchange: under("exchange_endpoint", &m.exchange_endpoint)?,
             issuer: expected,
         })
     }
@@ -223,6 +236,8 @@ mod tests {
             revoke_endpoint: e("/v1/revoke"),
             app_ticket_endpoint: e("/v1/app-ticket"),
             reissue_endpoint: e("/v1/reissue"),
+            delegate_endpoint: e("/v1/delegate"),
+            exchange_endpoint: e("/v1/exchange"),
             subject_endpoint: e("/v1/subject"),
             ticket_endpoint: e("/v1/ticket"),
             hawk: crate::wire::HawkMetadata {
@@ -230,7 +245,6 @@ mod tests {
                 algorithms: vec!["sha256".into()],
                 timestamp_skew_seconds: 60,
             },
-            code_challenge_methods_supported: vec!["S256".into()],
             grants_supported: vec![],
             scopes_supported: vec![],
             ttl: crate::wire::TtlMetadata {
@@ -241,6 +255,7 @@ mod tests {
                 ticket: 3_600,
             },
             conformance_mode: false,
+            protocol_version: "1.1".into(),
         }
     }
 
@@ -259,7 +274,8 @@ mod tests {
             Err(Error::MetadataInvalid(_))
         ));
         let mut m = metadata(i);
-        m.code_challenge_methods_supported = vec!["plain".into()];
+        // spec TSR-META-3: a v1 Authority would neither take nor echo `state`
+        m.protocol_version = "1".into();
         assert!(matches!(
             Endpoints::from_metadata(i, &m),
             Err(Error::MetadataInvalid(_))

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 const JSON: &str = "application/json";
 
+/// Bytes of randomness in a `state` (spec TSR-CONSUMER-13: at least 128 bits).
+const STATE_BYTES: usize = 16;
+
 /// A logged-in Subject as this Consumer knows it: identify it by [`Login::subject_id`], the pair
 /// (issuer, `sub`), never by `sub` alone (spec TSR-CONSUMER-10).
 ///
@@ -96,6 +99,8 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// The issuer that sent the browser here (spec TSR-CALLBACK-2).
     pub iss: Option<String>,
+    /// The `state` of the login this callback answers (spec TSR-CALLBACK-5).
+    pub state: Option<String>,
 }
 
 impl CallbackParams {
@@ -108,6 +113,7 @@ impl CallbackParams {
                 "code" => &mut p.code,
                 "error" => &mut p.error,
                 "iss" => &mut p.iss,
+                "state" => &mut p.state,
                 _ => continue,
             };
             if slot.is_some() {
@@ -137,6 +143,54 @@ pub struct Consumer {
     http: reqwest::Client,
     rng: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
+    refreshes: Arc<Refreshes>,
+}
+
+/// How long the outcome of a refresh is kept for late duplicates of it (a double submit that
+/// arrives after the first request has finished), and how many are kept at most.
+const REFRESH_REMEMBERED_SECONDS: i64 = 60;
+const REFRESH_REMEMBERED_MAX: usize = 10_000;
+
+type RefreshCell = Arc<tokio::sync::OnceCell<Result<Login>>>;
+
+/// Single-flight refresh (spec TSR-CONSUMER-15): one refresh request per refreshed `sid`,
+/// whose outcome every concurrent (and, for a minute, every later) refresh of that `sid` shares.
+#[derive(Default)]
+struct Refreshes(std::sync::Mutex<std::collections::HashMap<String, (i64, RefreshCell)>>);
+
+impl Refreshes {
+    /// The cell for `sid`: the one in flight or recently finished, or a new one.
+    fn cell(&self, sid: &str, now: i64) -> RefreshCell {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|_, (started, _)| now - *started < REFRESH_REMEMBERED_SECONDS);
+        if m.len() >= REFRESH_REMEMBERED_MAX && !m.contains_key(sid) {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                m.remove(&oldest);
+            }
+        }
+        m.entry(sid.to_owned())
+            .or_insert_with(|| (now, Arc::default()))
+            .1
+            .clone()
+    }
+
+    /// Drops `cell` for `sid` (if it is still the one there).
+    fn forget(&self, sid: &str, cell: &RefreshCell) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.get(sid).is_some_and(|(_, c)| Arc::ptr_eq(c, cell)) {
+            m.remove(sid);
+        }
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -192,10 +246,11 @@ impl Consumer {
             http: default_http_client(),
             rng: Arc::new(SystemRandom::new()),
             clock: Arc::new(SystemClock),
+            refreshes: Arc::default(),
         })
     }
 
-    /// Uses `rng` for PKCE verifiers and Hawk nonces (tests pass a seeded one).
+    /// Uses `rng` for `state` values and Hawk nonces (tests pass a seeded one).
     #[must_use]
     pub fn with_random(mut self, rng: Arc<dyn Random>) -> Self {
         self.rng = rng;
@@ -286,8 +341,8 @@ impl Consumer {
     // ---------------------------------------------------------------------------------------
     // Login
 
-    /// Starts a login with the Authority `issuer` (or the default one): a fresh PKCE verifier
-    /// (spec TSR-CONSUMER-1), a Hawk-signed handshake sending only its S256 challenge.
+    /// Starts a login with the Authority `issuer` (or the default one): a fresh 128-bit `state`
+    /// (spec TSR-CONSUMER-13) sent in a Hawk-signed handshake (TSR-HANDSHAKE-7).
     ///
     /// Keep the returned [`LoginStart::pending`] server-side under the browser's session
     /// (spec TSR-CONSUMER-2) and redirect the browser to [`LoginStart::authorize_url`].
@@ -298,14 +353,13 @@ impl Consumer {
         };
         let reg = &a.config.registration;
         let started = self.clock.now();
-        // spec TSR-CONSUMER-1: 32 random bytes (256 bits), only the challenge goes out here.
-        let verifier = crate::pkce::generate_verifier(&*self.rng);
+        // spec TSR-CONSUMER-13: 16 random bytes (128 bits), 22 characters of base64url.
+        let state = crate::rand::token(&*self.rng, STATE_BYTES);
         let req = HandshakeRequest {
             redirect_uri: reg.redirect_uri.clone(),
             grants: reg.grants.clone(),
             scopes: reg.scopes.clone(),
-            code_challenge: crate::pkce::challenge(&verifier),
-            code_challenge_method: "S256".into(),
+            state: state.clone(),
         };
         let (status, body) = self
             .consumer_post(a, &a.config.endpoints.handshake, &req)
@@ -340,7 +394,7 @@ impl Consumer {
             pending: PendingLogin {
                 issuer: a.config.issuer().to_owned(),
                 sid: hs.sid,
-                verifier,
+                state,
                 started,
                 exp: hs.exp.saturating_sub(offset),
                 grants: reg.grants.clone(),
@@ -351,24 +405,34 @@ impl Consumer {
     }
 
     /// Completes a login from its callback. `pending` is what the caller **took** (removed)
-    /// from its store for the browser session the callback arrived in — `None` when there was
-    /// none. Taking it before calling this makes each pending login single-use whatever the
+    /// from its store for the browser session the callback arrived in and the callback's
+    /// `state` ([`CallbackParams::state`], [`super::PendingStore::take`]) — `None` when there
+    /// was none. Taking it before calling this makes each pending login single-use whatever the
     /// outcome (spec TSR-CONSUMER-6).
     ///
     /// Checks, in order, each refusing without any request to an Authority until the result
-    /// request: a pending login exists (TSR-CONSUMER-3); `iss` is present and exactly the
+    /// request: the callback has a `state` and a pending login with exactly that `state` exists
+    /// (TSR-CONSUMER-3, TSR-CONSUMER-13: a code for a flow this browser did not start never
+    /// reaches the back channel); `iss` is present and exactly the
     /// pending login's issuer (TSR-CONSUMER-4); a denial is reported as
     /// [`Error::AccessDenied`] (TSR-CONSUMER-12); the pending login has not expired. Then the
-    /// result request goes to that Authority's result endpoint with the pending `sid` and
-    /// verifier (TSR-CONSUMER-5), its `Server-Authorization` is verified (TSR-HAWK-13) and the
+    /// result request goes to that Authority's result endpoint with the pending `sid`
+    /// (TSR-CONSUMER-5), its `Server-Authorization` is verified (TSR-HAWK-13) and the
     /// result's shape checked (TSR-CONSUMER-7).
     pub async fn complete_login(
         &self,
         pending: Option<PendingLogin>,
         callback: &CallbackParams,
     ) -> Result<Login> {
-        // spec TSR-CONSUMER-3: no pending login in this browser session.
-        let pending = pending.ok_or(Error::NoPendingLogin)?;
+        let state = callback
+            .state
+            .as_deref()
+            .ok_or(Error::MalformedCallback("no state parameter"))?;
+        // spec TSR-CONSUMER-3, TSR-CONSUMER-13: a pending login of this browser session, for
+        // the flow this callback answers (checked here too, whatever the caller's store did).
+        let pending = pending
+            .filter(|p| p.has_state(state))
+            .ok_or(Error::NoPendingLogin)?;
         // spec TSR-CONSUMER-4: iss present and exactly the pending Authority's.
         let iss = callback.iss.as_deref().ok_or(Error::MissingIssuer)?;
         if iss != pending.issuer {
@@ -406,7 +470,6 @@ impl Consumer {
         let req = ResultRequest {
             sid: pending.sid.clone(),
             code,
-            code_verifier: pending.verifier.clone(),
         };
         let (status, body) = self
             .consumer_post(a, &a.config.endpoints.result, &req)
@@ -428,7 +491,23 @@ impl Consumer {
     /// login to store **in place of** the old one before any further use (spec
     /// TSR-CONSUMER-11). A reuse is [`Error::SessionReused`]; that and any error for which
     /// [`Error::is_logout`] holds mean the Subject must be logged out.
+    ///
+    /// Single flight (spec TSR-CONSUMER-15): concurrent refreshes of the same `sid` (a
+    /// double-submitted form, two requests of one page) send one request and all get its
+    /// outcome; a refresh of that `sid` within a minute after it gets the same outcome again,
+    /// instead of presenting the rotated `sid` as a reuse that would revoke the family. A
+    /// transient failure is shared by the callers waiting on it but not remembered.
     pub async fn refresh(&self, login: &Login) -> Result<Login> {
+        let cell = self.refreshes.cell(&login.sid, self.clock.now());
+        let out = cell.get_or_init(|| self.refresh_once(login)).await.clone();
+        // a transient failure (transport, 5xx, …) is not remembered: the next call retries
+        if out.as_ref().is_err_and(|e| !e.is_logout()) {
+            self.refreshes.forget(&login.sid, &cell);
+        }
+        out
+    }
+
+    async fn refresh_once(&self, login: &Login) -> Result<Login> {
         let a = self.state(&login.issuer)?;
         let reg = &a.config.registration;
         let req = SidRequest {
@@ -505,6 +584,66 @@ impl Consumer {
             ));
         }
         Ok(info)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Delegation (spec 7.7)
+
+    /// Asks the Authority for a single-use, 60-second delegation grant that lets the Consumer
+    /// `delegate` act for `login`'s Subject (`POST /v1/delegate`, signed with the login's
+    /// ticket). Hand the grant to the delegate over your own channel; the delegate calls
+    /// [`Consumer::exchange`]. This Consumer never sees the delegate's ticket.
+    pub async fn delegate(
+        &self,
+        login: &Login,
+        delegate: &str,
+        scope: Option<Vec<String>>,
+    ) -> Result<crate::wire::DelegateResponse> {
+        let a = self.state(&login.issuer)?;
+        let t = &login.ticket;
+        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
+            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
+        let req = crate::wire::DelegateRequest {
+            delegate: delegate.to_owned(),
+            scope,
+        };
+        let (status, body) = self
+            .call(
+                a,
+                &creds,
+                Some((t.app.clone(), t.dlg.clone())),
+                "POST",
+                &a.config.endpoints.delegate,
+                Some(&req),
+            )
+            .await?;
+        let r: crate::wire::DelegateResponse = decode(status, &body)?;
+        if r.delegate != delegate || r.grant.is_empty() {
+            return Err(Error::InvalidResponse(
+                "the grant is not for the delegate asked for".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// As the delegate: exchanges a delegation grant, signed with **this** Consumer's own key
+    /// at `issuer`, for a ticket of its own (`POST /v1/exchange`, spec TSR-DELEGATE-3). The
+    /// ticket's `user` is this Consumer's pairwise `sub` for the Subject (TSR-DELEGATE-2).
+    pub async fn exchange(&self, issuer: &str, grant: &str) -> Result<Ticket> {
+        let a = self.state(issuer)?;
+        let req = crate::wire::ExchangeRequest {
+            grant: grant.to_owned(),
+        };
+        let (status, body) = self
+            .consumer_post(a, &a.config.endpoints.exchange, &req)
+            .await?;
+        let t: Ticket = decode(status, &body)?;
+        if t.app != a.config.registration.consumer_id || t.dlg.is_none() || t.user.is_none() {
+            return Err(Error::InvalidResponse(
+                "the exchanged ticket is not a delegated ticket for this Consumer".into(),
+            ));
+        }
+        Ok(t)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -627,7 +766,7 @@ impl Consumer {
             // spec TSR-HAWK-13, TSR-CONSUMER-7: nothing from a response is used unless its
             // Server-Authorization (MAC and payload hash) verifies.
             let sa = server_auth.ok_or(Error::ServerAuthorizationMissing { status })?;
-            hawk::authenticate_response(
+            let verified = hawk::authenticate_response(
                 &sa,
                 creds,
                 &artifacts,
@@ -637,6 +776,12 @@ impl Consumer {
                 }),
             )
             .map_err(Error::ServerAuthorizationInvalid)?;
+            // spec TSR-HAWK-17: the MAC covered the status the Authority answered with
+            if verified.ext.as_deref() != Some(hawk::status_ext(status).as_str()) {
+                return Err(Error::InvalidResponse(
+                    "the Server-Authorization does not cover this status".into(),
+                ));
+            }
             return Ok((status, rbody));
         }
         Err(Error::StaleTimestamp)
@@ -764,7 +909,7 @@ mod tests {
         PendingLogin {
             issuer: "https://a.example".into(),
             sid: "sid".into(),
-            verifier: "v".into(),
+            state: "s1".into(),
             started: 0,
             exp: 600,
             grants: vec!["admin".into()],
@@ -832,8 +977,14 @@ mod tests {
 
     #[test]
     fn callback_params() {
-        let p = CallbackParams::from_query("code=c&iss=https%3A%2F%2Fa.example&x=1").unwrap();
+        let p =
+            CallbackParams::from_query("code=c&state=st&iss=https%3A%2F%2Fa.example&x=1").unwrap();
         assert_eq!(p.code.as_deref(), Some("c"));
+        assert_eq!(p.state.as_deref(), Some("st"));
+        assert!(matches!(
+            CallbackParams::from_query("state=a&state=b"),
+            Err(Error::MalformedCallback(_))
+        ));
         assert_eq!(p.iss.as_deref(), Some("https://a.example"));
         assert!(matches!(
             CallbackParams::from_query("code=a&code=b"),
@@ -858,7 +1009,8 @@ mod tests {
         assert!(matches!(&e, Error::Authority { code, .. } if code == "unknown"));
     }
 
-    /// Randomness is injected: the same seed gives the same verifier and nonces.
+    /// spec TSR-CONSUMER-3, TSR-CONSUMER-4, TSR-CONSUMER-12, TSR-CONSUMER-13: every callback
+    /// check refuses before any request (the Authority's issuer has nobody listening).
     #[tokio::test]
     async fn checks_before_any_request_need_no_authority() {
         let reg = Registration {
@@ -874,39 +1026,94 @@ mod tests {
             .with_random(Arc::new(SeededRandom::new(7)));
         let cb = |q: &str| CallbackParams::from_query(q).unwrap();
         let p = pending();
+        let st = "state=s1";
         assert!(matches!(
-            c.complete_login(None, &cb("code=x&iss=https%3A%2F%2Fa.example"))
-                .await,
+            c.complete_login(
+                None,
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
+            Err(Error::NoPendingLogin)
+        ));
+        // spec TSR-CONSUMER-13: a pending login of another flow, or no state at all
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb("code=x&state=s2&iss=https%3A%2F%2Fa.example")
+            )
+            .await,
             Err(Error::NoPendingLogin)
         ));
         assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("code=x")).await,
-            Err(Error::MissingIssuer)
-        ));
-        assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("code=x&iss=https%3A%2F%2Fb.example"))
-                .await,
-            Err(Error::IssuerMismatch { .. })
-        ));
-        assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("iss=https%3A%2F%2Fa.example"))
+            c.complete_login(Some(p.clone()), &cb("code=x&iss=https%3A%2F%2Fa.example"))
                 .await,
             Err(Error::MalformedCallback(_))
         ));
         assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("error=server_error&iss=https%3A%2F%2Fa.example")).await,
+            c.complete_login(Some(p.clone()), &cb(&format!("code=x&{st}")))
+                .await,
+            Err(Error::MissingIssuer)
+        ));
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fb.example"))
+            )
+            .await,
+            Err(Error::IssuerMismatch { .. })
+        ));
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb(&format!("{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
+            Err(Error::MalformedCallback(_))
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb(&format!("error=server_error&{st}&iss=https%3A%2F%2Fa.example"))).await,
             Err(Error::CallbackError(e)) if e == "server_error"
         ));
         let mut old = p;
         old.exp = 1;
         assert!(matches!(
-            c.complete_login(Some(old), &cb("code=x&iss=https%3A%2F%2Fa.example"))
-                .await,
+            c.complete_login(
+                Some(old),
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
             Err(Error::PendingLoginExpired)
         ));
-        let a = crate::pkce::generate_verifier(&SeededRandom::new(7));
-        let b = crate::pkce::generate_verifier(&SeededRandom::new(7));
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 43, "spec TSR-CONSUMER-1: 256 bits");
+    }
+
+    /// spec TSR-CONSUMER-15: a transient failure (here: connection refused) is not remembered
+    /// by the single flight, so the next refresh tries again.
+    #[tokio::test]
+    async fn a_transient_refresh_failure_is_not_remembered() {
+        let reg = Registration {
+            consumer_id: "shop".into(),
+            key: "k".repeat(43),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+        };
+        let c = Consumer::new(vec![
+            AuthorityConfig::new("http://127.0.0.1:9", reg).unwrap()
+        ])
+        .unwrap();
+        let login = Login {
+            issuer: "http://127.0.0.1:9".into(),
+            sub: "s".into(),
+            sid: "the-sid".into(),
+            exp: 10,
+            grants: BTreeMap::new(),
+            scopes: BTreeMap::new(),
+            ticket: ticket("s", &[]),
+        };
+        for _ in 0..2 {
+            let e = c.refresh(&login).await.unwrap_err();
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+            assert!(!c.refreshes.0.lock().unwrap().contains_key("the-sid"));
+        }
     }
 }
