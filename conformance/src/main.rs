@@ -27,10 +27,12 @@ enum Command {
         /// Base URL of the Authority. Default: start the reference Authority in process.
         #[arg(long)]
         target: Option<String>,
-        /// Directory of vector files. Default: the suite's own `conformance/vectors/`.
+        /// Directory of vector files. Default: the vectors built into this binary (the
+        /// suite's `conformance/vectors/` when it was built).
         #[arg(long)]
         vectors: Option<PathBuf>,
         /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
+        /// Requirements that only the other vectors cite are reported as filtered out.
         #[arg(long)]
         filter: Option<String>,
         /// Write the JSON report here.
@@ -54,25 +56,35 @@ enum Command {
     },
     /// List the vectors: id, requirements, title.
     List {
+        /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
+        /// Only ids matching this pattern (`*` wildcards; without one, a substring).
         #[arg(long)]
         filter: Option<String>,
     },
     /// Requirement coverage of the vector set (what a fully passing run covers).
     Coverage {
+        /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
     },
 }
 
-fn load(dir: Option<PathBuf>, filter: Option<&str>) -> Result<Vec<vector::Vector>, String> {
-    let dir = dir.unwrap_or_else(vectors_dir);
-    let mut vs = vector::load_dir(&dir)?;
-    if let Some(f) = filter {
-        vs.retain(|v| glob_match(f, &v.id));
-    }
-    Ok(vs)
+/// The vectors of `dir` (default: the built-in ones), split by `filter` into (selected,
+/// left out).
+fn load(
+    dir: Option<PathBuf>,
+    filter: Option<&str>,
+) -> Result<(Vec<vector::Vector>, Vec<vector::Vector>), String> {
+    let all = match dir {
+        Some(dir) => vector::load_dir(&dir)?,
+        None => vector::embedded()?,
+    };
+    Ok(match filter {
+        Some(f) => all.into_iter().partition(|v| glob_match(f, &v.id)),
+        None => (all, vec![]),
+    })
 }
 
 fn main() -> ExitCode {
@@ -119,7 +131,7 @@ fn main() -> ExitCode {
             }
         }
         Command::List { vectors, filter } => match load(vectors, filter.as_deref()) {
-            Ok(vs) => {
+            Ok((vs, _)) => {
                 for v in &vs {
                     println!("{}\t{}\t{}", v.id, v.requirements.join(","), v.title);
                 }
@@ -132,7 +144,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Coverage { vectors } => match load(vectors, None) {
-            Ok(vs) => {
+            Ok((vs, _)) => {
                 let c = coverage::planned(&vs);
                 println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
                 println!("uncovered ({}):", c.uncovered.len());
@@ -158,7 +170,13 @@ async fn run(
     deviations: Option<PathBuf>,
     quiet: bool,
 ) -> Result<bool, String> {
-    let vs = load(vectors, filter.as_deref())?;
+    let (vs, left_out) = load(vectors, filter.as_deref())?;
+    if vs.is_empty() {
+        return Err(format!(
+            "no vector matches --filter {}",
+            filter.as_deref().unwrap_or("")
+        ));
+    }
     let deviations: Vec<Deviation> = match deviations {
         Some(p) => serde_json::from_str(
             &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
@@ -209,14 +227,14 @@ async fn run(
     if let Some(r) = reference {
         r.stop().await;
     }
-    let report = Report::new(&url, &result);
+    let report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
     print!("{}", report.console());
     if let Some(p) = report_json {
         std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     if let Some(p) = junit {
-        std::fs::write(&p, report.junit(&result)).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(report.ok())
 }

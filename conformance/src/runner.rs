@@ -63,18 +63,33 @@ impl Response {
     }
 
     fn summary(&self) -> String {
+        self.summary_with(&[])
+    }
+
+    /// The status, the headers every check looks at plus `under_test` (the headers a step's
+    /// `expect.headers` names, so a failure shows the value it was about, or that it was
+    /// absent), and the start of the body.
+    fn summary_with(&self, under_test: &[&str]) -> String {
         let body = String::from_utf8_lossy(&self.body);
         let body: String = body.chars().take(600).collect();
-        let hdrs: Vec<String> = self
-            .headers
+        let mut names: Vec<&str> = vec![
+            "content-type",
+            "cache-control",
+            "www-authenticate",
+            "server-authorization",
+        ];
+        for h in under_test {
+            if !names.contains(h) {
+                names.push(h);
+            }
+        }
+        let hdrs: Vec<String> = names
             .iter()
-            .filter(|(k, _)| {
-                matches!(
-                    k.as_str(),
-                    "content-type" | "cache-control" | "www-authenticate" | "server-authorization"
-                )
+            .filter_map(|name| match self.headers.get(*name) {
+                Some(v) => Some(format!("{name}: {v}")),
+                None if under_test.contains(name) => Some(format!("({name} absent)")),
+                None => None,
             })
-            .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         format!("{} {}\n{}", self.status, hdrs.join("\n"), body)
     }
@@ -475,7 +490,7 @@ impl VectorRun<'_> {
                 self.expect(&a.expect, &resp).map_err(|m| StepError {
                     request: Some(sent),
                     expected: Some(describe(&a.expect)),
-                    actual: Some(resp.summary()),
+                    actual: Some(resp.summary_with(&headers_under_test(&a.expect))),
                     ..StepError::msg(m)
                 })
             }
@@ -873,7 +888,7 @@ impl VectorRun<'_> {
         self.expect(expect, resp).map_err(|m| StepError {
             request: Some(p.summary()),
             expected: Some(describe(expect)),
-            actual: Some(resp.summary()),
+            actual: Some(resp.summary_with(&headers_under_test(expect))),
             ..StepError::msg(m)
         })?;
         self.generic(p, resp)
@@ -938,11 +953,31 @@ fn describe(e: &Expect) -> String {
     serde_json::to_string(e).unwrap_or_default()
 }
 
+fn headers_under_test(e: &Expect) -> Vec<&str> {
+    e.headers.keys().map(String::as_str).collect()
+}
+
+/// One vector's run: its verdict and how long it took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ran {
+    pub vector: Vector,
+    pub verdict: Verdict,
+    pub duration: Duration,
+}
+
 /// Everything a run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
-    pub verdicts: Vec<(Vector, Verdict)>,
+    /// Every vector run, in order.
+    pub runs: Vec<Ran>,
     pub elapsed: Duration,
+}
+
+impl RunResult {
+    /// (vector, verdict) pairs, in order.
+    pub fn verdicts(&self) -> impl Iterator<Item = (&Vector, &Verdict)> {
+        self.runs.iter().map(|r| (&r.vector, &r.verdict))
+    }
 }
 
 /// Runs `vectors` in order, calling `progress` after each.
@@ -952,14 +987,20 @@ pub async fn run_all(
     mut progress: impl FnMut(&Vector, &Verdict),
 ) -> RunResult {
     let start = Instant::now();
-    let mut verdicts = Vec::new();
+    let mut runs = Vec::new();
     for v in vectors {
+        let began = Instant::now();
         let verdict = runner.run(v).await;
+        let duration = began.elapsed();
         progress(v, &verdict);
-        verdicts.push((v.clone(), verdict));
+        runs.push(Ran {
+            vector: v.clone(),
+            verdict,
+            duration,
+        });
     }
     RunResult {
-        verdicts,
+        runs,
         elapsed: start.elapsed(),
     }
 }

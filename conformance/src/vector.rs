@@ -45,6 +45,17 @@ pub struct Vector {
     pub steps: Vec<Step>,
 }
 
+impl Vector {
+    /// The group the vector belongs to: its id up to the last `.` (`hawk.subject` for
+    /// `hawk.subject.replay`, `app-ticket` for `app-ticket.shape`); the id itself when it has
+    /// no `.`. Reports use it as the JUnit `classname`.
+    pub fn group(&self) -> &str {
+        self.id
+            .rsplit_once('.')
+            .map_or(self.id.as_str(), |(g, _)| g)
+    }
+}
+
 /// Where a vector came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -454,6 +465,21 @@ pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Vector>, String> {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
             serde_json::from_str::<Vector>(&text).map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/vector_files.rs"));
+}
+
+/// The vectors built into this binary (every `conformance/vectors/*.json` at build time),
+/// sorted by file name, as [`load_dir`] reads them.
+pub fn embedded() -> Result<Vec<Vector>, String> {
+    embedded::VECTOR_FILES
+        .iter()
+        .map(|(name, text)| {
+            serde_json::from_str::<Vector>(text).map_err(|e| format!("built-in {name}: {e}"))
         })
         .collect()
 }
