@@ -20,7 +20,7 @@
 use crate::errors;
 use crate::hawk::{self, Artifacts, Credentials};
 use crate::symbols::{random_token, Scope};
-use crate::vector::{Actor, Expect, Feature, Outcome, Request, Step, Vector};
+use crate::vector::{Actor, Expect, Feature, IdTamper, Outcome, Request, Step, Vector};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -638,8 +638,15 @@ impl VectorRun<'_> {
             app,
             dlg,
         };
+        let mut signing_id = t.id.clone().unwrap_or_else(|| creds.id.clone());
+        if let Some(kid) = &t.relabel {
+            signing_id = relabel_id(&signing_id, kid);
+        }
+        if let Some(how) = t.id_tamper {
+            signing_id = tamper_id(&signing_id, how);
+        }
         let signing = Credentials {
-            id: t.id.clone().unwrap_or_else(|| creds.id.clone()),
+            id: signing_id,
             key: t.key.clone().unwrap_or_else(|| creds.key.clone()),
         };
         let mut artifacts = artifacts;
@@ -648,12 +655,16 @@ impl VectorRun<'_> {
             let base = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref()).len();
             artifacts.ext = Some("x".repeat(n.saturating_sub(base)));
         }
-        let authorization = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref());
+        let authorization =
+            hawk::authorization_header_omitting(&signing, &artifacts, t.mac.as_deref(), &t.omit);
         let honest = t.id.is_none()
             && t.key.is_none()
             && t.mac.is_none()
             && t.method.is_none()
-            && t.target.is_none();
+            && t.target.is_none()
+            && t.omit.is_empty()
+            && t.id_tamper.is_none()
+            && t.relabel.is_none();
         Ok(Prepared {
             method: r.method.clone(),
             target,
@@ -949,6 +960,88 @@ impl VectorRun<'_> {
     }
 }
 
+/// `{prefix}.{kid}.{payload}` with the key id replaced; an id of another shape gets `.{kid}`
+/// appended, which alters it all the same.
+pub fn relabel_id(id: &str, kid: &str) -> String {
+    let parts: Vec<&str> = id.split('.').collect();
+    match parts.as_slice() {
+        [prefix, _, payload] => format!("{prefix}.{kid}.{payload}"),
+        _ => format!("{id}.{kid}"),
+    }
+}
+
+/// The sealed id altered in one region (see [`IdTamper`] for the layout assumed).
+pub fn tamper_id(id: &str, how: IdTamper) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    const NONCE: usize = 12;
+    const TAG: usize = 16;
+    let parts: Vec<&str> = id.split('.').collect();
+    if let [prefix, kid, payload] = parts.as_slice() {
+        if let Ok(mut bytes) = URL_SAFE_NO_PAD.decode(payload) {
+            if bytes.len() > NONCE + TAG && !kid.is_empty() {
+                let n = bytes.len();
+                let rebuild = |b: &[u8]| format!("{prefix}.{kid}.{}", URL_SAFE_NO_PAD.encode(b));
+                return match how {
+                    IdTamper::KeyId => {
+                        let mut k: Vec<char> = kid.chars().collect();
+                        let last = k.len() - 1;
+                        k[last] = if k[last] == 'a' { 'b' } else { 'a' };
+                        format!("{prefix}.{}.{payload}", k.into_iter().collect::<String>())
+                    }
+                    IdTamper::Nonce => {
+                        bytes[0] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Ciphertext => {
+                        bytes[NONCE + (n - NONCE - TAG) / 2] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Tag => {
+                        bytes[n - 1] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Shorter => rebuild(&bytes[..n - 1]),
+                    IdTamper::Longer => {
+                        bytes.push(0);
+                        rebuild(&bytes)
+                    }
+                    IdTamper::TooShort => rebuild(&bytes[..NONCE + TAG - 1]),
+                    IdTamper::Empty => format!("{prefix}.{kid}."),
+                };
+            }
+        }
+    }
+    // another layout: alter the characters at a position proportional to the region
+    let mut chars: Vec<char> = id.chars().collect();
+    let n = chars.len();
+    if n == 0 {
+        return "x".into();
+    }
+    let flip = |chars: &mut Vec<char>, i: usize| {
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    };
+    match how {
+        IdTamper::KeyId => flip(&mut chars, n / 10),
+        IdTamper::Nonce => flip(&mut chars, n / 5),
+        IdTamper::Ciphertext => flip(&mut chars, n / 2),
+        IdTamper::Tag => flip(&mut chars, n - 1),
+        IdTamper::Shorter if n > 1 => {
+            chars.pop();
+        }
+        IdTamper::Shorter | IdTamper::Longer => chars.push('A'),
+        IdTamper::TooShort => chars.truncate(n / 2),
+        IdTamper::Empty => chars.truncate(1),
+    }
+    let altered: String = chars.into_iter().collect();
+    if altered.is_empty() || altered == id {
+        // too short to cut: change its first character instead
+        let first = if id.starts_with('A') { "B" } else { "A" };
+        return format!("{first}{}", id.get(1..).unwrap_or(""));
+    }
+    altered
+}
+
 fn describe(e: &Expect) -> String {
     serde_json::to_string(e).unwrap_or_default()
 }
@@ -1002,5 +1095,70 @@ pub async fn run_all(
     RunResult {
         runs,
         elapsed: start.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    /// `t1.c1.` and 12 + 5 + 16 bytes 0, 1, 2, …
+    fn sealed() -> (String, Vec<u8>) {
+        let bytes: Vec<u8> = (0..33).collect();
+        (format!("t1.c1.{}", URL_SAFE_NO_PAD.encode(&bytes)), bytes)
+    }
+
+    fn payload(id: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(id.rsplit('.').next().expect("payload"))
+            .expect("base64url")
+    }
+
+    fn changed_bytes(a: &[u8], b: &[u8]) -> Vec<usize> {
+        (0..a.len().min(b.len()))
+            .filter(|&i| a[i] != b[i])
+            .collect()
+    }
+
+    #[test]
+    fn each_region_is_altered_and_only_it() {
+        let (id, bytes) = sealed();
+        let nonce = payload(&tamper_id(&id, IdTamper::Nonce));
+        assert_eq!(changed_bytes(&bytes, &nonce), vec![0]);
+        let ciphertext = payload(&tamper_id(&id, IdTamper::Ciphertext));
+        assert_eq!(changed_bytes(&bytes, &ciphertext), vec![14]);
+        let tag = payload(&tamper_id(&id, IdTamper::Tag));
+        assert_eq!(changed_bytes(&bytes, &tag), vec![32]);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::Shorter)), bytes[..32]);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::Longer)).len(), 34);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::TooShort)).len(), 27);
+        assert_eq!(tamper_id(&id, IdTamper::Empty), "t1.c1.");
+        let kid = tamper_id(&id, IdTamper::KeyId);
+        assert!(kid.starts_with("t1.ca."), "{kid}");
+        assert_eq!(payload(&kid), bytes);
+        assert_eq!(relabel_id(&id, "zz"), id.replacen("t1.c1.", "t1.zz.", 1));
+    }
+
+    #[test]
+    fn ids_of_another_shape_are_altered_too() {
+        for how in [
+            IdTamper::KeyId,
+            IdTamper::Nonce,
+            IdTamper::Ciphertext,
+            IdTamper::Tag,
+            IdTamper::Shorter,
+            IdTamper::Longer,
+            IdTamper::TooShort,
+            IdTamper::Empty,
+        ] {
+            for id in ["opaque-ticket-id-0123456789", "x", "a.b"] {
+                let t = tamper_id(id, how);
+                assert_ne!(t, id, "{how:?} of {id}");
+                assert!(!t.is_empty());
+            }
+        }
+        assert_ne!(relabel_id("opaque", "zz"), "opaque");
     }
 }

@@ -247,6 +247,44 @@ pub struct HawkTweaks {
     /// Uses this nonce instead of a fresh one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Leaves these attributes (`id`, `ts`, `nonce`, `hash`, `ext`, `mac`, `app`, `dlg`) out
+    /// of the header and keeps every other one; the MAC is still computed over everything
+    /// (unlike `omit_hash` and `omit_app`, which leave the value out of the MAC too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit: Vec<String>,
+    /// Sends the ticket's sealed `id` altered in one region (ticket credentials only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_tamper: Option<IdTamper>,
+    /// Sends the ticket's sealed `id` with its key id replaced by this one, the rest unchanged
+    /// (ticket credentials only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relabel: Option<String>,
+}
+
+/// A region of a sealed ticket id to alter. The regions are those of the layout of spec 7.1's
+/// example, `{prefix}.{key id}.{payload}` with `payload` the unpadded base64url of
+/// `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`. An id of another shape is altered at a
+/// position proportional to the region instead: any alteration of a sealed id must be refused
+/// (TSR-TICKET-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdTamper {
+    /// One character of the key id changed (to another key-id character).
+    KeyId,
+    /// One bit of the first nonce byte flipped.
+    Nonce,
+    /// One bit of the middle ciphertext byte flipped.
+    Ciphertext,
+    /// One bit of the last tag byte flipped.
+    Tag,
+    /// The payload one byte shorter (the tag cut).
+    Shorter,
+    /// The payload one byte longer (a zero byte appended).
+    Longer,
+    /// The payload shorter than nonce and tag together (27 bytes).
+    TooShort,
+    /// The payload empty.
+    Empty,
 }
 
 impl HawkTweaks {

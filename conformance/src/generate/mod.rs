@@ -2,7 +2,10 @@
 //!
 //! Families:
 //! * `state` — every cell of the session state table (spec 6.1);
-//! * `hawk` — request authentication (chapter 4) at every authenticated endpoint;
+//! * `hawk` — request authentication (chapter 4) at every authenticated endpoint, including
+//!   each attribute left out alone (`hawk.*.omit.*`);
+//! * `order` — spec 4.8: each check broken together with every later one;
+//! * `ticket-id` — sealed ticket ids altered in every region, relabelled to an unknown key id;
 //! * `body`, `handshake`, `result`, `refresh`, `revoke`, `app-ticket`, `reissue`,
 //!   `delegation`, `subject`, `ticket`, `metadata`, `errors`, `conformance`, `authorize`,
 //!   `callback` — the rules of each endpoint, one vector per rule and per error-table row;
@@ -23,6 +26,9 @@ pub fn all() -> Vec<Vector> {
     let mut v = Vec::new();
     v.extend(state_table::vectors());
     v.extend(hawk::vectors());
+    v.extend(hawk::omitted_attributes());
+    v.extend(hawk::order_of_checks());
+    v.extend(hawk::tampered_ticket_ids());
     v.extend(endpoints::bodies());
     v.extend(endpoints::handshakes());
     v.extend(endpoints::results());
