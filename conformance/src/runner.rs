@@ -324,6 +324,30 @@ impl Target {
         self.send(&p).await
     }
 
+    /// Opens `n` connections to the target at once and leaves them idle in the pool (a
+    /// metadata `GET` on each), so that `n` requests sent next start without a handshake.
+    async fn warm_up(&self, n: usize) -> Result<(), String> {
+        let mut handles = Vec::new();
+        for _ in 0..n {
+            let target = self.clone();
+            handles.push(tokio::spawn(async move {
+                let p = Prepared {
+                    method: "GET".into(),
+                    target: "/.well-known/tessera-authority".into(),
+                    authorization: None,
+                    content_type: None,
+                    body: vec![],
+                    signed: None,
+                };
+                target.send(&p).await.map(|_| ())
+            }));
+        }
+        for h in handles {
+            h.await.map_err(|e| format!("warm-up task: {e}"))??;
+        }
+        Ok(())
+    }
+
     /// The target's test clock (spec A.2).
     pub async fn clock(&self) -> Result<i64, String> {
         let p = Prepared {
@@ -709,11 +733,20 @@ impl VectorRun<'_> {
         for r in requests {
             prepared.push(self.prepare(r, self.scope.now)?);
         }
+        // One open connection per request first (the pool keeps them), then every request
+        // released at the same instant: all are in flight before the Authority decides any,
+        // so a missing compare-and-set shows on every run.
+        self.target.warm_up(prepared.len()).await?;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(prepared.len()));
         let mut handles = Vec::new();
         for p in &prepared {
             let target = self.target.clone();
             let p = p.clone();
-            handles.push(tokio::spawn(async move { target.send(&p).await }));
+            let start = start.clone();
+            handles.push(tokio::spawn(async move {
+                start.wait().await;
+                target.send(&p).await
+            }));
         }
         let mut responses = Vec::new();
         for h in handles {

@@ -10,6 +10,7 @@
 //!   `delegation`, `subject`, `ticket`, `metadata`, `errors`, `conformance`, `authorize`,
 //!   `callback` — the rules of each endpoint, one vector per rule and per error-table row;
 //! * `concurrency` — concurrent groups (TSR-SESSION-2);
+//! * `race` — many copies of one single-use request at once, exactly one winner;
 //! * `model` — from the model (`tessera-model`): one vector per (request kind, outcome) pair
 //!   the model reaches, and one negative vector per counterexample of a weakened variant.
 
@@ -17,6 +18,7 @@ pub mod dsl;
 mod endpoints;
 mod hawk;
 pub mod model;
+mod races;
 mod state_table;
 
 use crate::vector::Vector;
@@ -36,6 +38,7 @@ pub fn all() -> Vec<Vector> {
     v.extend(endpoints::tickets());
     v.extend(endpoints::misc());
     v.extend(endpoints::concurrency());
+    v.extend(races::vectors());
     v.extend(model::vectors());
     v.sort_by(|a, b| a.id.cmp(&b.id));
     v
