@@ -50,8 +50,8 @@ pub struct Uncovered {
 pub struct Coverage {
     pub covered: Vec<String>,
     pub uncovered: Vec<Uncovered>,
-    /// With `--filter`: requirements that only vectors outside the filter cite. They were not
-    /// tested by this run, and are not uncovered either: the full set covers them.
+    /// Requirements that only vectors left out of the run (`--filter`, the production
+    /// profile) cite: not tested by this run, and not uncovered either.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filtered_out: Vec<String>,
 }

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera_conformance::report::Report;
-use tessera_conformance::runner::{self, Deviation, Runner, Target, Verdict};
+use tessera_conformance::runner::{self, Deviation, Profile, Runner, Target, Verdict};
 use tessera_conformance::{coverage, generate, glob_match, vector, vectors_dir};
 
 #[derive(Debug, Parser)]
@@ -47,6 +47,11 @@ enum Command {
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
+        /// `conformance`: the target's test clock, every vector. `production`: the target on
+        /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
+        /// that need the test clock are left out, and the runner waits out the fence.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
+        profile: ProfileArg,
     },
     /// Regenerate the vector files from the generator (and the model).
     Generate {
@@ -87,6 +92,12 @@ fn load(
     })
 }
 
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ProfileArg {
+    Conformance,
+    Production,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -98,6 +109,7 @@ fn main() -> ExitCode {
             junit,
             deviations,
             quiet,
+            profile,
         } => {
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
             match rt.block_on(run(
@@ -108,6 +120,10 @@ fn main() -> ExitCode {
                 junit,
                 deviations,
                 quiet,
+                match profile {
+                    ProfileArg::Conformance => Profile::Conformance,
+                    ProfileArg::Production => Profile::Production,
+                },
             )) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
@@ -169,8 +185,9 @@ async fn run(
     junit: Option<PathBuf>,
     deviations: Option<PathBuf>,
     quiet: bool,
+    profile: Profile,
 ) -> Result<bool, String> {
-    let (vs, left_out) = load(vectors, filter.as_deref())?;
+    let (mut vs, mut left_out) = load(vectors, filter.as_deref())?;
     if vs.is_empty() {
         return Err(format!(
             "no vector matches --filter {}",
@@ -191,9 +208,23 @@ async fn run(
         None => {
             #[cfg(feature = "reference-server")]
             {
-                let r = tessera_conformance::reference::Reference::start().await?;
+                let r = match profile {
+                    Profile::Conformance => {
+                        tessera_conformance::reference::Reference::start().await?
+                    }
+                    Profile::Production => {
+                        tessera_conformance::reference::Reference::start_production().await?
+                    }
+                };
                 let url = r.url();
-                eprintln!("started the reference Authority in conformance mode at {url}");
+                eprintln!(
+                    "started the reference Authority in conformance mode at {url}{}",
+                    if profile == Profile::Production {
+                        " (real clock, restart fence on)"
+                    } else {
+                        ""
+                    }
+                );
                 reference = Some(r);
                 url
             }
@@ -203,7 +234,19 @@ async fn run(
             );
         }
     };
-    let mut runner = Runner::new(Target::connect(&url).await?, deviations);
+    let target = Target::connect(&url).await?;
+    if profile == Profile::Production {
+        let (clocked, free): (Vec<_>, Vec<_>) = vs
+            .into_iter()
+            .partition(|v| v.needs_test_clock(target.skew));
+        eprintln!(
+            "production profile: {} vectors need the test clock and are left out",
+            clocked.len()
+        );
+        vs = free;
+        left_out.extend(clocked);
+    }
+    let mut runner = Runner::with_profile(target, deviations, profile);
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -226,6 +269,12 @@ async fn run(
     #[cfg(feature = "reference-server")]
     if let Some(r) = reference {
         r.stop().await;
+    }
+    if let Some(waited) = runner.fence_waited {
+        eprintln!(
+            "production profile: the restart fence refused requests for {:.0} s",
+            waited.as_secs_f64()
+        );
     }
     let report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
     print!("{}", report.console());

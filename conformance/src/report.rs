@@ -182,7 +182,7 @@ impl Report {
             String::new()
         } else {
             format!(
-                ", {} cited only by vectors outside the filter",
+                ", {} cited only by vectors left out of this run (--filter, --profile production)",
                 self.requirements.filtered_out.len()
             )
         };

@@ -383,6 +383,21 @@ pub struct Runner {
     pub target: Target,
     pub deviations: Vec<Deviation>,
     fenced: bool,
+    profile: Profile,
+    /// Production profile: how long the Authority's restart fence refused requests.
+    pub fence_waited: Option<Duration>,
+}
+
+/// How the target keeps time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Conformance mode with the test clock (spec A.2): every vector.
+    #[default]
+    Conformance,
+    /// Conformance mode on the real clock, restart fence on, as deployed (spec A.5.5): the
+    /// vectors that need no test clock ([`Vector::needs_test_clock`]). The runner never
+    /// advances the clock; it waits out the restart fence instead.
+    Production,
 }
 
 struct VectorRun<'a> {
@@ -397,11 +412,85 @@ impl Runner {
             target,
             deviations,
             fenced: false,
+            profile: Profile::Conformance,
+            fence_waited: None,
+        }
+    }
+
+    /// A runner for `profile`.
+    pub fn with_profile(target: Target, deviations: Vec<Deviation>, profile: Profile) -> Self {
+        Runner {
+            profile,
+            ..Runner::new(target, deviations)
+        }
+    }
+
+    /// Production profile: until the restart fence (TSR-HAWK-10) has passed, a correctly
+    /// signed request with the Authority's own time is refused as stale. Probes with a revoke
+    /// of a session nobody has (it changes nothing) once a second, verifying each reply's
+    /// `tsm`, for at most twice the skew plus five seconds.
+    async fn wait_out_fence(&mut self) -> Result<(), String> {
+        let key = self
+            .target
+            .consumers
+            .iter()
+            .next()
+            .map(|(id, key)| Credentials {
+                id: id.clone(),
+                key: key.clone(),
+            })
+            .ok_or("the target's fixtures have no Consumer (spec A.3)")?;
+        let began = Instant::now();
+        let limit = Duration::from_secs(u64::try_from(2 * self.target.skew + 5).unwrap_or(125));
+        loop {
+            let now = self.target.clock().await?;
+            let body = serde_json::to_vec(&json!({ "sid": random_token() })).expect("json");
+            let artifacts = Artifacts {
+                method: "POST".into(),
+                target: "/v1/revoke".into(),
+                host: self.target.host.clone(),
+                port: self.target.port,
+                ts: now,
+                nonce: random_token()[..12].to_string(),
+                hash: Some(hawk::payload_hash("application/json", &body)),
+                ..Artifacts::default()
+            };
+            let p = Prepared {
+                method: "POST".into(),
+                target: "/v1/revoke".into(),
+                authorization: Some(hawk::authorization_header(&key, &artifacts, None)),
+                content_type: Some("application/json".into()),
+                body,
+                signed: None,
+            };
+            let resp = self.target.send(&p).await?;
+            if resp.error_code() != Some("stale_timestamp") {
+                self.fence_waited = Some(began.elapsed());
+                return Ok(());
+            }
+            if let Some(h) = resp.headers.get("www-authenticate") {
+                hawk::verify_stale_reply(&key, h).map_err(|e| {
+                    format!("a stale-timestamp reply during the restart fence: {e} (TSR-HAWK-8)")
+                })?;
+            }
+            if began.elapsed() > limit {
+                return Err(format!(
+                    "requests signed with the Authority's own time are still refused as stale after {} s (TSR-HAWK-10 allows one skew window)",
+                    began.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
     /// Runs one vector to its verdict.
     pub async fn run(&mut self, v: &Vector) -> Verdict {
+        if !self.fenced && self.profile == Profile::Production {
+            if let Err(e) = self.wait_out_fence().await {
+                return self.verdict(v, 0, StepError::msg(e));
+            }
+            self.fenced = true;
+        }
         if !self.fenced {
             // see the module doc: clear any restart fence (TSR-HAWK-10)
             if let Err(e) = self.target.advance(2 * self.target.skew + 1).await {

@@ -54,6 +54,30 @@ impl Vector {
             .rsplit_once('.')
             .map_or(self.id.as_str(), |(g, _)| g)
     }
+
+    /// Whether the vector needs the test clock (spec A.2), so that the production profile
+    /// (an Authority on its real clock) leaves it out: it advances the clock, compares with
+    /// `$now` exactly, or signs a `ts` within two seconds of the skew's edge (a second passing
+    /// on a real clock would change the answer).
+    pub fn needs_test_clock(&self, skew: i64) -> bool {
+        let near_edge = |offset: i64| offset != 0 && (offset.abs() - skew).abs() <= 2;
+        let mentions_now = |e: &Expect| {
+            let text = serde_json::to_string(&e.matches).unwrap_or_default();
+            text.contains("\"$now\"")
+        };
+        let request = |r: &Request| {
+            near_edge(r.hawk.ts_offset)
+                || mentions_now(&r.expect)
+                || r.path.starts_with("/conformance/clock") && r.method != "GET"
+        };
+        self.steps.iter().any(|step| match step {
+            Step::Advance { .. } => true,
+            Step::Request(r) => request(r),
+            Step::Concurrent { requests, .. } => requests.iter().any(request),
+            Step::Replay { expect, .. } => mentions_now(expect),
+            Step::Authorize(a) => mentions_now(&a.expect),
+        })
+    }
 }
 
 /// Where a vector came from.
