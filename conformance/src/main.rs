@@ -23,36 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the vectors against an Authority in conformance mode (spec appendix A).
-    Run {
-        /// Base URL of the Authority. Default: start the reference Authority in process.
-        #[arg(long)]
-        target: Option<String>,
-        /// Directory of vector files. Default: the vectors built into this binary (the
-        /// suite's `conformance/vectors/` when it was built).
-        #[arg(long)]
-        vectors: Option<PathBuf>,
-        /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
-        /// Requirements that only the other vectors cite are reported as filtered out.
-        #[arg(long)]
-        filter: Option<String>,
-        /// Write the JSON report here.
-        #[arg(long)]
-        report_json: Option<PathBuf>,
-        /// Write a JUnit XML report here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Known deviations: a JSON array of {"vector": id or pattern with *, "reason": text}.
-        #[arg(long)]
-        deviations: Option<PathBuf>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-        /// `conformance`: the target's test clock, every vector. `production`: the target on
-        /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
-        /// that need the test clock are left out, and the runner waits out the fence.
-        #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
-        profile: ProfileArg,
-    },
+    Run(RunArgs),
     /// Regenerate the vector files from the generator (and the model).
     Generate {
         /// Output directory. Default: `conformance/vectors/`.
@@ -92,7 +63,39 @@ fn load(
     })
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Base URL of the Authority. Default: start the reference Authority in process.
+    #[arg(long)]
+    target: Option<String>,
+    /// Directory of vector files. Default: the vectors built into this binary (the
+    /// suite's `conformance/vectors/` when it was built).
+    #[arg(long)]
+    vectors: Option<PathBuf>,
+    /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
+    /// Requirements that only the other vectors cite are reported as filtered out.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Known deviations: a JSON array of {"vector": id or pattern with *, "reason": text}.
+    #[arg(long)]
+    deviations: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// `conformance`: the target's test clock, every vector. `production`: the target on
+    /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
+    /// that need the test clock are left out, and the runner waits out the fence.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ProfileArg {
     Conformance,
     Production,
@@ -101,30 +104,9 @@ enum ProfileArg {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            target,
-            vectors,
-            filter,
-            report_json,
-            junit,
-            deviations,
-            quiet,
-            profile,
-        } => {
+        Command::Run(args) => {
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-            match rt.block_on(run(
-                target,
-                vectors,
-                filter,
-                report_json,
-                junit,
-                deviations,
-                quiet,
-                match profile {
-                    ProfileArg::Conformance => Profile::Conformance,
-                    ProfileArg::Production => Profile::Production,
-                },
-            )) {
+            match rt.block_on(run(args)) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {
@@ -177,16 +159,21 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(
-    target: Option<String>,
-    vectors: Option<PathBuf>,
-    filter: Option<String>,
-    report_json: Option<PathBuf>,
-    junit: Option<PathBuf>,
-    deviations: Option<PathBuf>,
-    quiet: bool,
-    profile: Profile,
-) -> Result<bool, String> {
+async fn run(args: RunArgs) -> Result<bool, String> {
+    let RunArgs {
+        target,
+        vectors,
+        filter,
+        report_json,
+        junit,
+        deviations,
+        quiet,
+        profile,
+    } = args;
+    let profile = match profile {
+        ProfileArg::Conformance => Profile::Conformance,
+        ProfileArg::Production => Profile::Production,
+    };
     let (mut vs, mut left_out) = load(vectors, filter.as_deref())?;
     if vs.is_empty() {
         return Err(format!(
