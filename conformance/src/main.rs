@@ -263,7 +263,10 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             waited.as_secs_f64()
         );
     }
-    let report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
+    let mut report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
+    if profile == Profile::Production {
+        report.profile = Some("production".into());
+    }
     print!("{}", report.console());
     if let Some(p) = report_json {
         std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))

@@ -13,6 +13,9 @@ pub struct Report {
     /// The `--filter` pattern, when the run was filtered.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub filter: Option<String>,
+    /// `production` for `--profile production` (set by the caller).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
     pub vectors: usize,
     pub passed: usize,
     pub failed: usize,
@@ -81,6 +84,7 @@ impl Report {
         let mut r = Report {
             target: target.to_string(),
             filter: filter.map(String::from),
+            profile: None,
             vectors: result.runs.len(),
             passed: 0,
             failed: 0,
@@ -168,11 +172,14 @@ impl Report {
         for u in &self.unimplemented_vectors {
             let _ = writeln!(s, "unimplemented {} (feature {})", u.vector, u.feature);
         }
-        let filter = self
+        let mut filter = self
             .filter
             .as_deref()
             .map(|f| format!(" (--filter {f})"))
             .unwrap_or_default();
+        if let Some(p) = &self.profile {
+            filter.push_str(&format!(" (--profile {p})"));
+        }
         let _ = writeln!(
             s,
             "\n{} vectors{filter} against {} in {:.1} s: {} passed, {} failed, {} unimplemented, {} known deviations",
@@ -223,6 +230,9 @@ impl Report {
         );
         if let Some(f) = &self.filter {
             let _ = writeln!(s, "      <property name=\"filter\" value=\"{}\"/>", xml(f));
+        }
+        if let Some(p) = &self.profile {
+            let _ = writeln!(s, "      <property name=\"profile\" value=\"{}\"/>", xml(p));
         }
         let _ = writeln!(s, "    </properties>");
         let mut failures = self.failures.iter();
