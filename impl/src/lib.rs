@@ -7,6 +7,7 @@
 //! - [`error`], [`wire`], [`config`], [`clock`], [`password`]: the error table, wire types,
 //!   configuration, time and password hashing.
 
+pub mod audit;
 pub mod clock;
 pub mod config;
 pub mod consumer;
@@ -14,10 +15,14 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod hawk;
+pub mod metrics;
+pub mod migrate;
 pub mod password;
 pub mod pkce;
 pub mod rand;
+pub mod replay_store;
 pub mod seal;
 pub mod server;
 pub mod store;
+pub mod store_pg;
 pub mod wire;

@@ -1,25 +1,42 @@
 //! `tessera`: the reference Authority and its operator commands.
+//!
+//! Settings come, highest first, from the command line, the environment (`TESSERA_DB`,
+//! `TESSERA_ADDR`, `TESSERA_ISSUER`, `TESSERA_TLS_CERT`, `TESSERA_TLS_KEY`,
+//! `TESSERA_AUDIT_LOG`, `TESSERA_DB_CONNECTIONS`, `TESSERA_KEY_RELOAD_SECS`), a TOML file
+//! (`--config FILE` or `TESSERA_CONFIG`) and the defaults.
 
 use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
 use std::io::BufRead as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use tessera::audit::{Audit, Event};
 use tessera::config::{Config, Issuer};
 use tessera::core::{Consumer, Subject};
 use tessera::password::{self, Cost};
 use tessera::rand::{token, SystemRandom, TOKEN_BYTES};
-use tessera::server::{self, Authority};
+use tessera::server::{self, AppState, Authority};
 use tessera::store::{SqliteStore, Store};
+use tessera::store_pg::PgStore;
 
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",
     version,
     about = "Tessera reference Authority",
+    long_about = "Tessera reference Authority.\n\nSettings come, highest first, from the command \
+                  line, the environment (TESSERA_DB, TESSERA_ADDR, TESSERA_ISSUER, \
+                  TESSERA_TLS_CERT, TESSERA_TLS_KEY, TESSERA_AUDIT_LOG, TESSERA_DB_CONNECTIONS, \
+                  TESSERA_KEY_RELOAD_SECS), the TOML file given by --config or TESSERA_CONFIG \
+                  (keys db, addr, issuer, tls_cert, tls_key, audit_log, db_connections, \
+                  key_reload_secs), and the defaults.",
     propagate_version = true
 )]
 struct Cli {
+    /// A TOML configuration file (see above for its keys) [env: TESSERA_CONFIG].
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -28,13 +45,20 @@ struct Cli {
 enum Command {
     /// Run the Authority.
     Serve(ServeArgs),
-    /// Manage registered Consumers.
+    /// Apply pending schema migrations to the store and print its version (`serve` applies
+    /// them too; run this first when several instances share a PostgreSQL database).
+    Migrate {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Manage registered Consumers. Changes apply to running servers at their next request.
     #[command(subcommand)]
     Consumer(ConsumerCommand),
-    /// Manage Subjects.
+    /// Manage Subjects. Changes apply to running servers at their next request.
     #[command(subcommand)]
     Subject(SubjectCommand),
-    /// Manage the ticket sealing keys (spec TSR-TICKET-2). Restart `serve` to apply.
+    /// Manage the ticket sealing keys (spec TSR-TICKET-2). Running servers take the change up
+    /// within `key_reload_secs` (default 10 s), or at once on SIGHUP.
     #[command(subcommand)]
     SealKey(SealKeyCommand),
     /// Run the Authority and the demo Consumer together on loopback (in memory) and print the
@@ -51,23 +75,48 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct DbArg {
-    /// The SQLite file holding the Authority's state.
-    #[arg(long, default_value = "tessera.db")]
-    db: PathBuf,
+    /// Where the Authority's state lives: a SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/db`) shared by several instances [env:
+    /// TESSERA_DB; default: tessera.db].
+    #[arg(long)]
+    db: Option<String>,
 }
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on.
-    #[arg(long, default_value = "127.0.0.1:7700")]
-    addr: String,
-    /// The SQLite file holding the Authority's state [default: tessera.db; not allowed with
-    /// --conformance, which always starts from a fresh in-memory store].
+    /// Address to listen on [env: TESSERA_ADDR; default: 127.0.0.1:7700].
     #[arg(long)]
-    db: Option<PathBuf>,
-    /// The issuer identifier (base URL clients use) [default: http://{addr}].
+    addr: Option<String>,
+    /// Where the Authority's state lives: a SQLite file, or a PostgreSQL URL
+    /// (`postgres://user:password@host:port/db`) that several instances share [env:
+    /// TESSERA_DB; default: tessera.db; not allowed with --conformance, which always starts
+    /// from a fresh in-memory store].
+    #[arg(long)]
+    db: Option<String>,
+    /// Most PostgreSQL connections this instance opens [env: TESSERA_DB_CONNECTIONS;
+    /// default: 16].
+    #[arg(long)]
+    db_connections: Option<u32>,
+    /// The issuer identifier (the public base URL clients use, which Hawk MACs bind to;
+    /// behind a TLS proxy, the proxy's https URL) [env: TESSERA_ISSUER; default:
+    /// https://{addr} with --tls-cert, else http://{addr}].
     #[arg(long)]
     issuer: Option<String>,
+    /// PEM certificate chain: terminate TLS here (HTTP/1.1 and HTTP/2 by ALPN) [env:
+    /// TESSERA_TLS_CERT].
+    #[arg(long, requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key for --tls-cert [env: TESSERA_TLS_KEY].
+    #[arg(long, requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Write audit events (JSON lines) to this file, or `-` for standard output [env:
+    /// TESSERA_AUDIT_LOG; default: none].
+    #[arg(long)]
+    audit_log: Option<String>,
+    /// How often to re-read the sealing keys from the store, in seconds [env:
+    /// TESSERA_KEY_RELOAD_SECS; default: 10]. SIGHUP re-reads them at once.
+    #[arg(long)]
+    key_reload_secs: Option<u64>,
     /// Conformance mode: test clock and fixtures under /conformance/ (spec appendix A).
     /// Never in production.
     #[arg(long)]
@@ -78,19 +127,32 @@ struct ServeArgs {
 enum ConsumerCommand {
     /// Register a Consumer; prints its id and key (shown once).
     Add(ConsumerAdd),
-    /// Replace a Consumer's key; the old key stops working at once. Prints the new key once.
-    RotateKey {
-        #[command(flatten)]
-        db: DbArg,
-        /// The consumer_id.
-        #[arg(long)]
-        id: String,
-    },
     /// List registered Consumers (without keys).
     List {
         #[command(flatten)]
         db: DbArg,
     },
+    /// Show one Consumer's registration (without its key).
+    Show(ConsumerId),
+    /// Disable a Consumer: its requests are refused as unknown credentials, and every family
+    /// of its sessions is revoked (their tickets stop working).
+    Disable(ConsumerId),
+    /// Enable a disabled Consumer again (revoked families stay revoked).
+    Enable(ConsumerId),
+    /// Remove a Consumer, after revoking every family of its sessions.
+    Remove(ConsumerId),
+    /// Replace a Consumer's key; the old key stops working at once and every family minted
+    /// under it is revoked. Prints the new key once.
+    RotateKey(ConsumerId),
+}
+
+#[derive(Debug, Args)]
+struct ConsumerId {
+    #[command(flatten)]
+    db: DbArg,
+    /// The consumer_id.
+    #[arg(long)]
+    id: String,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +206,27 @@ enum SubjectCommand {
     /// Add a Subject (or replace the one with this username). The password is read from the
     /// first line of standard input.
     Add(SubjectAdd),
+    /// List Subjects (login names, ids and roles).
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Show one Subject (id, roles, the scopes it holds data for; never the password hash).
+    Show(SubjectName),
+    /// Remove a Subject, after revoking every family it consented in.
+    Remove(SubjectName),
+    /// Set a Subject's password (read from the first line of standard input) and revoke
+    /// every family it consented in.
+    SetPassword(SubjectName),
+}
+
+#[derive(Debug, Args)]
+struct SubjectName {
+    #[command(flatten)]
+    db: DbArg,
+    /// Login name.
+    #[arg(long)]
+    username: String,
 }
 
 #[derive(Debug, Args)]
@@ -168,6 +251,76 @@ fn parse_data(s: &str) -> Result<(String, serde_json::Value), String> {
     }
     let v = serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()));
     Ok((k.to_owned(), v))
+}
+
+/// The TOML configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    db: Option<String>,
+    addr: Option<String>,
+    issuer: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    audit_log: Option<String>,
+    db_connections: Option<u32>,
+    key_reload_secs: Option<u64>,
+}
+
+/// The file and the environment, for what the command line leaves open.
+#[derive(Debug)]
+struct Settings {
+    file: FileConfig,
+}
+
+impl Settings {
+    fn load(path: Option<&PathBuf>) -> Result<Self, AnyError> {
+        let path = path
+            .cloned()
+            .or_else(|| std::env::var_os("TESSERA_CONFIG").map(PathBuf::from));
+        let file = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(&p)
+                    .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| format!("{}: {e}", p.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        Ok(Self { file })
+    }
+
+    /// The command line's value, else the environment's, else the file's.
+    fn pick<T: std::str::FromStr>(
+        cli: Option<T>,
+        env: &str,
+        file: Option<T>,
+    ) -> Result<Option<T>, AnyError> {
+        if cli.is_some() {
+            return Ok(cli);
+        }
+        match std::env::var(env) {
+            Ok(v) if !v.is_empty() => {
+                Ok(Some(v.parse().map_err(|_| {
+                    format!("{env}={v:?} is not a valid value")
+                })?))
+            }
+            _ => Ok(file),
+        }
+    }
+
+    fn db(&self, cli: Option<String>) -> Result<String, AnyError> {
+        Ok(Self::pick(cli, "TESSERA_DB", self.file.db.clone())?
+            .unwrap_or_else(|| "tessera.db".to_owned()))
+    }
+
+    fn audit(&self, cli: Option<String>) -> Result<Audit, AnyError> {
+        match Self::pick(cli, "TESSERA_AUDIT_LOG", self.file.audit_log.clone())? {
+            Some(target) => {
+                Ok(Audit::open(&target).map_err(|e| format!("audit log {target}: {e}"))?)
+            }
+            None => Ok(Audit::default()),
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -195,13 +348,78 @@ fn main() -> ExitCode {
 
 type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
-fn open(db: &DbArg) -> Result<SqliteStore, AnyError> {
-    Ok(SqliteStore::open(&db.db)?)
+/// Whether `db` names a PostgreSQL database rather than a SQLite file.
+fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+fn open_store(db: &str, connections: u32) -> Result<Arc<dyn Store>, AnyError> {
+    Ok(if is_postgres_url(db) {
+        Arc::new(PgStore::open(db, connections)?)
+    } else {
+        Arc::new(SqliteStore::open(PathBuf::from(db))?)
+    })
+}
+
+/// An operator command's store and audit log.
+struct Op {
+    store: Arc<dyn Store>,
+    audit: Audit,
+}
+
+impl Op {
+    fn open(settings: &Settings, db: &DbArg) -> Result<Self, AnyError> {
+        Ok(Self {
+            store: open_store(&settings.db(db.db.clone())?, 2)?,
+            audit: settings.audit(None)?,
+        })
+    }
+
+    fn audit(&self, event: &str, consumer: Option<&str>, username: Option<&str>) {
+        self.audit.emit(
+            &Event::new(event)
+                .consumer(consumer)
+                .username(username)
+                .detail("actor", "operator"),
+        );
+    }
+}
+
+fn migrate(settings: &Settings, db: &DbArg) -> Result<(), AnyError> {
+    let db = settings.db(db.db.clone())?;
+    let report = if is_postgres_url(&db) {
+        PgStore::connect(&db, 1)?.migrate()?
+    } else {
+        let mut conn = rusqlite::Connection::open(&db)?;
+        tessera::migrate::sqlite(&mut conn)?
+    };
+    for (v, name) in &report.applied {
+        println!("applied {v}: {name}");
+    }
+    if report.applied.is_empty() {
+        println!("schema version {} (up to date)", report.to);
+    } else {
+        println!("schema version {} (was {})", report.to, report.from);
+    }
+    Ok(())
+}
+
+fn read_password(username: &str) -> Result<String, AnyError> {
+    eprintln!("Password for {username} (one line on standard input):");
+    let mut pw = String::new();
+    std::io::stdin().lock().read_line(&mut pw)?;
+    let pw = pw.trim_end_matches(['\n', '\r']).to_owned();
+    if pw.is_empty() {
+        return Err("empty password".into());
+    }
+    Ok(pw)
 }
 
 fn run(cli: Cli) -> Result<(), AnyError> {
+    let settings = Settings::load(cli.config.as_ref())?;
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(&settings, args),
+        Command::Migrate { db } => migrate(&settings, &db),
         Command::Demo {
             authority_addr,
             consumer_addr,
@@ -216,9 +434,17 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 .build()?
                 .block_on(tessera::demo::run(opts))
         }
-        Command::Consumer(ConsumerCommand::Add(a)) => {
-            let store = open(&a.db)?;
-            if store.consumer(&a.id)?.is_some() {
+        Command::Consumer(c) => consumer(&settings, c),
+        Command::Subject(s) => subject(&settings, s),
+        Command::SealKey(k) => seal_key(&settings, k),
+    }
+}
+
+fn consumer(settings: &Settings, command: ConsumerCommand) -> Result<(), AnyError> {
+    match command {
+        ConsumerCommand::Add(a) => {
+            let op = Op::open(settings, &a.db)?;
+            if op.store.consumer_any(&a.id)?.is_some() {
                 return Err(format!(
                     "consumer {:?} exists; use `consumer rotate-key` to replace its key",
                     a.id
@@ -236,44 +462,176 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 may_delegate: a.may_delegate,
             };
             c.validate()?;
-            store.put_consumer(&c)?;
+            op.store.put_consumer(&c)?;
+            op.audit("consumer_added", Some(&c.id), None);
             println!("consumer_id: {}", c.id);
             println!("key:         {}", c.key);
             println!("algorithm:   sha256");
             eprintln!("The key is shown only this once; store it in the Consumer's secrets.");
-            Ok(())
         }
-        Command::Consumer(ConsumerCommand::RotateKey { db, id }) => {
-            let store = open(&db)?;
-            let mut c = store.consumer(&id)?.ok_or("no such consumer")?;
-            c.key = token(&SystemRandom::new(), TOKEN_BYTES);
-            store.put_consumer(&c)?;
-            println!("consumer_id: {}", c.id);
-            println!("key:         {}", c.key);
-            eprintln!("The old key no longer works. The new key is shown only this once.");
-            Ok(())
-        }
-        Command::Consumer(ConsumerCommand::List { db }) => {
-            for c in open(&db)?.consumers()? {
+        ConsumerCommand::List { db } => {
+            let op = Op::open(settings, &db)?;
+            for c in op.store.consumers()? {
+                let disabled = op.store.consumer_disabled(&c.id)?.unwrap_or(false);
                 println!(
-                    "{}\t{}\tredirect_uris={:?} grants={:?} scopes={:?} may_delegate={}",
-                    c.id, c.name, c.redirect_uris, c.grants, c.scopes, c.may_delegate
+                    "{}\t{}\t{}redirect_uris={:?} grants={:?} scopes={:?} may_delegate={}",
+                    c.id,
+                    c.name,
+                    if disabled { "DISABLED " } else { "" },
+                    c.redirect_uris,
+                    c.grants,
+                    c.scopes,
+                    c.may_delegate
                 );
             }
-            Ok(())
         }
-        Command::SealKey(SealKeyCommand::Rotate { db }) => {
-            let kid = server::rotate_sealing_key(&open(&db)?, &SystemRandom::new())?;
-            println!("current sealing key: {kid} (restart `tessera serve` to use it)");
-            Ok(())
+        ConsumerCommand::Show(ConsumerId { db, id }) => {
+            let op = Op::open(settings, &db)?;
+            let c = op.store.consumer_any(&id)?.ok_or("no such consumer")?;
+            let disabled = op.store.consumer_disabled(&id)?.unwrap_or(false);
+            println!("consumer_id:   {}", c.id);
+            println!("name:          {}", c.name);
+            println!("disabled:      {disabled}");
+            println!("redirect_uris: {}", c.redirect_uris.join(" "));
+            println!("grants:        {}", c.grants.join(" "));
+            println!("scopes:        {}", c.scopes.join(" "));
+            println!("may_delegate:  {}", c.may_delegate);
         }
-        Command::SealKey(SealKeyCommand::Retire { db, kid }) => {
-            server::retire_sealing_key(&open(&db)?, &kid)?;
-            println!("retired {kid}: tickets sealed with it stop verifying at the next start");
-            Ok(())
+        ConsumerCommand::Disable(ConsumerId { db, id }) => {
+            let op = Op::open(settings, &db)?;
+            if !op.store.set_consumer_disabled(&id, true)? {
+                return Err("no such consumer".into());
+            }
+            // COORD decision 4: disabling ends what was minted for it
+            let n = op.store.revoke_consumer_families(&id)?;
+            op.audit("consumer_disabled", Some(&id), None);
+            println!("disabled {id}; {n} families revoked");
         }
-        Command::SealKey(SealKeyCommand::List { db }) => {
-            let (kids, current) = server::sealing_keys(&open(&db)?)?;
+        ConsumerCommand::Enable(ConsumerId { db, id }) => {
+            let op = Op::open(settings, &db)?;
+            if !op.store.set_consumer_disabled(&id, false)? {
+                return Err("no such consumer".into());
+            }
+            op.audit("consumer_enabled", Some(&id), None);
+            println!("enabled {id}");
+        }
+        ConsumerCommand::Remove(ConsumerId { db, id }) => {
+            let op = Op::open(settings, &db)?;
+            if !op.store.remove_consumer(&id)? {
+                return Err("no such consumer".into());
+            }
+            op.audit("consumer_removed", Some(&id), None);
+            println!("removed {id}");
+        }
+        ConsumerCommand::RotateKey(ConsumerId { db, id }) => {
+            let op = Op::open(settings, &db)?;
+            let mut c = op.store.consumer_any(&id)?.ok_or("no such consumer")?;
+            c.key = token(&SystemRandom::new(), TOKEN_BYTES);
+            op.store.put_consumer(&c)?;
+            // COORD decision 4: rotating the key ends what was minted under the old one
+            let n = op.store.revoke_consumer_families(&id)?;
+            op.audit("key_rotation", Some(&id), None);
+            println!("consumer_id: {}", c.id);
+            println!("key:         {}", c.key);
+            eprintln!(
+                "The old key no longer works; {n} families minted under it are revoked. \
+                 The new key is shown only this once."
+            );
+        }
+    }
+    Ok(())
+}
+
+fn subject(settings: &Settings, command: SubjectCommand) -> Result<(), AnyError> {
+    match command {
+        SubjectCommand::Add(a) => {
+            let op = Op::open(settings, &a.db)?;
+            if tessera::wire::check_names(&a.roles).is_err() {
+                return Err("roles must be names matching [a-z][a-z0-9_.:-]{0,63}".into());
+            }
+            let pw = read_password(&a.username)?;
+            let rng = SystemRandom::new();
+            let existing = op.store.subject_by_username(&a.username)?;
+            let s = Subject {
+                id: existing.map_or_else(|| format!("sub_{}", token(&rng, 16)), |s| s.id),
+                username: a.username,
+                password_hash: password::hash(&pw, Cost::PRODUCTION, &rng)?,
+                roles: a.roles,
+                data: a.data.into_iter().collect(),
+            };
+            op.store.put_subject(&s)?;
+            op.audit("subject_saved", None, Some(&s.username));
+            println!("subject {} saved", s.username);
+        }
+        SubjectCommand::List { db } => {
+            let op = Op::open(settings, &db)?;
+            for s in op.store.subjects()? {
+                println!("{}\t{}\troles={:?}", s.username, s.id, s.roles);
+            }
+        }
+        SubjectCommand::Show(SubjectName { db, username }) => {
+            let op = Op::open(settings, &db)?;
+            let s = op
+                .store
+                .subject_by_username(&username)?
+                .ok_or("no such subject")?;
+            println!("username: {}", s.username);
+            println!("id:       {}", s.id);
+            println!("roles:    {}", s.roles.join(" "));
+            let scopes: Vec<&str> = s.data.keys().map(String::as_str).collect();
+            println!("data for: {}", scopes.join(" "));
+        }
+        SubjectCommand::Remove(SubjectName { db, username }) => {
+            let op = Op::open(settings, &db)?;
+            let s = op
+                .store
+                .subject_by_username(&username)?
+                .ok_or("no such subject")?;
+            op.store.remove_subject(&s.id)?;
+            op.audit("subject_removed", None, Some(&username));
+            println!("removed {username}");
+        }
+        SubjectCommand::SetPassword(SubjectName { db, username }) => {
+            let op = Op::open(settings, &db)?;
+            let mut s = op
+                .store
+                .subject_by_username(&username)?
+                .ok_or("no such subject")?;
+            let pw = read_password(&username)?;
+            s.password_hash = password::hash(&pw, Cost::PRODUCTION, &SystemRandom::new())?;
+            op.store.put_subject(&s)?;
+            // COORD decision 4: a password change ends the Subject's families
+            let n = op.store.revoke_subject_families(&s.id)?;
+            op.audit("password_set", None, Some(&username));
+            println!("password of {username} set; {n} families revoked");
+        }
+    }
+    Ok(())
+}
+
+fn seal_key(settings: &Settings, command: SealKeyCommand) -> Result<(), AnyError> {
+    match command {
+        SealKeyCommand::Rotate { db } => {
+            let op = Op::open(settings, &db)?;
+            let kid = server::rotate_sealing_key(&*op.store, &SystemRandom::new())?;
+            op.audit("seal_key_rotated", None, None);
+            println!(
+                "current sealing key: {kid} (running servers use it within their key reload \
+                 interval, or at once on SIGHUP)"
+            );
+        }
+        SealKeyCommand::Retire { db, kid } => {
+            let op = Op::open(settings, &db)?;
+            server::retire_sealing_key(&*op.store, &kid)?;
+            op.audit("seal_key_retired", None, None);
+            println!(
+                "retired {kid}: tickets sealed with it stop verifying within the key reload \
+                 interval of each running server"
+            );
+        }
+        SealKeyCommand::List { db } => {
+            let op = Op::open(settings, &db)?;
+            let (kids, current) = server::sealing_keys(&*op.store)?;
             for k in kids {
                 let mark = if current.as_deref() == Some(k.as_str()) {
                     " (current)"
@@ -282,97 +640,176 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 };
                 println!("{k}{mark}");
             }
-            Ok(())
-        }
-        Command::Subject(SubjectCommand::Add(a)) => {
-            let store = open(&a.db)?;
-            if tessera::wire::check_names(&a.roles).is_err() {
-                return Err("roles must be names matching [a-z][a-z0-9_.:-]{0,63}".into());
-            }
-            eprintln!("Password for {} (one line on standard input):", a.username);
-            let mut pw = String::new();
-            std::io::stdin().lock().read_line(&mut pw)?;
-            let pw = pw.trim_end_matches(['\n', '\r']);
-            if pw.is_empty() {
-                return Err("empty password".into());
-            }
-            let rng = SystemRandom::new();
-            let existing = store.subject_by_username(&a.username)?;
-            let s = Subject {
-                id: existing.map_or_else(|| format!("sub_{}", token(&rng, 16)), |s| s.id),
-                username: a.username,
-                password_hash: password::hash(pw, Cost::PRODUCTION, &rng)?,
-                roles: a.roles,
-                data: a.data.into_iter().collect(),
-            };
-            store.put_subject(&s)?;
-            println!("subject {} saved", s.username);
-            Ok(())
         }
     }
+    Ok(())
 }
 
-fn serve(args: ServeArgs) -> Result<(), AnyError> {
+fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
+    let f = &settings.file;
+    let addr = Settings::pick(args.addr, "TESSERA_ADDR", f.addr.clone())?
+        .unwrap_or_else(|| "127.0.0.1:7700".to_owned());
+    let issuer_arg = Settings::pick(args.issuer, "TESSERA_ISSUER", f.issuer.clone())?;
+    let tls_cert = Settings::pick(args.tls_cert, "TESSERA_TLS_CERT", f.tls_cert.clone())?;
+    let tls_key = Settings::pick(args.tls_key, "TESSERA_TLS_KEY", f.tls_key.clone())?;
+    let connections = Settings::pick(
+        args.db_connections,
+        "TESSERA_DB_CONNECTIONS",
+        f.db_connections,
+    )?
+    .unwrap_or(16);
+    let reload_secs = Settings::pick(
+        args.key_reload_secs,
+        "TESSERA_KEY_RELOAD_SECS",
+        f.key_reload_secs,
+    )?
+    .unwrap_or(10)
+    .max(1);
+    let audit = settings.audit(args.audit_log)?;
+    let db = match (args.db, args.conformance) {
+        (Some(_), true) => {
+            return Err("--conformance always uses a fresh in-memory store; drop --db".into())
+        }
+        (db, false) => Some(settings.db(db)?),
+        (None, true) => None,
+    };
+    let tls = match (tls_cert, tls_key) {
+        (Some(c), Some(k)) => Some((c, k)),
+        (None, None) => None,
+        _ => return Err("--tls-cert and --tls-key go together".into()),
+    };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&args.addr).await?;
+        let listener = tokio::net::TcpListener::bind(&addr).await?;
         let local = listener.local_addr()?;
-        let issuer = Issuer::parse(&args.issuer.unwrap_or_else(|| format!("http://{local}")))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let issuer = Issuer::parse(&issuer_arg.unwrap_or_else(|| format!("{scheme}://{local}")))?;
         // spec TSR-CONV-1: plain http only on loopback (behind a TLS proxy, pass an https issuer)
         let loopback = local.ip().is_loopback() && is_loopback_host(issuer.host());
         if !issuer.is_https() && !loopback {
             return Err("an http issuer is only allowed on a loopback address (spec TSR-CONV-1); \
-                        serve behind a TLS proxy and pass --issuer https://…"
+                        pass --tls-cert/--tls-key, or serve behind a TLS proxy and pass --issuer https://…"
                 .into());
         }
         let mut config = Config::new(issuer);
         config.conformance = args.conformance;
-        let store: Arc<dyn Store> = match (&args.db, args.conformance) {
+        let store: Arc<dyn Store> = match db {
+            Some(db) => tokio::task::spawn_blocking(move || open_store(&db, connections)).await??,
             // spec TSR-CONF-2: conformance mode starts from the fixtures, never real accounts
-            (Some(_), true) => {
-                return Err("--conformance always uses a fresh in-memory store; drop --db".into())
-            }
-            (Some(p), false) => Arc::new(SqliteStore::open(p)?),
-            (None, true) => Arc::new(SqliteStore::in_memory()?),
-            (None, false) => Arc::new(SqliteStore::open("tessera.db")?),
+            None => Arc::new(SqliteStore::in_memory()?),
         };
-        let state = tokio::task::spawn_blocking(move || Authority::builder(config).store(store).build()).await??;
-        tracing::info!(addr = %local, issuer = state.config().issuer.as_str(), conformance = args.conformance, "tessera Authority listening");
-        // Ctrl-C or SIGTERM: stop accepting, finish in-flight requests (every acknowledged
-        // change is already committed), exit.
-        let shutdown = async {
+        let state = tokio::task::spawn_blocking(move || {
+            Authority::builder(config).store(store).audit(audit).build()
+        })
+        .await??;
+        tracing::info!(addr = %local, issuer = state.config().issuer.as_str(), tls = tls.is_some(), conformance = args.conformance, "tessera Authority listening");
+        let shutdown = shutdown_signal();
+        spawn_purge(&state);
+        spawn_key_reload(&state, reload_secs);
+        let router = server::app(state);
+        match tls {
+            None => server::serve(listener, router, shutdown).await?,
+            Some((cert, key)) => serve_tls(listener, router, &cert, &key, shutdown).await?,
+        }
+        Ok(())
+    })
+}
+
+/// Ctrl-C or SIGTERM: stop accepting, finish in-flight requests (every acknowledged change is
+/// already committed), exit.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        let mut term =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
+
+/// spec TSR-SESSION-7: forget what can no longer be presented, hourly.
+fn spawn_purge(state: &AppState) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            every.tick().await;
+            let cutoff = state.now() - state.config().ttl.family;
+            let store = Arc::clone(state.store());
+            match tokio::task::spawn_blocking(move || store.purge(cutoff)).await {
+                Ok(Ok(n)) => tracing::info!(sessions = n, "purged expired records"),
+                Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
+                Err(e) => tracing::error!(error = %e, "purge task failed"),
+            }
+        }
+    });
+}
+
+/// Re-reads the sealing keys every `secs` seconds and on SIGHUP (`seal-key rotate|retire`
+/// apply without a restart).
+fn spawn_key_reload(state: &AppState, secs: u64) {
+    let state = state.clone();
+    tokio::spawn(async move {
+        #[cfg(unix)]
+        let mut hup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(secs));
+        every.tick().await;
+        let mut last: Option<(String, usize)> = None;
+        loop {
             #[cfg(unix)]
-            {
-                let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    () = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+            tokio::select! {
+                _ = every.tick() => {}
+                () = async { match hup.as_mut() { Some(h) => { h.recv().await; } None => std::future::pending().await } } => {
+                    tracing::info!("SIGHUP: re-reading the sealing keys");
                 }
             }
             #[cfg(not(unix))]
-            let _ = tokio::signal::ctrl_c().await;
-            tracing::info!("shutting down");
-        };
-        // spec TSR-SESSION-7: forget what can no longer be presented, hourly
-        let purge_state = state.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
-            loop {
-                every.tick().await;
-                let cutoff = purge_state.now() - purge_state.config().ttl.family;
-                let store = Arc::clone(purge_state.store());
-                match tokio::task::spawn_blocking(move || store.purge(cutoff)).await {
-                    Ok(Ok(n)) => tracing::info!(sessions = n, "purged expired records"),
-                    Ok(Err(e)) => tracing::error!(error = %e, "purge failed"),
-                    Err(e) => tracing::error!(error = %e, "purge task failed"),
+            every.tick().await;
+            let s = state.clone();
+            match tokio::task::spawn_blocking(move || server::reload_sealing_keys(&s)).await {
+                Ok(Ok(now)) => {
+                    if last.as_ref().is_some_and(|l| l != &now) {
+                        tracing::info!(current = now.0, keys = now.1, "sealing keys changed");
+                    }
+                    last = Some(now);
                 }
+                Ok(Err(e)) => tracing::error!(error = %e, "cannot re-read the sealing keys"),
+                Err(e) => tracing::error!(error = %e, "sealing key reload task failed"),
             }
-        });
-        server::serve(listener, server::app(state), shutdown).await?;
-        Ok(())
-    })
+        }
+    });
+}
+
+/// TLS on `listener` with rustls (ring), HTTP/1.1 and HTTP/2 chosen by ALPN.
+async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    router: axum::Router,
+    cert: &std::path::Path,
+    key: &std::path::Path,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<(), AnyError> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+        .await
+        .map_err(|e| format!("TLS certificate or key: {e}"))?;
+    let handle = axum_server::Handle::new();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
+    });
+    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await?;
+    Ok(())
 }
 
 fn is_loopback_host(host: &str) -> bool {

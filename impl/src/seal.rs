@@ -86,14 +86,25 @@ struct Entry {
 
 /// Holds the sealing keys by key id, one of them current.
 pub struct Sealer {
+    // behind a lock so a running server can take up rotated keys (`Sealer::replace_with`)
+    held: std::sync::RwLock<Held>,
+}
+
+struct Held {
     keys: Vec<Entry>,
     current: usize,
+}
+
+impl Held {
+    fn position(&self, kid: &str) -> Option<usize> {
+        self.keys.iter().position(|e| e.kid == kid)
+    }
 }
 
 impl fmt::Debug for Sealer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Sealer")
-            .field("kids", &self.kids().collect::<Vec<_>>())
+            .field("kids", &self.kids())
             .field("current", &self.current_kid())
             .finish_non_exhaustive()
     }
@@ -122,8 +133,10 @@ impl Sealer {
     /// A sealer with one key, which is current.
     pub fn new(kid: &str, key: &[u8]) -> Result<Self, SealError> {
         Ok(Self {
-            keys: vec![make_entry(kid, key)?],
-            current: 0,
+            held: std::sync::RwLock::new(Held {
+                keys: vec![make_entry(kid, key)?],
+                current: 0,
+            }),
         })
     }
 
@@ -134,47 +147,76 @@ impl Sealer {
         Self::new(kid, &generate_key(rng))
     }
 
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Held> {
+        // nothing panics while the lock is held
+        self.held
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&mut self) -> &mut Held {
+        self.held
+            .get_mut()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Takes `other`'s keys and current key, at once for every later seal and open (a
+    /// running server re-reading rotated or retired keys from its store).
+    pub fn replace_with(&self, other: Sealer) {
+        let new = other
+            .held
+            .into_inner()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        *self
+            .held
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = new;
+    }
+
     /// Adds a key for opening (and for sealing once made current with [`Sealer::set_current`]).
     pub fn add_key(&mut self, kid: &str, key: &[u8]) -> Result<(), SealError> {
         let entry = make_entry(kid, key)?;
-        if self.position(kid).is_some() {
+        let held = self.write();
+        if held.position(kid).is_some() {
             return Err(SealError::DuplicateKid);
         }
-        self.keys.push(entry);
+        held.keys.push(entry);
         Ok(())
     }
 
     /// Makes `kid` the key new values are sealed with.
     pub fn set_current(&mut self, kid: &str) -> Result<(), SealError> {
-        self.current = self.position(kid).ok_or(SealError::UnknownKid)?;
+        let held = self.write();
+        held.current = held.position(kid).ok_or(SealError::UnknownKid)?;
         Ok(())
     }
 
     /// Forgets `kid`: values sealed under it no longer open.
     pub fn remove_key(&mut self, kid: &str) -> Result<(), SealError> {
-        let pos = self.position(kid).ok_or(SealError::UnknownKid)?;
-        if pos == self.current {
+        let held = self.write();
+        let pos = held.position(kid).ok_or(SealError::UnknownKid)?;
+        if pos == held.current {
             return Err(SealError::CannotRemoveCurrent);
         }
-        let current_kid = self.current_kid().to_owned();
-        self.keys.remove(pos);
-        self.current = self.position(&current_kid).unwrap_or(0);
+        let current_kid = held.keys[held.current].kid.clone();
+        held.keys.remove(pos);
+        held.current = held.position(&current_kid).unwrap_or(0);
         Ok(())
     }
 
     /// The id of the key new values are sealed with.
     #[must_use]
-    pub fn current_kid(&self) -> &str {
-        self.keys.get(self.current).map_or("", |e| e.kid.as_str())
+    pub fn current_kid(&self) -> String {
+        let held = self.read();
+        held.keys
+            .get(held.current)
+            .map_or_else(String::new, |e| e.kid.clone())
     }
 
     /// Every key id held, in the order added.
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|e| e.kid.as_str())
-    }
-
-    fn position(&self, kid: &str) -> Option<usize> {
-        self.keys.iter().position(|e| e.kid == kid)
+    #[must_use]
+    pub fn kids(&self) -> Vec<String> {
+        self.read().keys.iter().map(|e| e.kid.clone()).collect()
     }
 
     /// Seals `plaintext` under the current key with a fresh random nonce:
@@ -183,7 +225,8 @@ impl Sealer {
         if plaintext.len() > MAX_PLAINTEXT_LEN {
             return Err(SealError::PlaintextTooLong);
         }
-        let entry = self.keys.get(self.current).ok_or(SealError::UnknownKid)?;
+        let held = self.read();
+        let entry = held.keys.get(held.current).ok_or(SealError::UnknownKid)?;
         let mut nonce = [0u8; NONCE_LEN];
         rng.fill(&mut nonce);
         let mut buf = Vec::with_capacity(NONCE_LEN + plaintext.len() + TAG_LEN);
@@ -223,9 +266,10 @@ impl Sealer {
         if bytes.len() < NONCE_LEN + TAG_LEN {
             return Err(SealError::Malformed);
         }
-        let entry = self
+        let held = self.read();
+        let entry = held
             .position(kid)
-            .and_then(|i| self.keys.get(i))
+            .and_then(|i| held.keys.get(i))
             .ok_or(SealError::UnknownKid)?;
         let mut body = bytes.split_off(NONCE_LEN);
         let nonce =

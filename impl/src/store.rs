@@ -29,6 +29,15 @@ pub enum StoreError {
     /// A uniqueness constraint (duplicate consumer id, username, sid).
     #[error("already exists")]
     Conflict,
+    /// PostgreSQL said no (see [`crate::store_pg`]).
+    #[error("postgres: {0}")]
+    Postgres(#[from] postgres::Error),
+    /// No PostgreSQL connection could be had from the pool in time.
+    #[error("postgres pool: {0}")]
+    Pool(#[from] r2d2::Error),
+    /// The database was migrated by a newer binary.
+    #[error("{0}")]
+    Migration(#[from] crate::migrate::TooNew),
 }
 
 /// Result of a store operation.
@@ -97,40 +106,50 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// presented, no redeemed code and no revocation of a live ticket, is forgotten).
     /// Returns the number of sessions deleted.
     fn purge(&self, cutoff: i64) -> StoreResult<usize>;
-}
 
-const SCHEMA: &str = r"
-CREATE TABLE IF NOT EXISTS consumers (
-    id TEXT PRIMARY KEY,
-    record TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS subjects (
-    id TEXT PRIMARY KEY,
-    username TEXT NOT NULL UNIQUE,
-    record TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS secrets (
-    name TEXT PRIMARY KEY,
-    value BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS families (
-    id TEXT PRIMARY KEY,
-    end_at INTEGER,
-    revoked INTEGER NOT NULL DEFAULT 0
-);
-CREATE TABLE IF NOT EXISTS sessions (
-    sid_hash TEXT PRIMARY KEY,
-    family_id TEXT NOT NULL REFERENCES families(id),
-    request_hash TEXT UNIQUE,
-    state TEXT NOT NULL,
-    record TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS sessions_family ON sessions(family_id);
-CREATE TABLE IF NOT EXISTS codes (
-    code_hash TEXT PRIMARY KEY,
-    sid_hash TEXT NOT NULL
-);
-";
+    // ---- operations (issue 12): several instances, restarts, the operator's CLI ----
+
+    /// The schema version the store is at (see [`crate::migrate`]).
+    fn schema_version(&self) -> StoreResult<u32>;
+    /// Whether several Authority instances may share this store. A shared store keeps the
+    /// Hawk replay record itself ([`Store::remember_nonce`], spec TSR-HAWK-15).
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// Shared replay store: remembers `(id, ts, nonce)` if absent. `true` when it was new,
+    /// `false` when it was there (a replay). Atomic across every instance on the store.
+    fn remember_nonce(&self, id: &str, ts: i64, nonce: &str) -> StoreResult<bool>;
+    /// Forgets remembered nonces with `ts < before`; returns how many.
+    fn forget_nonces(&self, before: i64) -> StoreResult<u64>;
+    /// How many nonces the shared replay store holds.
+    fn nonce_count(&self) -> StoreResult<u64>;
+    /// The replay high-water mark: no request with a later `ts` was accepted (spec
+    /// TSR-HAWK-10). `None` for a store from before marks existed.
+    fn replay_mark(&self) -> StoreResult<Option<i64>>;
+    /// Raises the replay high-water mark to `mark` (never lowers it), durably, before a
+    /// request with `ts` up to `mark` is accepted.
+    fn raise_replay_mark(&self, mark: i64) -> StoreResult<()>;
+    /// Disables (or enables) a Consumer: a disabled Consumer is not returned by
+    /// [`Store::consumer`], so its requests fail as unknown credentials. `false` if no such
+    /// Consumer.
+    fn set_consumer_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool>;
+    /// Whether a Consumer is disabled; `None` if no such Consumer.
+    fn consumer_disabled(&self, id: &str) -> StoreResult<Option<bool>>;
+    /// A registered Consumer, disabled or not (for the operator).
+    fn consumer_any(&self, id: &str) -> StoreResult<Option<Consumer>>;
+    /// Revokes every family of `consumer_id`'s sessions (key rotation, disabling, removal;
+    /// COORD decision 4). Returns how many families were newly revoked.
+    fn revoke_consumer_families(&self, consumer_id: &str) -> StoreResult<usize>;
+    /// Removes a Consumer after revoking its families. `false` if no such Consumer.
+    fn remove_consumer(&self, id: &str) -> StoreResult<bool>;
+    /// Every Subject, by login name.
+    fn subjects(&self) -> StoreResult<Vec<Subject>>;
+    /// Revokes every family a Subject consented in (password change, removal; COORD decision
+    /// 4). Returns how many families were newly revoked.
+    fn revoke_subject_families(&self, subject_id: &str) -> StoreResult<usize>;
+    /// Removes a Subject after revoking its families. `false` if no such Subject.
+    fn remove_subject(&self, id: &str) -> StoreResult<bool>;
+}
 
 /// The embedded store: one SQLite file (WAL), one writer connection and a few readers.
 #[derive(Debug)]
@@ -151,10 +170,10 @@ impl SqliteStore {
     /// Opens (creating if needed) the store in `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
         let path = path.as_ref();
-        let writer = Connection::open(path)?;
+        let mut writer = Connection::open(path)?;
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
-        writer.execute_batch(SCHEMA)?;
+        crate::migrate::sqlite(&mut writer)?;
         let mut readers = Vec::new();
         for _ in 0..4 {
             let r = Connection::open_with_flags(
@@ -174,9 +193,9 @@ impl SqliteStore {
     /// A store in memory (one connection): for tests and conformance mode. Nothing survives
     /// the process.
     pub fn in_memory() -> StoreResult<Self> {
-        let writer = Connection::open_in_memory()?;
+        let mut writer = Connection::open_in_memory()?;
         configure(&writer)?;
-        writer.execute_batch(SCHEMA)?;
+        crate::migrate::sqlite(&mut writer)?;
         Ok(Self {
             writer: Mutex::new(writer),
             readers: Vec::new(),
@@ -232,7 +251,7 @@ impl Store for SqliteStore {
     fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>> {
         self.read(|c| {
             let rec: Option<String> = c
-                .prepare_cached("SELECT record FROM consumers WHERE id = ?1")?
+                .prepare_cached("SELECT record FROM consumers WHERE id = ?1 AND disabled = 0")?
                 .query_row([id], |r| r.get(0))
                 .optional()?;
             Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
@@ -536,6 +555,169 @@ impl Store for SqliteStore {
             Ok(())
         })
     }
+    fn schema_version(&self) -> StoreResult<u32> {
+        self.write(crate::migrate::sqlite_version)
+    }
+
+    fn remember_nonce(&self, id: &str, ts: i64, nonce: &str) -> StoreResult<bool> {
+        self.write(|c| {
+            let n = c
+                .prepare_cached(
+                    "INSERT INTO hawk_nonces (id, ts, nonce) VALUES (?1, ?2, ?3)
+                     ON CONFLICT DO NOTHING",
+                )?
+                .execute(params![id, ts, nonce])?;
+            Ok(n == 1)
+        })
+    }
+
+    fn forget_nonces(&self, before: i64) -> StoreResult<u64> {
+        self.write(|c| {
+            let n = c.execute("DELETE FROM hawk_nonces WHERE ts < ?1", [before])?;
+            Ok(n as u64)
+        })
+    }
+
+    fn nonce_count(&self) -> StoreResult<u64> {
+        self.read(|c| {
+            let n: i64 = c.query_row("SELECT count(*) FROM hawk_nonces", [], |r| r.get(0))?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+    }
+
+    fn replay_mark(&self) -> StoreResult<Option<i64>> {
+        self.write(|c| {
+            Ok(
+                c.query_row("SELECT mark FROM replay_mark WHERE one = 1", [], |r| {
+                    r.get(0)
+                })
+                .optional()?,
+            )
+        })
+    }
+
+    fn raise_replay_mark(&self, mark: i64) -> StoreResult<()> {
+        self.write(|c| {
+            c.execute(
+                "INSERT INTO replay_mark (one, mark) VALUES (1, ?1)
+                 ON CONFLICT(one) DO UPDATE SET mark = max(mark, excluded.mark)",
+                [mark],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn set_consumer_disabled(&self, id: &str, disabled: bool) -> StoreResult<bool> {
+        self.write(|c| {
+            let n = c.execute(
+                "UPDATE consumers SET disabled = ?2 WHERE id = ?1",
+                params![id, i64::from(disabled)],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn consumer_disabled(&self, id: &str) -> StoreResult<Option<bool>> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT disabled FROM consumers WHERE id = ?1", [id], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .optional()?
+                .map(|d| d != 0),
+            )
+        })
+    }
+
+    fn consumer_any(&self, id: &str) -> StoreResult<Option<Consumer>> {
+        self.read(|c| {
+            let rec: Option<String> = c
+                .query_row("SELECT record FROM consumers WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
+        })
+    }
+
+    fn revoke_consumer_families(&self, consumer_id: &str) -> StoreResult<usize> {
+        self.tx(|tx| {
+            revoke_families_where(
+                tx,
+                "json_extract(s.record, '$.consumer_id') = ?1",
+                consumer_id,
+            )
+        })
+    }
+
+    fn remove_consumer(&self, id: &str) -> StoreResult<bool> {
+        self.tx(|tx| {
+            revoke_families_where(tx, "json_extract(s.record, '$.consumer_id') = ?1", id)?;
+            Ok(tx.execute("DELETE FROM consumers WHERE id = ?1", [id])? == 1)
+        })
+    }
+
+    fn subjects(&self) -> StoreResult<Vec<Subject>> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT record FROM subjects ORDER BY username")?;
+            let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+            let mut out = Vec::new();
+            for r in rows {
+                out.push(serde_json::from_str(&r?)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn revoke_subject_families(&self, subject_id: &str) -> StoreResult<usize> {
+        self.tx(|tx| revoke_families_where(tx, SUBJECT_OF_SESSION, subject_id))
+    }
+
+    fn remove_subject(&self, id: &str) -> StoreResult<bool> {
+        self.tx(|tx| {
+            revoke_families_where(tx, SUBJECT_OF_SESSION, id)?;
+            Ok(tx.execute("DELETE FROM subjects WHERE id = ?1", [id])? == 1)
+        })
+    }
+}
+
+/// The Subject a session's stored state names (every state after consent carries a grant).
+const SUBJECT_OF_SESSION: &str = "json_extract(s.record, '$.state.grant.subject_id') = ?1";
+
+/// Revokes (spec TSR-SESSION-4) every unrevoked family having a session matching `filter`
+/// (SQL over `sessions`, one parameter); returns how many.
+fn revoke_families_where(
+    tx: &rusqlite::Transaction<'_>,
+    filter: &str,
+    arg: &str,
+) -> StoreResult<usize> {
+    let families: Vec<String> = {
+        let mut stmt = tx.prepare(&format!(
+            "SELECT DISTINCT s.family_id FROM sessions s JOIN families f ON f.id = s.family_id
+             WHERE f.revoked = 0 AND {filter}"
+        ))?;
+        let rows = stmt.query_map([arg], |r| r.get(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    for family in &families {
+        tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
+        let rows: Vec<(String, String)> = {
+            let mut stmt = tx.prepare(
+                "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
+            )?;
+            let rows = stmt.query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect::<Result<_, _>>()?
+        };
+        for (sid_hash, rec) in rows {
+            let mut s = session_from_row(&rec)?;
+            s.state = State::Revoked(crate::core::Revoked);
+            tx.execute(
+                "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
+                params![sid_hash, serde_json::to_string(&s)?],
+            )?;
+        }
+    }
+    Ok(families.len())
 }
 
 #[cfg(test)]

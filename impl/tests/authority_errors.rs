@@ -7,8 +7,10 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use common::*;
 use serde_json::json;
+use std::sync::Arc;
 use tessera::hawk::{self, Credentials};
 use tessera::server::Authority;
+use tessera::store::{SqliteStore, Store};
 
 fn raw(
     method: &str,
@@ -765,14 +767,39 @@ async fn nonce_memory_full_is_503_and_the_restart_fence_holds() {
         "200"
     );
 
-    // TSR-HAWK-10: with the fence on, timestamps up to start + skew are stale
-    let h = Harness::build(Authority::builder(config(true)).restart_fence(true), None);
+    // TSR-HAWK-10: with restart protection on, a store that never accepted a request fences
+    // nothing; a store whose replay high-water mark is ahead of the clock refuses timestamps
+    // up to the mark, and only those
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::in_memory().unwrap());
+    let h = Harness::build(
+        Authority::builder(config(true))
+            .store(Arc::clone(&store))
+            .restart_fence(true),
+        None,
+    );
+    let c = h.consumer(CONSUMER);
+    assert_eq!(
+        h.post(&c, "/v1/app-ticket", json!({})).await.outcome(),
+        "200"
+    );
+    store.raise_replay_mark(h.now() + 2).unwrap();
+    let h = Harness::build(
+        Authority::builder(config(true))
+            .store(Arc::clone(&store))
+            .restart_fence(true),
+        Some(h.now()),
+    );
     let c = h.consumer(CONSUMER);
     assert_eq!(
         h.post(&c, "/v1/app-ticket", json!({})).await.outcome(),
         "401 stale_timestamp"
     );
-    h.clock.advance(61);
+    h.clock.advance(2);
+    assert_eq!(
+        h.post(&c, "/v1/app-ticket", json!({})).await.outcome(),
+        "401 stale_timestamp"
+    );
+    h.clock.advance(1);
     assert_eq!(
         h.post(&c, "/v1/app-ticket", json!({})).await.outcome(),
         "200"

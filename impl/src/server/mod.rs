@@ -13,7 +13,6 @@ use crate::clock::{Clock, SystemClock, TestClock};
 use crate::config::{Config, Issuer};
 use crate::core::{Consumer, Env, Subject};
 use crate::error::Error;
-use crate::hawk::NonceCache;
 use crate::password::{self, Cost};
 use crate::rand::{token, Random, SystemRandom, TOKEN_BYTES};
 use crate::seal::Sealer;
@@ -40,11 +39,12 @@ struct Inner {
     sealer: Sealer,
     pairwise_key: Vec<u8>,
     cookie_key: ring::hmac::Key,
-    nonces: NonceCache,
+    nonces: crate::replay_store::Replay,
     fixtures: Option<Fixtures>,
     login_failures: Mutex<HashMap<String, VecDeque<i64>>>,
     dummy_hash: String,
     db: DbThreads,
+    ops: crate::metrics::Ops,
 }
 
 impl std::fmt::Debug for AppState {
@@ -75,6 +75,22 @@ impl AppState {
         self.0.fixtures.as_ref()
     }
 
+    /// Metrics and audit of this instance.
+    #[must_use]
+    pub fn ops(&self) -> &crate::metrics::Ops {
+        &self.0.ops
+    }
+
+    /// How many nonces the replay store holds (a store read when it is shared).
+    pub(crate) async fn replay_store_size(&self) -> u64 {
+        match &self.0.nonces {
+            crate::replay_store::Replay::Shared(_) => {
+                self.db_read(|s| s.nonce_count()).await.unwrap_or(0)
+            }
+            other => other.len(),
+        }
+    }
+
     /// The current time from the configured clock.
     #[must_use]
     pub fn now(&self) -> i64 {
@@ -98,7 +114,10 @@ impl AppState {
         T: Send + 'static,
         F: FnOnce(&dyn Store) -> StoreResult<T> + Send + 'static,
     {
-        self.0.db.run(&self.0.db.writer, f).await
+        let started = std::time::Instant::now();
+        let out = self.0.db.run(&self.0.db.writer, f).await;
+        self.0.ops.metrics.store_call(true, started);
+        out
     }
 
     /// Runs a read-only store call on a reader thread (off the async runtime).
@@ -114,7 +133,10 @@ impl AppState {
             .next
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
             % readers.len();
-        self.0.db.run(&readers[i], f).await
+        let started = std::time::Instant::now();
+        let out = self.0.db.run(&readers[i], f).await;
+        self.0.ops.metrics.store_call(false, started);
+        out
     }
 }
 
@@ -190,6 +212,8 @@ pub struct Authority {
     rng: Option<Arc<dyn Random>>,
     restart_fence: Option<bool>,
     real_clock: bool,
+    audit: Option<crate::audit::Audit>,
+    instrument: bool,
 }
 
 impl std::fmt::Debug for Authority {
@@ -229,6 +253,8 @@ impl Authority {
             rng: None,
             restart_fence: None,
             real_clock: false,
+            audit: None,
+            instrument: true,
         }
     }
 
@@ -239,6 +265,19 @@ impl Authority {
     /// turned off.
     pub fn real_clock(mut self) -> Self {
         self.real_clock = true;
+        self
+    }
+
+    /// Whether requests are counted, timed and audited (on by default; off only to measure
+    /// what that costs, `examples/instrumentation_cost.rs`).
+    pub fn instrumentation(mut self, on: bool) -> Self {
+        self.instrument = on;
+        self
+    }
+
+    /// Sends audit events to `audit` (default: nowhere).
+    pub fn audit(mut self, audit: crate::audit::Audit) -> Self {
+        self.audit = Some(audit);
         self
     }
 
@@ -267,11 +306,13 @@ impl Authority {
         self
     }
 
-    /// Whether the Hawk nonce cache refuses timestamps up to the start time plus the skew
-    /// (spec TSR-HAWK-10). On by default; off by default in conformance mode, where every
-    /// key (Consumer keys and the ticket sealing key) is fresh at each start, so no request
-    /// made to an earlier process can verify. Tests may turn it off when no earlier process
-    /// existed.
+    /// Whether replay protection holds across restarts (spec TSR-HAWK-10, TSR-HAWK-15): on a
+    /// shared store the nonces live in the store; otherwise a persisted high-water mark of
+    /// accepted timestamps fences off what an earlier process may have accepted (see
+    /// [`crate::replay_store`]). On by default; off by default in conformance mode, where
+    /// every key (Consumer keys and the ticket sealing key) is fresh at each start, so no
+    /// request made to an earlier process can verify. Tests may turn it off when no earlier
+    /// process existed.
     pub fn restart_fence(mut self, on: bool) -> Self {
         self.restart_fence = Some(on);
         self
@@ -326,16 +367,32 @@ impl Authority {
         } else {
             None
         };
-        let fence = self
+        let protect_restarts = self
             .restart_fence
             .unwrap_or(!conformance || self.real_clock);
-        let started_at = if fence {
-            u64::try_from(clock.now()).unwrap_or(0)
-        } else {
-            0
-        };
         let skew = u64::try_from(self.config.skew).unwrap_or(60);
-        let nonces = NonceCache::new(self.config.nonce_capacity, skew, started_at);
+        let now = u64::try_from(clock.now()).unwrap_or(0);
+        let (nonces, plan) = crate::replay_store::Replay::choose(
+            &store,
+            self.config.nonce_capacity,
+            skew,
+            now,
+            protect_restarts,
+        )?;
+        // spec TSR-HAWK-10: say what is refused after this start, and for how long
+        if plan.refused_for_secs > 0 {
+            tracing::warn!(
+                replay_protection = plan.kind,
+                refuse_ts_up_to = plan.refuse_up_to,
+                refused_for_secs = plan.refused_for_secs,
+                "signed requests with a timestamp up to the replay high-water mark are refused as stale"
+            );
+        } else {
+            tracing::info!(
+                replay_protection = plan.kind,
+                "no signed request is refused because of this start"
+            );
+        }
         if conformance {
             // spec TSR-CONF-2
             tracing::warn!(
@@ -357,6 +414,11 @@ impl Authority {
             nonces,
             fixtures,
             login_failures: Mutex::new(HashMap::new()),
+            ops: crate::metrics::Ops {
+                metrics: crate::metrics::Metrics::new(),
+                audit: self.audit.unwrap_or_default(),
+                instrument: self.instrument,
+            },
         })))
     }
 }
@@ -380,9 +442,26 @@ fn load_sealer(store: &dyn Store, gen32: &dyn Fn() -> Vec<u8>) -> Result<Sealer,
     Ok(sealer)
 }
 
+/// Re-reads the ticket sealing keys from the store and uses them from now on, so `seal-key
+/// rotate` and `seal-key retire` apply to a running server (spec TSR-TICKET-2). Returns the
+/// current key id and how many keys are held. Not in conformance mode (its key is fresh per
+/// start).
+pub fn reload_sealing_keys(state: &AppState) -> Result<(String, usize), BuildError> {
+    if state.config().conformance {
+        let s = &state.0.sealer;
+        return Ok((s.current_kid(), s.kids().len()));
+    }
+    let rng = Arc::clone(&state.0.rng);
+    let gen32 = move || token_bytes(&*rng);
+    let fresh = load_sealer(&*state.0.store, &gen32)?;
+    let out = (fresh.current_kid(), fresh.kids().len());
+    state.0.sealer.replace_with(fresh);
+    Ok(out)
+}
+
 /// Adds a new ticket sealing key and makes it current (spec TSR-TICKET-2); returns its key id.
 /// Tickets sealed with older keys keep verifying until those keys are retired. A running
-/// server picks the change up when restarted.
+/// server picks the change up at its next [`reload_sealing_keys`].
 pub fn rotate_sealing_key(store: &dyn Store, rng: &dyn Random) -> Result<String, BuildError> {
     let n = store
         .secrets(SEAL_PREFIX)?
@@ -402,7 +481,7 @@ pub fn rotate_sealing_key(store: &dyn Store, rng: &dyn Random) -> Result<String,
 }
 
 /// Withdraws a sealing key: tickets sealed with it fail with `invalid_credentials` from the
-/// next start on (spec TSR-TICKET-2). The current key cannot be retired.
+/// next [`reload_sealing_keys`] on (spec TSR-TICKET-2). The current key cannot be retired.
 pub fn retire_sealing_key(store: &dyn Store, kid: &str) -> Result<(), BuildError> {
     let current = store
         .secrets(SEAL_CURRENT)?
@@ -526,13 +605,20 @@ pub fn app(state: AppState) -> Router {
     let mut router = Router::new()
         .merge(api::routes())
         .merge(pages::routes())
-        .merge(openapi::routes());
+        .merge(openapi::routes())
+        .route("/metrics", axum::routing::get(crate::metrics::metrics))
+        .route("/healthz", axum::routing::get(crate::metrics::healthz))
+        .route("/readyz", axum::routing::get(crate::metrics::readyz));
     if state.config().conformance {
         router = router.merge(conformance::routes());
     }
     router
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::metrics::instrument,
+        ))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a handler panicked");
