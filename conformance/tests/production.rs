@@ -39,8 +39,9 @@ async fn the_vectors_that_need_no_test_clock_pass_against_the_authority_as_deplo
     let report = Report::filtered("production", &result, None, &clocked);
     let failures: Vec<String> = report.failures.iter().map(failure_text).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // the fence was there (TSR-HAWK-10) and was waited out, not skipped
-    let waited = runner.fence_waited.expect("fence waited for");
-    assert!(waited.as_secs() >= 30, "the fence lasted only {waited:?}");
+    // the runner probed for a restart fence (TSR-HAWK-10) and waited it out; an Authority that
+    // persists its nonces (the reference since its replay store) needs none, so it may be ~0
+    let waited = runner.fence_waited.expect("fence probed");
+    assert!(waited.as_secs() <= 125, "the fence lasted {waited:?}");
     assert!(!report.requirements.filtered_out.is_empty());
 }
