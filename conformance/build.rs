@@ -1,5 +1,7 @@
 //! Embeds every Markdown file of `spec/` into the crate, so the requirement index
-//! (`tessera_conformance::requirements`) works wherever the binary runs, not only in a checkout.
+//! (`tessera_conformance::requirements`) works wherever the binary runs, not only in a checkout;
+//! and every vector of `vectors/`, so `tessera-conformance run` needs no checkout either
+//! (`cargo install` of the runner works anywhere; `--vectors DIR` overrides).
 
 use std::{env, fs, path::PathBuf};
 
@@ -31,6 +33,40 @@ fn main() {
     }
     generated.push_str("];\n");
 
-    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo")).join("spec_files.rs");
-    fs::write(out, generated).expect("write generated spec index");
+    let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
+    fs::write(out.join("spec_files.rs"), generated).expect("write generated spec index");
+    fs::write(out.join("vector_files.rs"), embedded_vectors()).expect("write vector index");
+}
+
+/// `pub static VECTOR_FILES: &[(&str, &str)]`: every `vectors/*.json`, (file name, contents).
+fn embedded_vectors() -> String {
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("vectors");
+    // the directory itself: a file added or removed reruns the script
+    println!("cargo:rerun-if-changed={}", dir.display());
+    let mut files: Vec<PathBuf> = fs::read_dir(&dir)
+        .map(|entries| {
+            entries
+                .filter_map(|entry| entry.ok().map(|e| e.path()))
+                .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
+                .collect()
+        })
+        .unwrap_or_default();
+    files.sort();
+    let mut generated = String::from(
+        "/// Every vector file of `conformance/vectors/` at build time: (file name, contents).\npub static VECTOR_FILES: &[(&str, &str)] = &[\n",
+    );
+    for path in &files {
+        println!("cargo:rerun-if-changed={}", path.display());
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .expect("UTF-8 file name");
+        let absolute = fs::canonicalize(path).expect("vector file exists");
+        generated.push_str(&format!(
+            "    ({name:?}, include_str!({:?})),\n",
+            absolute.display().to_string()
+        ));
+    }
+    generated.push_str("];\n");
+    generated
 }

@@ -50,14 +50,24 @@ pub struct Uncovered {
 pub struct Coverage {
     pub covered: Vec<String>,
     pub uncovered: Vec<Uncovered>,
+    /// Requirements that only vectors left out of the run (`--filter`, the production
+    /// profile) cite: not tested by this run, and not uncovered either.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filtered_out: Vec<String>,
 }
 
 /// Coverage after a run: a requirement is covered when a vector citing it passed, a model
 /// property checks it, or it is one of the runner's own checks and some vector passed.
-pub fn compute(verdicts: &[(Vector, Verdict)]) -> Coverage {
+/// `left_out` are the vectors a filter excluded: what only they cite is `filtered_out`.
+pub fn compute<'a>(
+    verdicts: impl IntoIterator<Item = (&'a Vector, &'a Verdict)>,
+    left_out: &[Vector],
+) -> Coverage {
     let mut passed: BTreeSet<String> = BTreeSet::new();
     let mut not_passed: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let mut any_passed = false;
     for (v, verdict) in verdicts {
+        any_passed |= matches!(verdict, Verdict::Passed);
         for r in &v.requirements {
             if matches!(verdict, Verdict::Passed) {
                 passed.insert(r.clone());
@@ -66,10 +76,23 @@ pub fn compute(verdicts: &[(Vector, Verdict)]) -> Coverage {
             }
         }
     }
-    if verdicts.iter().any(|(_, v)| matches!(v, Verdict::Passed)) {
+    if any_passed {
         passed.extend(RUNNER_CHECKS.iter().map(|s| s.to_string()));
     }
-    classify(&passed, &not_passed)
+    let mut c = classify(&passed, &not_passed);
+    let only_left_out: BTreeSet<&String> = left_out
+        .iter()
+        .flat_map(|v| v.requirements.iter())
+        .filter(|r| !passed.contains(*r) && !not_passed.contains_key(*r))
+        .collect();
+    c.uncovered.retain(|u| {
+        let out = only_left_out.contains(&u.id) && u.reason.starts_with("no vector");
+        if out {
+            c.filtered_out.push(u.id.clone());
+        }
+        !out
+    });
+    c
 }
 
 /// Coverage of a vector set before any run: what it would cover if every vector passed.

@@ -116,26 +116,40 @@ pub fn authorization_header(
     a: &Artifacts,
     mac_override: Option<&str>,
 ) -> String {
+    authorization_header_omitting(credentials, a, mac_override, &[])
+}
+
+/// [`authorization_header`] without the attributes named in `omit` (for negative tests: the
+/// MAC still covers every value).
+pub fn authorization_header_omitting(
+    credentials: &Credentials,
+    a: &Artifacts,
+    mac_override: Option<&str>,
+    omit: &[String],
+) -> String {
     let computed = mac(credentials, Kind::Header, a);
     let m = mac_override.unwrap_or(&computed);
-    let mut h = format!(
-        "Hawk id=\"{}\", ts=\"{}\", nonce=\"{}\"",
-        credentials.id, a.ts, a.nonce
-    );
-    if let Some(hash) = &a.hash {
-        h.push_str(&format!(", hash=\"{hash}\""));
+    let ts = a.ts.to_string();
+    let attributes = [
+        ("id", Some(credentials.id.as_str())),
+        ("ts", Some(ts.as_str())),
+        ("nonce", Some(a.nonce.as_str())),
+        ("hash", a.hash.as_deref()),
+        ("ext", a.ext.as_deref()),
+        ("mac", Some(m)),
+        ("app", a.app.as_deref()),
+        ("dlg", a.dlg.as_deref()),
+    ];
+    let listed: Vec<String> = attributes
+        .iter()
+        .filter(|(name, _)| !omit.iter().any(|o| o == name))
+        .filter_map(|(name, value)| value.map(|v| format!("{name}=\"{v}\"")))
+        .collect();
+    if listed.is_empty() {
+        "Hawk".to_string()
+    } else {
+        format!("Hawk {}", listed.join(", "))
     }
-    if let Some(ext) = &a.ext {
-        h.push_str(&format!(", ext=\"{ext}\""));
-    }
-    h.push_str(&format!(", mac=\"{m}\""));
-    if let Some(app) = &a.app {
-        h.push_str(&format!(", app=\"{app}\""));
-    }
-    if let Some(dlg) = &a.dlg {
-        h.push_str(&format!(", dlg=\"{dlg}\""));
-    }
-    h
 }
 
 /// Parses `Hawk a="b", c="d"` into its attributes. Refuses another scheme, a repeated
@@ -327,6 +341,19 @@ mod tests {
         assert!(
             verify_server_authorization(&c, &request, good, "text/plain", b"some other reply")
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn one_attribute_left_out_the_others_kept() {
+        let a = example("GET");
+        let full = authorization_header(&creds(), &a, None);
+        let without = authorization_header_omitting(&creds(), &a, None, &["nonce".into()]);
+        assert_eq!(without, full.replace(" nonce=\"j4h3g2\",", ""));
+        let without_mac = authorization_header_omitting(&creds(), &a, None, &["mac".into()]);
+        assert!(
+            without_mac.ends_with("ext=\"some-app-ext-data\""),
+            "{without_mac}"
         );
     }
 

@@ -6,7 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use tessera_conformance::report::Report;
-use tessera_conformance::runner::{self, Deviation, Runner, Target, Verdict};
+use tessera_conformance::runner::{self, Deviation, Profile, Runner, Target, Verdict};
 use tessera_conformance::{coverage, generate, glob_match, vector, vectors_dir};
 
 #[derive(Debug, Parser)]
@@ -23,29 +23,7 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run the vectors against an Authority in conformance mode (spec appendix A).
-    Run {
-        /// Base URL of the Authority. Default: start the reference Authority in process.
-        #[arg(long)]
-        target: Option<String>,
-        /// Directory of vector files. Default: the suite's own `conformance/vectors/`.
-        #[arg(long)]
-        vectors: Option<PathBuf>,
-        /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
-        #[arg(long)]
-        filter: Option<String>,
-        /// Write the JSON report here.
-        #[arg(long)]
-        report_json: Option<PathBuf>,
-        /// Write a JUnit XML report here.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Known deviations: a JSON array of {"vector": id or pattern with *, "reason": text}.
-        #[arg(long)]
-        deviations: Option<PathBuf>,
-        /// No progress bar.
-        #[arg(long)]
-        quiet: bool,
-    },
+    Run(RunArgs),
     /// Regenerate the vector files from the generator (and the model).
     Generate {
         /// Output directory. Default: `conformance/vectors/`.
@@ -54,49 +32,81 @@ enum Command {
     },
     /// List the vectors: id, requirements, title.
     List {
+        /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
+        /// Only ids matching this pattern (`*` wildcards; without one, a substring).
         #[arg(long)]
         filter: Option<String>,
     },
     /// Requirement coverage of the vector set (what a fully passing run covers).
     Coverage {
+        /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
     },
 }
 
-fn load(dir: Option<PathBuf>, filter: Option<&str>) -> Result<Vec<vector::Vector>, String> {
-    let dir = dir.unwrap_or_else(vectors_dir);
-    let mut vs = vector::load_dir(&dir)?;
-    if let Some(f) = filter {
-        vs.retain(|v| glob_match(f, &v.id));
-    }
-    Ok(vs)
+/// The vectors of `dir` (default: the built-in ones), split by `filter` into (selected,
+/// left out).
+fn load(
+    dir: Option<PathBuf>,
+    filter: Option<&str>,
+) -> Result<(Vec<vector::Vector>, Vec<vector::Vector>), String> {
+    let all = match dir {
+        Some(dir) => vector::load_dir(&dir)?,
+        None => vector::embedded()?,
+    };
+    Ok(match filter {
+        Some(f) => all.into_iter().partition(|v| glob_match(f, &v.id)),
+        None => (all, vec![]),
+    })
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// Base URL of the Authority. Default: start the reference Authority in process.
+    #[arg(long)]
+    target: Option<String>,
+    /// Directory of vector files. Default: the vectors built into this binary (the
+    /// suite's `conformance/vectors/` when it was built).
+    #[arg(long)]
+    vectors: Option<PathBuf>,
+    /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
+    /// Requirements that only the other vectors cite are reported as filtered out.
+    #[arg(long)]
+    filter: Option<String>,
+    /// Write the JSON report here.
+    #[arg(long)]
+    report_json: Option<PathBuf>,
+    /// Write a JUnit XML report here.
+    #[arg(long)]
+    junit: Option<PathBuf>,
+    /// Known deviations: a JSON array of {"vector": id or pattern with *, "reason": text}.
+    #[arg(long)]
+    deviations: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+    /// `conformance`: the target's test clock, every vector. `production`: the target on
+    /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
+    /// that need the test clock are left out, and the runner waits out the fence.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
+    profile: ProfileArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ProfileArg {
+    Conformance,
+    Production,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            target,
-            vectors,
-            filter,
-            report_json,
-            junit,
-            deviations,
-            quiet,
-        } => {
+        Command::Run(args) => {
             let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
-            match rt.block_on(run(
-                target,
-                vectors,
-                filter,
-                report_json,
-                junit,
-                deviations,
-                quiet,
-            )) {
+            match rt.block_on(run(args)) {
                 Ok(true) => ExitCode::SUCCESS,
                 Ok(false) => ExitCode::from(1),
                 Err(e) => {
@@ -119,7 +129,7 @@ fn main() -> ExitCode {
             }
         }
         Command::List { vectors, filter } => match load(vectors, filter.as_deref()) {
-            Ok(vs) => {
+            Ok((vs, _)) => {
                 for v in &vs {
                     println!("{}\t{}\t{}", v.id, v.requirements.join(","), v.title);
                 }
@@ -132,7 +142,7 @@ fn main() -> ExitCode {
             }
         },
         Command::Coverage { vectors } => match load(vectors, None) {
-            Ok(vs) => {
+            Ok((vs, _)) => {
                 let c = coverage::planned(&vs);
                 println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
                 println!("uncovered ({}):", c.uncovered.len());
@@ -149,16 +159,28 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(
-    target: Option<String>,
-    vectors: Option<PathBuf>,
-    filter: Option<String>,
-    report_json: Option<PathBuf>,
-    junit: Option<PathBuf>,
-    deviations: Option<PathBuf>,
-    quiet: bool,
-) -> Result<bool, String> {
-    let vs = load(vectors, filter.as_deref())?;
+async fn run(args: RunArgs) -> Result<bool, String> {
+    let RunArgs {
+        target,
+        vectors,
+        filter,
+        report_json,
+        junit,
+        deviations,
+        quiet,
+        profile,
+    } = args;
+    let profile = match profile {
+        ProfileArg::Conformance => Profile::Conformance,
+        ProfileArg::Production => Profile::Production,
+    };
+    let (mut vs, mut left_out) = load(vectors, filter.as_deref())?;
+    if vs.is_empty() {
+        return Err(format!(
+            "no vector matches --filter {}",
+            filter.as_deref().unwrap_or("")
+        ));
+    }
     let deviations: Vec<Deviation> = match deviations {
         Some(p) => serde_json::from_str(
             &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
@@ -173,9 +195,23 @@ async fn run(
         None => {
             #[cfg(feature = "reference-server")]
             {
-                let r = tessera_conformance::reference::Reference::start().await?;
+                let r = match profile {
+                    Profile::Conformance => {
+                        tessera_conformance::reference::Reference::start().await?
+                    }
+                    Profile::Production => {
+                        tessera_conformance::reference::Reference::start_production().await?
+                    }
+                };
                 let url = r.url();
-                eprintln!("started the reference Authority in conformance mode at {url}");
+                eprintln!(
+                    "started the reference Authority in conformance mode at {url}{}",
+                    if profile == Profile::Production {
+                        " (real clock, restart fence on)"
+                    } else {
+                        ""
+                    }
+                );
                 reference = Some(r);
                 url
             }
@@ -185,7 +221,19 @@ async fn run(
             );
         }
     };
-    let mut runner = Runner::new(Target::connect(&url).await?, deviations);
+    let target = Target::connect(&url).await?;
+    if profile == Profile::Production {
+        let (clocked, free): (Vec<_>, Vec<_>) = vs
+            .into_iter()
+            .partition(|v| v.needs_test_clock(target.skew));
+        eprintln!(
+            "production profile: {} vectors need the test clock and are left out",
+            clocked.len()
+        );
+        vs = free;
+        left_out.extend(clocked);
+    }
+    let mut runner = Runner::with_profile(target, deviations, profile);
     let bar = if quiet {
         ProgressBar::hidden()
     } else {
@@ -209,14 +257,23 @@ async fn run(
     if let Some(r) = reference {
         r.stop().await;
     }
-    let report = Report::new(&url, &result);
+    if let Some(waited) = runner.fence_waited {
+        eprintln!(
+            "production profile: the restart fence refused requests for {:.0} s",
+            waited.as_secs_f64()
+        );
+    }
+    let mut report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
+    if profile == Profile::Production {
+        report.profile = Some("production".into());
+    }
     print!("{}", report.console());
     if let Some(p) = report_json {
         std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))
             .map_err(|e| format!("{}: {e}", p.display()))?;
     }
     if let Some(p) = junit {
-        std::fs::write(&p, report.junit(&result)).map_err(|e| format!("{}: {e}", p.display()))?;
+        std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(report.ok())
 }

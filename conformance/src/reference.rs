@@ -22,6 +22,12 @@ impl Reference {
         Self::start_with(|a| a).await
     }
 
+    /// Starts it as deployed, for the production profile: conformance mode on the real clock,
+    /// restart fence on.
+    pub async fn start_production() -> Result<Reference, String> {
+        Self::start_with(|a| a.real_clock()).await
+    }
+
     /// Starts it with the builder adjusted by `configure` (e.g. the restart fence on).
     pub async fn start_with(
         configure: impl FnOnce(tessera::server::Authority) -> tessera::server::Authority

@@ -20,7 +20,7 @@
 use crate::errors;
 use crate::hawk::{self, Artifacts, Credentials};
 use crate::symbols::{random_token, Scope};
-use crate::vector::{Actor, Expect, Feature, Outcome, Request, Step, Vector};
+use crate::vector::{Actor, Expect, Feature, IdTamper, Outcome, Request, Step, Vector};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -63,18 +63,33 @@ impl Response {
     }
 
     fn summary(&self) -> String {
+        self.summary_with(&[])
+    }
+
+    /// The status, the headers every check looks at plus `under_test` (the headers a step's
+    /// `expect.headers` names, so a failure shows the value it was about, or that it was
+    /// absent), and the start of the body.
+    fn summary_with(&self, under_test: &[&str]) -> String {
         let body = String::from_utf8_lossy(&self.body);
         let body: String = body.chars().take(600).collect();
-        let hdrs: Vec<String> = self
-            .headers
+        let mut names: Vec<&str> = vec![
+            "content-type",
+            "cache-control",
+            "www-authenticate",
+            "server-authorization",
+        ];
+        for h in under_test {
+            if !names.contains(h) {
+                names.push(h);
+            }
+        }
+        let hdrs: Vec<String> = names
             .iter()
-            .filter(|(k, _)| {
-                matches!(
-                    k.as_str(),
-                    "content-type" | "cache-control" | "www-authenticate" | "server-authorization"
-                )
+            .filter_map(|name| match self.headers.get(*name) {
+                Some(v) => Some(format!("{name}: {v}")),
+                None if under_test.contains(name) => Some(format!("({name} absent)")),
+                None => None,
             })
-            .map(|(k, v)| format!("{k}: {v}"))
             .collect();
         format!("{} {}\n{}", self.status, hdrs.join("\n"), body)
     }
@@ -309,6 +324,30 @@ impl Target {
         self.send(&p).await
     }
 
+    /// Opens `n` connections to the target at once and leaves them idle in the pool (a
+    /// metadata `GET` on each), so that `n` requests sent next start without a handshake.
+    async fn warm_up(&self, n: usize) -> Result<(), String> {
+        let mut handles = Vec::new();
+        for _ in 0..n {
+            let target = self.clone();
+            handles.push(tokio::spawn(async move {
+                let p = Prepared {
+                    method: "GET".into(),
+                    target: "/.well-known/tessera-authority".into(),
+                    authorization: None,
+                    content_type: None,
+                    body: vec![],
+                    signed: None,
+                };
+                target.send(&p).await.map(|_| ())
+            }));
+        }
+        for h in handles {
+            h.await.map_err(|e| format!("warm-up task: {e}"))??;
+        }
+        Ok(())
+    }
+
     /// The target's test clock (spec A.2).
     pub async fn clock(&self) -> Result<i64, String> {
         let p = Prepared {
@@ -344,6 +383,21 @@ pub struct Runner {
     pub target: Target,
     pub deviations: Vec<Deviation>,
     fenced: bool,
+    profile: Profile,
+    /// Production profile: how long the Authority's restart fence refused requests.
+    pub fence_waited: Option<Duration>,
+}
+
+/// How the target keeps time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// Conformance mode with the test clock (spec A.2): every vector.
+    #[default]
+    Conformance,
+    /// Conformance mode on the real clock, restart fence on, as deployed (spec A.5.5): the
+    /// vectors that need no test clock ([`Vector::needs_test_clock`]). The runner never
+    /// advances the clock; it waits out the restart fence instead.
+    Production,
 }
 
 struct VectorRun<'a> {
@@ -358,11 +412,85 @@ impl Runner {
             target,
             deviations,
             fenced: false,
+            profile: Profile::Conformance,
+            fence_waited: None,
+        }
+    }
+
+    /// A runner for `profile`.
+    pub fn with_profile(target: Target, deviations: Vec<Deviation>, profile: Profile) -> Self {
+        Runner {
+            profile,
+            ..Runner::new(target, deviations)
+        }
+    }
+
+    /// Production profile: until the restart fence (TSR-HAWK-10) has passed, a correctly
+    /// signed request with the Authority's own time is refused as stale. Probes with a revoke
+    /// of a session nobody has (it changes nothing) once a second, verifying each reply's
+    /// `tsm`, for at most twice the skew plus five seconds.
+    async fn wait_out_fence(&mut self) -> Result<(), String> {
+        let key = self
+            .target
+            .consumers
+            .iter()
+            .next()
+            .map(|(id, key)| Credentials {
+                id: id.clone(),
+                key: key.clone(),
+            })
+            .ok_or("the target's fixtures have no Consumer (spec A.3)")?;
+        let began = Instant::now();
+        let limit = Duration::from_secs(u64::try_from(2 * self.target.skew + 5).unwrap_or(125));
+        loop {
+            let now = self.target.clock().await?;
+            let body = serde_json::to_vec(&json!({ "sid": random_token() })).expect("json");
+            let artifacts = Artifacts {
+                method: "POST".into(),
+                target: "/v1/revoke".into(),
+                host: self.target.host.clone(),
+                port: self.target.port,
+                ts: now,
+                nonce: random_token()[..12].to_string(),
+                hash: Some(hawk::payload_hash("application/json", &body)),
+                ..Artifacts::default()
+            };
+            let p = Prepared {
+                method: "POST".into(),
+                target: "/v1/revoke".into(),
+                authorization: Some(hawk::authorization_header(&key, &artifacts, None)),
+                content_type: Some("application/json".into()),
+                body,
+                signed: None,
+            };
+            let resp = self.target.send(&p).await?;
+            if resp.error_code() != Some("stale_timestamp") {
+                self.fence_waited = Some(began.elapsed());
+                return Ok(());
+            }
+            if let Some(h) = resp.headers.get("www-authenticate") {
+                hawk::verify_stale_reply(&key, h).map_err(|e| {
+                    format!("a stale-timestamp reply during the restart fence: {e} (TSR-HAWK-8)")
+                })?;
+            }
+            if began.elapsed() > limit {
+                return Err(format!(
+                    "requests signed with the Authority's own time are still refused as stale after {} s (TSR-HAWK-10 allows one skew window)",
+                    began.elapsed().as_secs()
+                ));
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
         }
     }
 
     /// Runs one vector to its verdict.
     pub async fn run(&mut self, v: &Vector) -> Verdict {
+        if !self.fenced && self.profile == Profile::Production {
+            if let Err(e) = self.wait_out_fence().await {
+                return self.verdict(v, 0, StepError::msg(e));
+            }
+            self.fenced = true;
+        }
         if !self.fenced {
             // see the module doc: clear any restart fence (TSR-HAWK-10)
             if let Err(e) = self.target.advance(2 * self.target.skew + 1).await {
@@ -475,7 +603,7 @@ impl VectorRun<'_> {
                 self.expect(&a.expect, &resp).map_err(|m| StepError {
                     request: Some(sent),
                     expected: Some(describe(&a.expect)),
-                    actual: Some(resp.summary()),
+                    actual: Some(resp.summary_with(&headers_under_test(&a.expect))),
                     ..StepError::msg(m)
                 })
             }
@@ -623,8 +751,15 @@ impl VectorRun<'_> {
             app,
             dlg,
         };
+        let mut signing_id = t.id.clone().unwrap_or_else(|| creds.id.clone());
+        if let Some(kid) = &t.relabel {
+            signing_id = relabel_id(&signing_id, kid);
+        }
+        if let Some(how) = t.id_tamper {
+            signing_id = tamper_id(&signing_id, how);
+        }
         let signing = Credentials {
-            id: t.id.clone().unwrap_or_else(|| creds.id.clone()),
+            id: signing_id,
             key: t.key.clone().unwrap_or_else(|| creds.key.clone()),
         };
         let mut artifacts = artifacts;
@@ -633,12 +768,16 @@ impl VectorRun<'_> {
             let base = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref()).len();
             artifacts.ext = Some("x".repeat(n.saturating_sub(base)));
         }
-        let authorization = hawk::authorization_header(&signing, &artifacts, t.mac.as_deref());
+        let authorization =
+            hawk::authorization_header_omitting(&signing, &artifacts, t.mac.as_deref(), &t.omit);
         let honest = t.id.is_none()
             && t.key.is_none()
             && t.mac.is_none()
             && t.method.is_none()
-            && t.target.is_none();
+            && t.target.is_none()
+            && t.omit.is_empty()
+            && t.id_tamper.is_none()
+            && t.relabel.is_none();
         Ok(Prepared {
             method: r.method.clone(),
             target,
@@ -683,11 +822,20 @@ impl VectorRun<'_> {
         for r in requests {
             prepared.push(self.prepare(r, self.scope.now)?);
         }
+        // One open connection per request first (the pool keeps them), then every request
+        // released at the same instant: all are in flight before the Authority decides any,
+        // so a missing compare-and-set shows on every run.
+        self.target.warm_up(prepared.len()).await?;
+        let start = std::sync::Arc::new(tokio::sync::Barrier::new(prepared.len()));
         let mut handles = Vec::new();
         for p in &prepared {
             let target = self.target.clone();
             let p = p.clone();
-            handles.push(tokio::spawn(async move { target.send(&p).await }));
+            let start = start.clone();
+            handles.push(tokio::spawn(async move {
+                start.wait().await;
+                target.send(&p).await
+            }));
         }
         let mut responses = Vec::new();
         for h in handles {
@@ -873,7 +1021,7 @@ impl VectorRun<'_> {
         self.expect(expect, resp).map_err(|m| StepError {
             request: Some(p.summary()),
             expected: Some(describe(expect)),
-            actual: Some(resp.summary()),
+            actual: Some(resp.summary_with(&headers_under_test(expect))),
             ..StepError::msg(m)
         })?;
         self.generic(p, resp)
@@ -934,15 +1082,117 @@ impl VectorRun<'_> {
     }
 }
 
+/// `{prefix}.{kid}.{payload}` with the key id replaced; an id of another shape gets `.{kid}`
+/// appended, which alters it all the same.
+pub fn relabel_id(id: &str, kid: &str) -> String {
+    let parts: Vec<&str> = id.split('.').collect();
+    match parts.as_slice() {
+        [prefix, _, payload] => format!("{prefix}.{kid}.{payload}"),
+        _ => format!("{id}.{kid}"),
+    }
+}
+
+/// The sealed id altered in one region (see [`IdTamper`] for the layout assumed).
+pub fn tamper_id(id: &str, how: IdTamper) -> String {
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+    const NONCE: usize = 12;
+    const TAG: usize = 16;
+    let parts: Vec<&str> = id.split('.').collect();
+    if let [prefix, kid, payload] = parts.as_slice() {
+        if let Ok(mut bytes) = URL_SAFE_NO_PAD.decode(payload) {
+            if bytes.len() > NONCE + TAG && !kid.is_empty() {
+                let n = bytes.len();
+                let rebuild = |b: &[u8]| format!("{prefix}.{kid}.{}", URL_SAFE_NO_PAD.encode(b));
+                return match how {
+                    IdTamper::KeyId => {
+                        let mut k: Vec<char> = kid.chars().collect();
+                        let last = k.len() - 1;
+                        k[last] = if k[last] == 'a' { 'b' } else { 'a' };
+                        format!("{prefix}.{}.{payload}", k.into_iter().collect::<String>())
+                    }
+                    IdTamper::Nonce => {
+                        bytes[0] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Ciphertext => {
+                        bytes[NONCE + (n - NONCE - TAG) / 2] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Tag => {
+                        bytes[n - 1] ^= 1;
+                        rebuild(&bytes)
+                    }
+                    IdTamper::Shorter => rebuild(&bytes[..n - 1]),
+                    IdTamper::Longer => {
+                        bytes.push(0);
+                        rebuild(&bytes)
+                    }
+                    IdTamper::TooShort => rebuild(&bytes[..NONCE + TAG - 1]),
+                    IdTamper::Empty => format!("{prefix}.{kid}."),
+                };
+            }
+        }
+    }
+    // another layout: alter the characters at a position proportional to the region
+    let mut chars: Vec<char> = id.chars().collect();
+    let n = chars.len();
+    if n == 0 {
+        return "x".into();
+    }
+    let flip = |chars: &mut Vec<char>, i: usize| {
+        chars[i] = if chars[i] == 'A' { 'B' } else { 'A' };
+    };
+    match how {
+        IdTamper::KeyId => flip(&mut chars, n / 10),
+        IdTamper::Nonce => flip(&mut chars, n / 5),
+        IdTamper::Ciphertext => flip(&mut chars, n / 2),
+        IdTamper::Tag => flip(&mut chars, n - 1),
+        IdTamper::Shorter if n > 1 => {
+            chars.pop();
+        }
+        IdTamper::Shorter | IdTamper::Longer => chars.push('A'),
+        IdTamper::TooShort => chars.truncate(n / 2),
+        IdTamper::Empty => chars.truncate(1),
+    }
+    let altered: String = chars.into_iter().collect();
+    if altered.is_empty() || altered == id {
+        // too short to cut: change its first character instead
+        let first = if id.starts_with('A') { "B" } else { "A" };
+        return format!("{first}{}", id.get(1..).unwrap_or(""));
+    }
+    altered
+}
+
 fn describe(e: &Expect) -> String {
     serde_json::to_string(e).unwrap_or_default()
+}
+
+fn headers_under_test(e: &Expect) -> Vec<&str> {
+    e.headers.keys().map(String::as_str).collect()
+}
+
+/// One vector's run: its verdict and how long it took.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ran {
+    pub vector: Vector,
+    pub verdict: Verdict,
+    pub duration: Duration,
 }
 
 /// Everything a run produced.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunResult {
-    pub verdicts: Vec<(Vector, Verdict)>,
+    /// Every vector run, in order.
+    pub runs: Vec<Ran>,
     pub elapsed: Duration,
+}
+
+impl RunResult {
+    /// (vector, verdict) pairs, in order.
+    pub fn verdicts(&self) -> impl Iterator<Item = (&Vector, &Verdict)> {
+        self.runs.iter().map(|r| (&r.vector, &r.verdict))
+    }
 }
 
 /// Runs `vectors` in order, calling `progress` after each.
@@ -952,14 +1202,85 @@ pub async fn run_all(
     mut progress: impl FnMut(&Vector, &Verdict),
 ) -> RunResult {
     let start = Instant::now();
-    let mut verdicts = Vec::new();
+    let mut runs = Vec::new();
     for v in vectors {
+        let began = Instant::now();
         let verdict = runner.run(v).await;
+        let duration = began.elapsed();
         progress(v, &verdict);
-        verdicts.push((v.clone(), verdict));
+        runs.push(Ran {
+            vector: v.clone(),
+            verdict,
+            duration,
+        });
     }
     RunResult {
-        verdicts,
+        runs,
         elapsed: start.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine as _;
+
+    /// `t1.c1.` and 12 + 5 + 16 bytes 0, 1, 2, …
+    fn sealed() -> (String, Vec<u8>) {
+        let bytes: Vec<u8> = (0..33).collect();
+        (format!("t1.c1.{}", URL_SAFE_NO_PAD.encode(&bytes)), bytes)
+    }
+
+    fn payload(id: &str) -> Vec<u8> {
+        URL_SAFE_NO_PAD
+            .decode(id.rsplit('.').next().expect("payload"))
+            .expect("base64url")
+    }
+
+    fn changed_bytes(a: &[u8], b: &[u8]) -> Vec<usize> {
+        (0..a.len().min(b.len()))
+            .filter(|&i| a[i] != b[i])
+            .collect()
+    }
+
+    #[test]
+    fn each_region_is_altered_and_only_it() {
+        let (id, bytes) = sealed();
+        let nonce = payload(&tamper_id(&id, IdTamper::Nonce));
+        assert_eq!(changed_bytes(&bytes, &nonce), vec![0]);
+        let ciphertext = payload(&tamper_id(&id, IdTamper::Ciphertext));
+        assert_eq!(changed_bytes(&bytes, &ciphertext), vec![14]);
+        let tag = payload(&tamper_id(&id, IdTamper::Tag));
+        assert_eq!(changed_bytes(&bytes, &tag), vec![32]);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::Shorter)), bytes[..32]);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::Longer)).len(), 34);
+        assert_eq!(payload(&tamper_id(&id, IdTamper::TooShort)).len(), 27);
+        assert_eq!(tamper_id(&id, IdTamper::Empty), "t1.c1.");
+        let kid = tamper_id(&id, IdTamper::KeyId);
+        assert!(kid.starts_with("t1.ca."), "{kid}");
+        assert_eq!(payload(&kid), bytes);
+        assert_eq!(relabel_id(&id, "zz"), id.replacen("t1.c1.", "t1.zz.", 1));
+    }
+
+    #[test]
+    fn ids_of_another_shape_are_altered_too() {
+        for how in [
+            IdTamper::KeyId,
+            IdTamper::Nonce,
+            IdTamper::Ciphertext,
+            IdTamper::Tag,
+            IdTamper::Shorter,
+            IdTamper::Longer,
+            IdTamper::TooShort,
+            IdTamper::Empty,
+        ] {
+            for id in ["opaque-ticket-id-0123456789", "x", "a.b"] {
+                let t = tamper_id(id, how);
+                assert_ne!(t, id, "{how:?} of {id}");
+                assert!(!t.is_empty());
+            }
+        }
+        assert_ne!(relabel_id("opaque", "zz"), "opaque");
     }
 }

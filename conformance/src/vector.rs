@@ -45,6 +45,41 @@ pub struct Vector {
     pub steps: Vec<Step>,
 }
 
+impl Vector {
+    /// The group the vector belongs to: its id up to the last `.` (`hawk.subject` for
+    /// `hawk.subject.replay`, `app-ticket` for `app-ticket.shape`); the id itself when it has
+    /// no `.`. Reports use it as the JUnit `classname`.
+    pub fn group(&self) -> &str {
+        self.id
+            .rsplit_once('.')
+            .map_or(self.id.as_str(), |(g, _)| g)
+    }
+
+    /// Whether the vector needs the test clock (spec A.2), so that the production profile
+    /// (an Authority on its real clock) leaves it out: it advances the clock, compares with
+    /// `$now` exactly, or signs a `ts` within two seconds of the skew's edge (a second passing
+    /// on a real clock would change the answer).
+    pub fn needs_test_clock(&self, skew: i64) -> bool {
+        let near_edge = |offset: i64| offset != 0 && (offset.abs() - skew).abs() <= 2;
+        let mentions_now = |e: &Expect| {
+            let text = serde_json::to_string(&e.matches).unwrap_or_default();
+            text.contains("\"$now\"")
+        };
+        let request = |r: &Request| {
+            near_edge(r.hawk.ts_offset)
+                || mentions_now(&r.expect)
+                || r.path.starts_with("/conformance/clock") && r.method != "GET"
+        };
+        self.steps.iter().any(|step| match step {
+            Step::Advance { .. } => true,
+            Step::Request(r) => request(r),
+            Step::Concurrent { requests, .. } => requests.iter().any(request),
+            Step::Replay { expect, .. } => mentions_now(expect),
+            Step::Authorize(a) => mentions_now(&a.expect),
+        })
+    }
+}
+
 /// Where a vector came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
@@ -237,6 +272,44 @@ pub struct HawkTweaks {
     /// Uses this nonce instead of a fresh one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub nonce: Option<String>,
+    /// Leaves these attributes (`id`, `ts`, `nonce`, `hash`, `ext`, `mac`, `app`, `dlg`) out
+    /// of the header and keeps every other one; the MAC is still computed over everything
+    /// (unlike `omit_hash` and `omit_app`, which leave the value out of the MAC too).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub omit: Vec<String>,
+    /// Sends the ticket's sealed `id` altered in one region (ticket credentials only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_tamper: Option<IdTamper>,
+    /// Sends the ticket's sealed `id` with its key id replaced by this one, the rest unchanged
+    /// (ticket credentials only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub relabel: Option<String>,
+}
+
+/// A region of a sealed ticket id to alter. The regions are those of the layout of spec 7.1's
+/// example, `{prefix}.{key id}.{payload}` with `payload` the unpadded base64url of
+/// `nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)`. An id of another shape is altered at a
+/// position proportional to the region instead: any alteration of a sealed id must be refused
+/// (TSR-TICKET-1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum IdTamper {
+    /// One character of the key id changed (to another key-id character).
+    KeyId,
+    /// One bit of the first nonce byte flipped.
+    Nonce,
+    /// One bit of the middle ciphertext byte flipped.
+    Ciphertext,
+    /// One bit of the last tag byte flipped.
+    Tag,
+    /// The payload one byte shorter (the tag cut).
+    Shorter,
+    /// The payload one byte longer (a zero byte appended).
+    Longer,
+    /// The payload shorter than nonce and tag together (27 bytes).
+    TooShort,
+    /// The payload empty.
+    Empty,
 }
 
 impl HawkTweaks {
@@ -455,6 +528,21 @@ pub fn load_dir(dir: &std::path::Path) -> Result<Vec<Vector>, String> {
             let text = std::fs::read_to_string(p)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))?;
             serde_json::from_str::<Vector>(&text).map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+mod embedded {
+    include!(concat!(env!("OUT_DIR"), "/vector_files.rs"));
+}
+
+/// The vectors built into this binary (every `conformance/vectors/*.json` at build time),
+/// sorted by file name, as [`load_dir`] reads them.
+pub fn embedded() -> Result<Vec<Vector>, String> {
+    embedded::VECTOR_FILES
+        .iter()
+        .map(|(name, text)| {
+            serde_json::from_str::<Vector>(text).map_err(|e| format!("built-in {name}: {e}"))
         })
         .collect()
 }

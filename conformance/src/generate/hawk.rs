@@ -1,7 +1,7 @@
 //! Request authentication (spec chapter 4) at every authenticated endpoint.
 
 use super::dsl::*;
-use crate::vector::{Actor, Expect, Feature, Origin, Request, Step, Vector};
+use crate::vector::{Actor, Expect, Feature, IdTamper, Origin, Request, Step, Vector};
 use serde_json::{json, Value};
 
 /// An authenticated endpoint: how to call it correctly, and what it needs first.
@@ -474,6 +474,313 @@ pub fn vectors() -> Vec<Vector> {
                 .drop_last(),
             );
         }
+    }
+    out
+}
+
+/// Every Hawk attribute left out alone, the others kept (the MAC still covers the value): a
+/// required one makes the header unparseable (TSR-HAWK-3); an optional one that the MAC covers
+/// makes the MAC fail (TSR-HAWK-4), since the Authority computes it from the header as sent.
+pub fn omitted_attributes() -> Vec<Vector> {
+    let mut out = Vec::new();
+    for e in ENDPOINTS {
+        for attribute in ["id", "ts", "nonce", "mac"] {
+            out.push(e.negative(
+                &format!("omit.{attribute}"),
+                &format!("a header without {attribute}, every other attribute kept, is 400 invalid_header"),
+                &["TSR-HAWK-3"],
+                err("invalid_header"),
+                |r| r.hawk.omit = vec![attribute.into()],
+            ));
+        }
+        if e.method == "POST" {
+            out.push(e.negative(
+                "omit.hash",
+                "a signed hash left out of the header: the MAC (over the header as sent) fails first, 401 invalid_credentials",
+                &["TSR-HAWK-4", "TSR-HAWK-5"],
+                err("invalid_credentials"),
+                |r| r.hawk.omit = vec!["hash".into()],
+            ));
+        }
+        out.push(e.negative(
+            "omit.ext",
+            "a signed ext left out of the header is 401 invalid_credentials",
+            &["TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| {
+                r.hawk.ext = Some("covered-by-the-mac".into());
+                r.hawk.omit = vec!["ext".into()];
+            },
+        ));
+        if e.ticket {
+            out.push(e.negative(
+                "omit.app",
+                "a signed app left out of the header is 401 invalid_credentials",
+                &["TSR-HAWK-4", "TSR-HAWK-14"],
+                err("invalid_credentials"),
+                |r| r.hawk.omit = vec!["app".into()],
+            ));
+        }
+    }
+    out
+}
+
+/// One check of spec 4.8's order: its name, the answer when it is the first to fail, and how
+/// to break it.
+struct Check {
+    name: &'static str,
+    answer: &'static str,
+    requirements: &'static [&'static str],
+    applies: fn(&Endpoint) -> bool,
+    /// Breaks the check in the request; may add setup steps (a revoke, a clock advance).
+    breaks: fn(&Endpoint, &mut Request, &mut Vec<Step>),
+}
+
+const BROKEN_BODY: &str = "{\"not\": json";
+
+fn post_only(e: &Endpoint) -> bool {
+    e.method == "POST"
+}
+
+fn any(_: &Endpoint) -> bool {
+    true
+}
+
+fn ticket_only(e: &Endpoint) -> bool {
+    e.ticket
+}
+
+/// Spec 4.8, in order.
+const CHECKS: &[Check] = &[
+    Check {
+        name: "method",
+        answer: "method_not_allowed",
+        requirements: &["TSR-ERROR-1"],
+        applies: any,
+        breaks: |e, r, _| r.method = if e.method == "GET" { "DELETE" } else { "PUT" }.into(),
+    },
+    Check {
+        name: "media-type",
+        answer: "unsupported_media_type",
+        requirements: &["TSR-CONV-4"],
+        applies: post_only,
+        breaks: |_, r, _| r.content_type = Some("text/plain".into()),
+    },
+    Check {
+        name: "body-size",
+        answer: "payload_too_large",
+        requirements: &["TSR-CONV-5"],
+        applies: post_only,
+        breaks: |_, r, _| {
+            r.body = None;
+            r.raw_body = Some(format!("{{\"pad\": {}", "1".repeat(16 * 1024 + 1)));
+        },
+    },
+    Check {
+        name: "header",
+        answer: "invalid_header",
+        requirements: &["TSR-HAWK-3"],
+        applies: any,
+        breaks: |_, r, _| r.hawk.omit = vec!["nonce".into()],
+    },
+    Check {
+        name: "mac",
+        answer: "invalid_credentials",
+        requirements: &["TSR-HAWK-4"],
+        applies: any,
+        breaks: |_, r, _| r.hawk.key = Some("${random:wrongkey}".into()),
+    },
+    Check {
+        name: "payload-hash",
+        answer: "invalid_payload_hash",
+        requirements: &["TSR-HAWK-5"],
+        applies: post_only,
+        breaks: |_, r, _| {
+            r.hawk.hash = Some("Yi9LfIIFRtBEPt74PVmbTF/xVAwPn7ub15ePICfgnuY=".into());
+        },
+    },
+    Check {
+        name: "oz",
+        answer: "invalid_credentials",
+        requirements: &["TSR-HAWK-14"],
+        applies: any,
+        breaks: |e, r, _| r.hawk.app = Some(if e.ticket { D } else { C }.into()),
+    },
+    Check {
+        name: "timestamp",
+        answer: "stale_timestamp",
+        requirements: &["TSR-HAWK-7"],
+        applies: any,
+        breaks: |_, r, _| r.hawk.ts_offset = -1000,
+    },
+    Check {
+        name: "nonce",
+        answer: "replayed_request",
+        requirements: &["TSR-HAWK-9"],
+        applies: any,
+        // the nonce of an accepted request: `order` sends the good request with it first
+        breaks: |_, r, _| r.hawk.nonce = Some("${random:accepted-nonce}".into()),
+    },
+    Check {
+        name: "ticket-revoked",
+        answer: "ticket_revoked",
+        requirements: &["TSR-TICKET-6"],
+        applies: ticket_only,
+        breaks: |_, _, setup| setup.push(revoke("1")),
+    },
+    Check {
+        name: "ticket-expired",
+        answer: "ticket_expired",
+        requirements: &["TSR-TICKET-5"],
+        applies: ticket_only,
+        breaks: |_, _, setup| setup.push(advance(TTL_TICKET, "the ticket expires")),
+    },
+    Check {
+        name: "body",
+        answer: "invalid_request",
+        requirements: &["TSR-CONV-3"],
+        applies: post_only,
+        breaks: |_, r, _| {
+            r.body = None;
+            r.raw_body = Some(BROKEN_BODY.into());
+        },
+    },
+];
+
+/// Spec 4.8's order of checks: for each check, a request that breaks it and every later
+/// check at once must get the answer of that check, the first to fail. (Each check alone is
+/// broken by the `hawk.*`, `body.*` and endpoint vectors.) Where nothing was set up to break
+/// a check, the request is sent correctly afterwards and must succeed (TSR-CONV-7).
+pub fn order_of_checks() -> Vec<Vector> {
+    let mut out = Vec::new();
+    for e in ENDPOINTS {
+        let applicable: Vec<&Check> = CHECKS.iter().filter(|c| (c.applies)(e)).collect();
+        for (k, first) in applicable.iter().enumerate() {
+            let (mut steps, good) = e.good();
+            let mut bad = good.clone();
+            let mut setup = Vec::new();
+            let mut later: Vec<&str> = Vec::new();
+            // later checks first, so that the first check's own breakage wins where two touch
+            // the same part (the body-size stage's big body over the broken one)
+            // the nonce can only be broken with an accepted ts: at the nonce stage an accepted
+            // request with that nonce goes first, and the clock must not move before the
+            // replay, so the ticket is not also expired there (before the nonce stage the
+            // stale ts of the timestamp stage makes the triple a new one anyway)
+            let replays = first.name == "nonce";
+            for c in applicable[k..].iter().rev() {
+                if first.name == "media-type" && c.name == "body-size" {
+                    continue; // 413 and 415 are one stage of 4.8: no order between them
+                }
+                if replays && c.name == "ticket-expired" {
+                    continue;
+                }
+                if !replays && c.name == "nonce" {
+                    continue; // see above: nothing to replay with a stale ts
+                }
+                (c.breaks)(e, &mut bad, &mut setup);
+                if c.name != first.name {
+                    later.insert(0, c.name);
+                }
+            }
+            if replays {
+                let mut accepted = good.clone();
+                accepted.hawk.nonce = Some("${random:accepted-nonce}".into());
+                steps.push(step(accepted));
+            }
+            let changes_state = replays || !setup.is_empty();
+            steps.extend(setup);
+            bad.expect = err(first.answer);
+            steps.push(step(bad));
+            if !changes_state {
+                steps.push(step(good));
+            }
+            let mut reqs = first.requirements.to_vec();
+            reqs.push("TSR-CONV-7");
+            let title = if later.is_empty() {
+                format!(
+                    "order of checks (4.8): {} broken, {}",
+                    first.name, first.answer
+                )
+            } else {
+                format!(
+                    "order of checks (4.8): {} broken, and later checks too ({}): {} comes first",
+                    first.name,
+                    later.join(", "),
+                    first.answer
+                )
+            };
+            out.push(with_features(
+                vector(
+                    &format!("order.{}.{}", e.name, first.name),
+                    &format!("{} {}: {title}", e.method, e.path),
+                    &reqs,
+                    Origin::Requirement,
+                    steps,
+                ),
+                e.features,
+            ));
+        }
+    }
+    out
+}
+
+/// A ticket's sealed id altered in each region, and relabelled to a key id the Authority has
+/// never had: every one is 401 invalid_credentials, the same as an unknown id (TSR-HAWK-6),
+/// and the unaltered ticket still works afterwards.
+pub fn tampered_ticket_ids() -> Vec<Vector> {
+    let regions = [
+        (
+            IdTamper::KeyId,
+            "key-id",
+            "one character of the key id changed",
+        ),
+        (IdTamper::Nonce, "nonce", "one bit of the nonce flipped"),
+        (
+            IdTamper::Ciphertext,
+            "ciphertext",
+            "one bit of the ciphertext flipped",
+        ),
+        (IdTamper::Tag, "tag", "one bit of the tag flipped"),
+        (
+            IdTamper::Shorter,
+            "shorter",
+            "the sealed payload one byte shorter",
+        ),
+        (
+            IdTamper::Longer,
+            "longer",
+            "the sealed payload one byte longer",
+        ),
+        (
+            IdTamper::TooShort,
+            "too-short",
+            "a sealed payload shorter than nonce and tag",
+        ),
+        (IdTamper::Empty, "empty-payload", "an empty sealed payload"),
+    ];
+    let mut out = Vec::new();
+    for e in ENDPOINTS.iter().filter(|e| e.ticket) {
+        for (how, case, what) in regions {
+            let mut v = e.negative(
+                &format!("ticket-id.{case}"),
+                &format!("a ticket id with {what} is 401 invalid_credentials"),
+                &["TSR-TICKET-1", "TSR-HAWK-6"],
+                err("invalid_credentials"),
+                |r| r.hawk.id_tamper = Some(how),
+            );
+            v.id = format!("ticket-id.{}.{case}", e.name);
+            out.push(v);
+        }
+        let mut v = e.negative(
+            "ticket-id.unknown-key-id",
+            "a ticket id relabelled to a key id the Authority never had is 401 invalid_credentials",
+            // not TSR-TICKET-2: its retired keys cannot be reached from outside
+            &["TSR-TICKET-1", "TSR-HAWK-6"],
+            err("invalid_credentials"),
+            |r| r.hawk.relabel = Some("zz-never-issued".into()),
+        );
+        v.id = format!("ticket-id.{}.unknown-key-id", e.name);
+        out.push(v);
     }
     out
 }

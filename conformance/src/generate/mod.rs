@@ -2,11 +2,15 @@
 //!
 //! Families:
 //! * `state` — every cell of the session state table (spec 6.1);
-//! * `hawk` — request authentication (chapter 4) at every authenticated endpoint;
+//! * `hawk` — request authentication (chapter 4) at every authenticated endpoint, including
+//!   each attribute left out alone (`hawk.*.omit.*`);
+//! * `order` — spec 4.8: each check broken together with every later one;
+//! * `ticket-id` — sealed ticket ids altered in every region, relabelled to an unknown key id;
 //! * `body`, `handshake`, `result`, `refresh`, `revoke`, `app-ticket`, `reissue`,
 //!   `delegation`, `subject`, `ticket`, `metadata`, `errors`, `conformance`, `authorize`,
 //!   `callback` — the rules of each endpoint, one vector per rule and per error-table row;
 //! * `concurrency` — concurrent groups (TSR-SESSION-2);
+//! * `race` — many copies of one single-use request at once, exactly one winner;
 //! * `model` — from the model (`tessera-model`): one vector per (request kind, outcome) pair
 //!   the model reaches, and one negative vector per counterexample of a weakened variant.
 
@@ -14,6 +18,7 @@ pub mod dsl;
 mod endpoints;
 mod hawk;
 pub mod model;
+mod races;
 mod state_table;
 
 use crate::vector::Vector;
@@ -23,6 +28,9 @@ pub fn all() -> Vec<Vector> {
     let mut v = Vec::new();
     v.extend(state_table::vectors());
     v.extend(hawk::vectors());
+    v.extend(hawk::omitted_attributes());
+    v.extend(hawk::order_of_checks());
+    v.extend(hawk::tampered_ticket_ids());
     v.extend(endpoints::bodies());
     v.extend(endpoints::handshakes());
     v.extend(endpoints::results());
@@ -30,6 +38,7 @@ pub fn all() -> Vec<Vector> {
     v.extend(endpoints::tickets());
     v.extend(endpoints::misc());
     v.extend(endpoints::concurrency());
+    v.extend(races::vectors());
     v.extend(model::vectors());
     v.sort_by(|a, b| a.id.cmp(&b.id));
     v

@@ -235,6 +235,7 @@ pub struct Authority {
     test_clock: Option<Arc<TestClock>>,
     rng: Option<Arc<dyn Random>>,
     restart_fence: Option<bool>,
+    real_clock: bool,
     audit: Option<crate::audit::Audit>,
     instrument: bool,
 }
@@ -275,9 +276,20 @@ impl Authority {
             test_clock: None,
             rng: None,
             restart_fence: None,
+            real_clock: false,
             audit: None,
             instrument: true,
         }
+    }
+
+    /// Conformance mode on the real clock, as deployed (the conformance suite's
+    /// `--profile production`, spec A.5.5): the fixtures and `POST /conformance/authorize`
+    /// stay, `GET /conformance/clock` reads the clock (the system clock unless one is given),
+    /// `POST /conformance/clock` is `404 not_found`, and the restart fence is on unless
+    /// turned off.
+    pub fn real_clock(mut self) -> Self {
+        self.real_clock = true;
+        self
     }
 
     /// Whether requests are counted, timed and audited (on by default; off only to measure
@@ -342,14 +354,15 @@ impl Authority {
         let (clock, test_clock): (Arc<dyn Clock>, Option<Arc<TestClock>>) =
             match (self.clock, self.test_clock) {
                 (Some(c), t) => (c, t),
-                (None, _) if conformance => {
+                (None, _) if conformance && !self.real_clock => {
                     let t = Arc::new(TestClock::starting_now());
                     (t.clone(), Some(t))
                 }
                 (None, _) => (Arc::new(SystemClock), None),
             };
         // spec TSR-CONF-3: in conformance mode every use of time reads the test clock
-        let test_clock = if conformance {
+        // (except on the real clock, where there is none)
+        let test_clock = if conformance && !self.real_clock {
             Some(test_clock.unwrap_or_else(|| Arc::new(TestClock::new(clock.now()))))
         } else {
             None
@@ -380,7 +393,9 @@ impl Authority {
         } else {
             None
         };
-        let protect_restarts = self.restart_fence.unwrap_or(!conformance);
+        let protect_restarts = self
+            .restart_fence
+            .unwrap_or(!conformance || self.real_clock);
         let skew = u64::try_from(self.config.skew).unwrap_or(60);
         let now = u64::try_from(clock.now()).unwrap_or(0);
         let (nonces, plan) = crate::replay_store::Replay::choose(
