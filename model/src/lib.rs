@@ -161,9 +161,11 @@
 
 pub mod attacks;
 pub mod check;
+pub mod necessity;
 pub mod render;
 pub mod switches;
+pub mod tickets;
 pub mod world;
 
-pub use switches::{Capabilities, Switch, Switches, Variant};
+pub use switches::{Capabilities, Capability, Switch, Switches, Variant};
 pub use world::{Action, Tessera};
