@@ -44,7 +44,7 @@ impl Reference {
         }
     }
 
-    /// Starts it with its configuration adjusted by `adjust` (e.g. `burn_foreign_codes`).
+    /// Starts it with its configuration adjusted by `adjust` (e.g. its TTLs).
     pub async fn start_with_config(
         adjust: impl FnOnce(&mut tessera::config::Config) + Send + 'static,
     ) -> Result<Reference, String> {

@@ -63,7 +63,7 @@ async fn the_runner_reports_a_wrong_expectation_at_its_step() {
             step(post(
                 consumer(C),
                 "/v1/result",
-                json!({"sid": "$sid1", "code": "$random:c", "code_verifier": "$verifier:1"}),
+                json!({"sid": "$sid1", "code": "$random:c"}),
                 Expect::ok(),
             )),
         ],

@@ -96,7 +96,7 @@ impl Client {
     }
 
     async fn flow(&self, id: &str, key: &str) -> Res<Value> {
-        let verifier = tessera::pkce::generate_verifier(&self.rng);
+        let state = tessera::rand::token(&self.rng, 16);
         let hs = self
             .signed(
                 id,
@@ -106,8 +106,7 @@ impl Client {
                 "/v1/handshake",
                 Some(&json!({
                 "redirect_uri": "https://consumer.example/callback", "grants": ["staff"],
-                "scopes": ["email"], "code_challenge": tessera::pkce::challenge(&verifier),
-                "code_challenge_method": "S256"})),
+                "scopes": ["email"], "state": state})),
             )
             .await?;
         let a = self
@@ -133,7 +132,7 @@ impl Client {
             None,
             "POST",
             "/v1/result",
-            Some(&json!({"sid": hs["sid"], "code": code, "code_verifier": verifier})),
+            Some(&json!({"sid": hs["sid"], "code": code})),
         )
         .await
     }

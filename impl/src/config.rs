@@ -141,10 +141,6 @@ pub struct Config {
     pub nonce_capacity: usize,
     /// Failed logins per account per minute before logins are refused (spec TSR-AUTHZ-8).
     pub login_failures_per_minute: u32,
-    /// Burn a code presented with another session's `sid` of the same Consumer: revoke the
-    /// family of the session it was issued for (spec TSR-RESULT-11). On by default; off only
-    /// to reproduce the model's `hardened-minus-burn` attack.
-    pub burn_foreign_codes: bool,
 }
 
 impl Config {
@@ -158,7 +154,6 @@ impl Config {
             conformance: false,
             nonce_capacity: 1_000_000,
             login_failures_per_minute: 10,
-            burn_foreign_codes: true,
         }
     }
 }

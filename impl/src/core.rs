@@ -253,8 +253,8 @@ pub struct Session {
     pub grants: Vec<String>,
     /// Requested scopes.
     pub scopes: Vec<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: String,
+    /// The Consumer's `state`, echoed in the callback (spec TSR-HANDSHAKE-7, TSR-CALLBACK-5).
+    pub callback_state: String,
     /// Expiry (spec TSR-CONV-12, TSR-SESSION-3).
     pub exp: i64,
     /// Where the session is in the state machine.
@@ -390,6 +390,14 @@ pub fn pairwise_sub(pairwise_key: &[u8], consumer_id: &str, subject_id: &str) ->
     s
 }
 
+/// spec TSR-HANDSHAKE-7: 22 to 128 characters of `[A-Za-z0-9_-]`.
+#[must_use]
+pub fn is_valid_state(s: &str) -> bool {
+    (22..=128).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn is_subset(small: &[String], big: &[String]) -> bool {
     small.iter().all(|s| big.contains(s))
 }
@@ -467,13 +475,10 @@ pub fn handshake(
     // spec TSR-CONV-8
     wire::check_names(&req.grants)?;
     wire::check_names(&req.scopes)?;
-    // spec TSR-HANDSHAKE-3
-    if req.code_challenge_method != "S256" {
-        return Err(Error::invalid_request("code_challenge_method must be S256"));
-    }
-    if !crate::pkce::is_valid_challenge(&req.code_challenge) {
+    // spec TSR-HANDSHAKE-7
+    if !is_valid_state(&req.state) {
         return Err(Error::invalid_request(
-            "code_challenge must be 43 base64url characters",
+            "state must be 22 to 128 characters of [A-Za-z0-9_-]",
         ));
     }
     // spec TSR-HANDSHAKE-1, TSR-REG-3: exact string equality
@@ -510,7 +515,7 @@ pub fn handshake(
             redirect_uri: req.redirect_uri,
             grants: req.grants,
             scopes: req.scopes,
-            code_challenge: req.code_challenge,
+            callback_state: req.state,
             exp,
             state: State::Pending(ExpectConsent),
         },
@@ -602,6 +607,8 @@ impl ExpectConsent {
         decision: Decision,
     ) -> Result<Decided, Error> {
         let iss = encode_component(env.config.issuer.as_str());
+        // spec TSR-CALLBACK-5: the handshake's state, unchanged (its characters need no encoding)
+        let state = encode_component(&session.callback_state);
         let sep = if session.redirect_uri.contains('?') {
             '&'
         } else {
@@ -611,7 +618,10 @@ impl ExpectConsent {
             Decision::Deny => Ok(Decided {
                 // spec TSR-CALLBACK-4, TSR-CALLBACK-2, TSR-CALLBACK-3
                 state: State::Denied(Denied),
-                redirect: format!("{}{sep}error=access_denied&iss={iss}", session.redirect_uri),
+                redirect: format!(
+                    "{}{sep}error=access_denied&state={state}&iss={iss}",
+                    session.redirect_uri
+                ),
             }),
             Decision::Allow { scopes } => {
                 // spec TSR-AUTHZ-7: never more than requested
@@ -647,8 +657,12 @@ impl ExpectConsent {
                         code_hash: secret_hash(&code),
                         code_exp: (env.now + env.config.ttl.code).min(session.exp),
                     }),
-                    // spec TSR-CALLBACK-1..3: only code and iss, to the recorded redirect_uri
-                    redirect: format!("{}{sep}code={code}&iss={iss}", session.redirect_uri),
+                    // spec TSR-CALLBACK-1..3, TSR-CALLBACK-5: only code, state and iss, to the
+                    // recorded redirect_uri
+                    redirect: format!(
+                        "{}{sep}code={code}&state={state}&iss={iss}",
+                        session.redirect_uri
+                    ),
                 })
             }
         }
@@ -691,13 +705,7 @@ pub enum ResultOutcome {
 impl ExpectRedemption {
     /// Redeems the code (spec TSR-RESULT-4..8). Consumes the authorized state; on `Err` the
     /// caller stores nothing, so the session stays as it was.
-    pub fn redeem(
-        self,
-        env: &Env<'_>,
-        session: &Session,
-        code: &str,
-        verifier: &str,
-    ) -> Result<(ExpectRefresh, i64, i64), Error> {
+    pub fn redeem(self, env: &Env<'_>, code: &str) -> Result<(ExpectRefresh, i64, i64), Error> {
         // spec TSR-RESULT-4 (constant-time comparison of hashes, TSR-CONV-10)
         if !ct_eq(secret_hash(code).as_bytes(), self.code_hash.as_bytes()) {
             return Err(Error::InvalidCode);
@@ -705,10 +713,6 @@ impl ExpectRedemption {
         // spec TSR-RESULT-5, TSR-CONV-12
         if env.now >= self.code_exp {
             return Err(Error::CodeExpired);
-        }
-        // spec TSR-RESULT-6
-        if !crate::pkce::verify(verifier, &session.code_challenge) {
-            return Err(Error::InvalidVerifier);
         }
         // spec TSR-RESULT-7
         let family_end = env.now + env.config.ttl.family;
@@ -724,44 +728,12 @@ impl ExpectRedemption {
     }
 }
 
-/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any) and the session
-/// the presented code was issued for (if any).
+/// `POST /v1/result` (spec 5.5), given the session the `sid` names (if any).
 ///
-/// spec TSR-RESULT-11: a code issued for *another* session of the same Consumer is burned,
-/// whatever the answer: the family of the session it was issued for is revoked. Without it, a
-/// code delivered to the wrong browser session (the attacker made the Subject authorize the
-/// attacker's request) and captured on its way to the Authority in the refused request can
-/// still be redeemed by the attacker in its own browser session (the model's
-/// `hardened-minus-burn` counterexample). [`Config::burn_foreign_codes`] turns it off.
+/// spec TSR-RESULT-12: a code issued for another session is `invalid_code` for the named one
+/// and changes nothing anywhere (v1's burn, TSR-RESULT-11, is withdrawn): an honest Consumer
+/// never presents it, because it matches the callback's `state` first (TSR-CONSUMER-13).
 pub fn result(
-    env: &Env<'_>,
-    consumer: &Consumer,
-    session: Option<Session>,
-    code_session: Option<&Session>,
-    req: &wire::ResultRequest,
-) -> ResultOutcome {
-    // the named session must be one of this Consumer's (an unknown sid names none)
-    let named = session
-        .as_ref()
-        .filter(|s| s.consumer_id == consumer.id)
-        .map(|s| s.sid_hash.clone());
-    let outcome = decide_result(env, consumer, session, req);
-    // only a code still waiting for its redemption can be burned; a redeemed one is spent
-    let burn = code_session.filter(|cs| {
-        env.config.burn_foreign_codes
-            && named.as_ref().is_some_and(|n| n != &cs.sid_hash)
-            && cs.consumer_id == consumer.id
-            && matches!(cs.state, State::Authorized(_))
-    });
-    match (outcome, burn) {
-        (ResultOutcome::Refuse(e), Some(cs)) => {
-            ResultOutcome::RefuseAndRevoke(e, cs.family.clone())
-        }
-        (outcome, _) => outcome,
-    }
-}
-
-fn decide_result(
     env: &Env<'_>,
     consumer: &Consumer,
     session: Option<Session>,
@@ -797,7 +769,7 @@ fn decide_result(
         }
         State::Authorized(waiting) => {
             let grant = waiting.grant.clone();
-            match waiting.redeem(env, &session, &req.code, &req.code_verifier) {
+            match waiting.redeem(env, &req.code) {
                 Err(e) => Refuse(e),
                 Ok((active, exp, family_end)) => {
                     let mut next = session;
@@ -924,7 +896,7 @@ pub fn refresh(
                 redirect_uri: session.redirect_uri.clone(),
                 grants: session.grants.clone(),
                 scopes: session.scopes.clone(),
-                code_challenge: session.code_challenge.clone(),
+                callback_state: session.callback_state.clone(),
                 exp: (env.now + env.config.ttl.session).min(family_end),
                 state: State::Active(fresh),
             };

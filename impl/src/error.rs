@@ -82,9 +82,6 @@ pub enum Error {
     /// `400 code_expired` (TSR-RESULT-5).
     #[error("code_expired")]
     CodeExpired,
-    /// `400 invalid_verifier` (TSR-RESULT-6).
-    #[error("invalid_verifier")]
-    InvalidVerifier,
     /// `400 code_reused` (TSR-RESULT-9).
     #[error("code_reused")]
     CodeReused,
@@ -218,11 +215,6 @@ impl Error {
                 "the code was not issued for this session",
             ),
             Self::CodeExpired => (S::BAD_REQUEST, "code_expired", "the code has expired"),
-            Self::InvalidVerifier => (
-                S::BAD_REQUEST,
-                "invalid_verifier",
-                "the PKCE verifier is malformed or does not match the challenge",
-            ),
             Self::CodeReused => (
                 S::BAD_REQUEST,
                 "code_reused",
@@ -363,7 +355,6 @@ mod tests {
         ("access_denied", 403),
         ("invalid_code", 400),
         ("code_expired", 400),
-        ("invalid_verifier", 400),
         ("code_reused", 400),
         ("session_not_active", 400),
         ("session_reused", 400),
@@ -402,7 +393,6 @@ mod tests {
             Error::AccessDenied,
             Error::InvalidCode,
             Error::CodeExpired,
-            Error::InvalidVerifier,
             Error::CodeReused,
             Error::SessionNotActive,
             Error::SessionReused,

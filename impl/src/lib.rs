@@ -3,9 +3,12 @@
 //! - [`core`]: the sans-IO protocol core (session state machine, tickets, decisions);
 //! - [`store`]: the [`store::Store`] trait and its SQLite implementation;
 //! - [`server`]: the axum HTTP layer ([`server::app`], [`server::Authority`], [`server::spawn`]);
-//! - [`hawk`], [`seal`], [`pkce`], [`rand`]: building blocks;
+//! - [`hawk`], [`seal`], [`rand`]: building blocks;
 //! - [`error`], [`wire`], [`config`], [`clock`], [`password`]: the error table, wire types,
 //!   configuration, time and password hashing.
+
+/// The version of the specification this crate implements (spec TSR-META-3).
+pub const PROTOCOL_VERSION: &str = "1.1";
 
 pub mod clock;
 pub mod config;
@@ -15,7 +18,6 @@ pub mod demo;
 pub mod error;
 pub mod hawk;
 pub mod password;
-pub mod pkce;
 pub mod rand;
 pub mod seal;
 pub mod server;

@@ -552,7 +552,7 @@ mod tests {
             redirect_uri: "https://c.example/cb".into(),
             grants: vec![],
             scopes: vec![],
-            code_challenge: "x".into(),
+            callback_state: "x".into(),
             exp,
             state: State::Pending(ExpectConsent),
         }

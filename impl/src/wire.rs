@@ -20,10 +20,8 @@ pub struct HandshakeRequest {
     pub grants: Vec<String>,
     /// Data items wanted.
     pub scopes: Vec<String>,
-    /// `base64url(SHA-256(code_verifier))`.
-    pub code_challenge: String,
-    /// `"S256"`.
-    pub code_challenge_method: String,
+    /// The Consumer's fresh per-login value, echoed in the callback (spec TSR-HANDSHAKE-7).
+    pub state: String,
 }
 
 /// `POST /v1/handshake` response (spec 5.2).
@@ -48,8 +46,6 @@ pub struct ResultRequest {
     pub sid: String,
     /// From the callback.
     pub code: String,
-    /// The PKCE verifier.
-    pub code_verifier: String,
 }
 
 /// `POST /v1/result` response (spec 5.5).
@@ -200,11 +196,12 @@ pub struct Metadata {
     pub subject_endpoint: String,
     pub ticket_endpoint: String,
     pub hawk: HawkMetadata,
-    pub code_challenge_methods_supported: Vec<String>,
     pub grants_supported: Vec<String>,
     pub scopes_supported: Vec<String>,
     pub ttl: TtlMetadata,
     pub conformance_mode: bool,
+    /// The version of the specification implemented: `"1.1"` (spec TSR-META-3).
+    pub protocol_version: String,
 }
 
 /// `POST /conformance/clock` request (spec A.2).

@@ -64,7 +64,7 @@ fn start(path: &std::path::Path, start: i64) -> Harness {
 }
 
 async fn authorized(h: &Harness) -> (String, String, String) {
-    let (hs, verifier) = h.handshake(&shop(), &["staff"], &["email"]).await;
+    let (hs, state) = h.handshake(&shop(), &["staff"], &["email"]).await;
     assert_eq!(hs.status, StatusCode::OK, "{}", hs.json);
     let cb = html_authorize(
         h,
@@ -78,7 +78,7 @@ async fn authorized(h: &Harness) -> (String, String, String) {
     (
         hs.json["sid"].as_str().unwrap().to_owned(),
         query_param(&cb, "code").unwrap(),
-        verifier,
+        state,
     )
 }
 
@@ -92,25 +92,17 @@ async fn state_survives_a_restart() {
 
     let h = start(&db, t0);
     // 1: an active session with a ticket
-    let (sid1, code1, v1) = authorized(&h).await;
+    let (sid1, code1, _) = authorized(&h).await;
     let r1 = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid1, "code": code1, "code_verifier": v1}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid1, "code": code1}))
         .await;
     assert_eq!(r1.status, StatusCode::OK, "{}", r1.json);
     // 2: a code issued, not redeemed
-    let (sid2, code2, v2) = authorized(&h).await;
+    let (sid2, code2, _) = authorized(&h).await;
     // 3: a revoked family
-    let (sid3, code3, v3) = authorized(&h).await;
+    let (sid3, code3, _) = authorized(&h).await;
     let r3 = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid3, "code": code3, "code_verifier": v3}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid3, "code": code3}))
         .await;
     assert_eq!(
         h.post(&c, "/v1/revoke", json!({"sid": sid3})).await.json,
@@ -144,11 +136,7 @@ async fn state_survives_a_restart() {
     );
     // a code redeemed before the restart stays redeemed
     let again = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid1, "code": code1, "code_verifier": v1}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid1, "code": code1}))
         .await;
     assert_eq!(again.outcome(), "400 code_reused");
     assert_eq!(
@@ -158,11 +146,7 @@ async fn state_survives_a_restart() {
     // 2: the code issued before the restart is redeemable, once... unless expired: the clock
     // moved 62 s, past the 60 s code TTL
     let r2 = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid2, "code": code2, "code_verifier": v2}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid2, "code": code2}))
         .await;
     assert_eq!(r2.outcome(), "400 code_expired");
     // 3: still revoked
@@ -190,13 +174,9 @@ async fn state_survives_a_restart() {
     .await;
     assert!(cb.contains("error=access_denied"));
     // a fresh login after the restart gets the same pairwise sub
-    let (sid5, code5, v5) = authorized(&h).await;
+    let (sid5, code5, _) = authorized(&h).await;
     let r5 = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid5, "code": code5, "code_verifier": v5}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid5, "code": code5}))
         .await;
     assert_eq!(r5.json["sub"], r1.json["sub"]);
 }
@@ -218,15 +198,11 @@ async fn unredeemed_code_survives_a_quick_restart() {
     };
     let t0 = tessera::clock::system_now();
     let h = build(t0);
-    let (sid, code, v) = authorized(&h).await;
+    let (sid, code, _) = authorized(&h).await;
     drop(h);
     let h = build(t0 + 5);
     let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": code, "code_verifier": v}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": code}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     drop(h);
@@ -254,8 +230,8 @@ async fn concurrent_redemptions_and_refreshes_succeed_once() {
     let c = h.consumer(CONSUMER);
 
     // TSR-RESULT-7: N simultaneous redemptions of one code
-    let (sid, code, v) = h.authorized(&c, &[], &["email"]).await;
-    let body = json!({"sid": sid, "code": code, "code_verifier": v});
+    let (sid, code, _) = h.authorized(&c, &[], &["email"]).await;
+    let body = json!({"sid": sid, "code": code});
     let tasks: Vec<_> = (0..N)
         .map(|_| {
             let (h, c, body) = (Arc::clone(&h), c.clone(), body.clone());

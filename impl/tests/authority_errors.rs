@@ -384,9 +384,9 @@ async fn body_and_endpoint_errors() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
     let mut f = Failures::default();
-    let (_, ch) = h.verifier();
+    let st = h.state();
     let hs = |extra: serde_json::Value| {
-        let mut b = json!({"redirect_uri": REDIRECT, "grants": [], "scopes": [], "code_challenge": ch, "code_challenge_method": "S256"});
+        let mut b = json!({"redirect_uri": REDIRECT, "grants": [], "scopes": [], "state": st});
         for (k, v) in extra.as_object().unwrap() {
             if v.is_null() {
                 b.as_object_mut().unwrap().remove(k);
@@ -424,14 +424,38 @@ async fn body_and_endpoint_errors() {
             hs(json!({"scopes": ["email", "email"]})),
             "400 invalid_request",
         ),
+        // spec TSR-HANDSHAKE-7
         (
-            "plain",
-            hs(json!({"code_challenge_method": "plain"})),
+            "no state",
+            hs(json!({"state": null})),
             "400 invalid_request",
         ),
         (
-            "short challenge",
-            hs(json!({"code_challenge": "abc"})),
+            "short state",
+            hs(json!({"state": "a".repeat(21)})),
+            "400 invalid_request",
+        ),
+        (
+            "long state",
+            hs(json!({"state": "a".repeat(129)})),
+            "400 invalid_request",
+        ),
+        (
+            "longest state",
+            hs(json!({"state": "a".repeat(128)})),
+            "200",
+        ),
+        (
+            "state with a character outside [A-Za-z0-9_-]",
+            hs(json!({"state": "abcdefghijabcdefghij+="})),
+            "400 invalid_request",
+        ),
+        // spec TSR-HANDSHAKE-3 withdrawn: a v1 handshake's PKCE members are unknown
+        (
+            "v1 pkce members",
+            hs(
+                json!({"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", "code_challenge_method": "S256"}),
+            ),
             "400 invalid_request",
         ),
         (
@@ -472,12 +496,11 @@ async fn body_and_endpoint_errors() {
     f.check("malformed json", r.outcome(), "400 invalid_request");
 
     // result / refresh states (spec 6.1 table)
-    let (sid, code, verifier) = h.authorized(&c, &[], &["email"]).await;
-    let res =
-        |sid: &str, code: &str, v: &str| json!({"sid": sid, "code": code, "code_verifier": v});
+    let (sid, code, _) = h.authorized(&c, &[], &["email"]).await;
+    let res = |sid: &str, code: &str| json!({"sid": sid, "code": code});
     f.check(
         "unknown session",
-        h.post(&c, "/v1/result", res("nope", "not-a-code", &verifier))
+        h.post(&c, "/v1/result", res("nope", "not-a-code"))
             .await
             .outcome(),
         "400 unknown_session",
@@ -485,9 +508,7 @@ async fn body_and_endpoint_errors() {
     let d = h.consumer(DELEGATE);
     f.check(
         "other consumer's session",
-        h.post(&d, "/v1/result", res(&sid, &code, &verifier))
-            .await
-            .outcome(),
+        h.post(&d, "/v1/result", res(&sid, &code)).await.outcome(),
         "400 unknown_session",
     );
     f.check(
@@ -504,27 +525,16 @@ async fn body_and_endpoint_errors() {
             .outcome(),
         "400 session_not_active",
     );
-    f.check(
-        "malformed verifier",
-        h.post(&c, "/v1/result", res(&sid, &code, "short"))
-            .await
-            .outcome(),
-        "400 invalid_verifier",
-    );
     h.clock.advance(60);
     f.check(
         "code expired",
-        h.post(&c, "/v1/result", res(&sid, &code, &verifier))
-            .await
-            .outcome(),
+        h.post(&c, "/v1/result", res(&sid, &code)).await.outcome(),
         "400 code_expired",
     );
     h.clock.advance(540);
     f.check(
         "session expired",
-        h.post(&c, "/v1/result", res(&sid, &code, &verifier))
-            .await
-            .outcome(),
+        h.post(&c, "/v1/result", res(&sid, &code)).await.outcome(),
         "400 session_expired",
     );
     f.check(
@@ -544,9 +554,7 @@ async fn body_and_endpoint_errors() {
     );
     f.check(
         "revoked",
-        h.post(&c, "/v1/result", res(&sid, &code, &verifier))
-            .await
-            .outcome(),
+        h.post(&c, "/v1/result", res(&sid, &code)).await.outcome(),
         "400 session_revoked",
     );
     // pending session: refresh not active; revoke works

@@ -19,9 +19,11 @@ async fn whole_login_refresh_reuse_and_revocation() {
     assert_eq!(m.json["hawk"]["timestamp_skew_seconds"], 60);
     assert_eq!(m.json["ttl"]["code"], 60);
     assert_eq!(m.json["scopes_supported"], json!(["email", "profile"]));
+    assert_eq!(m.json["protocol_version"], "1.1", "TSR-META-3");
+    assert!(m.json.get("code_challenge_methods_supported").is_none());
 
     // handshake (TSR-HANDSHAKE-4..6)
-    let (hs, verifier) = h
+    let (hs, state) = h
         .handshake(&c, &["admin", "staff"], &["email", "profile"])
         .await;
     assert_eq!(hs.status, StatusCode::OK, "{}", hs.json);
@@ -35,11 +37,7 @@ async fn whole_login_refresh_reuse_and_revocation() {
 
     // result before the decision (TSR-RESULT-3)
     let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": "x", "code_verifier": verifier}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": "x"}))
         .await;
     assert_eq!(r.outcome(), "400 authorization_pending");
 
@@ -54,40 +52,37 @@ async fn whole_login_refresh_reuse_and_revocation() {
         "{redirect}"
     );
     assert_eq!(query_param(redirect, "iss").as_deref(), Some(ISSUER));
+    assert_eq!(
+        query_param(redirect, "state").as_deref(),
+        Some(state.as_str()),
+        "TSR-CALLBACK-5"
+    );
     let u = url::Url::parse(redirect).unwrap();
-    assert_eq!(u.query_pairs().count(), 2, "TSR-CALLBACK-3");
+    assert_eq!(u.query_pairs().count(), 3, "TSR-CALLBACK-3");
     let code = query_param(redirect, "code").unwrap();
 
     // decided at most once (TSR-AUTHZ-7, TSR-CONF-6)
     let again = h.conformance_authorize(&url, "alice", "allow", None).await;
     assert_eq!(again.outcome(), "400 invalid_request");
 
-    // wrong code, wrong verifier: refused, nothing changes (TSR-RESULT-4, TSR-RESULT-6)
+    // wrong code: refused, nothing changes (TSR-RESULT-4)
     let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": "nope", "code_verifier": verifier}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": "nope"}))
         .await;
     assert_eq!(r.outcome(), "400 invalid_code");
-    let (other_verifier, _) = h.verifier();
+    // a v1 result request (with the PKCE verifier) is refused: the member is unknown
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": sid, "code": code, "code_verifier": other_verifier}),
+            json!({"sid": sid, "code": code, "code_verifier": "x".repeat(43)}),
         )
         .await;
-    assert_eq!(r.outcome(), "400 invalid_verifier");
+    assert_eq!(r.outcome(), "400 invalid_request", "TSR-RESULT-6 withdrawn");
 
     // result (TSR-RESULT-7, TSR-RESULT-8, TSR-TICKET-4)
     let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": code, "code_verifier": verifier}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": code}))
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
     assert_eq!(r.json["grants"], json!({"admin": false, "staff": true}));
@@ -131,11 +126,7 @@ async fn whole_login_refresh_reuse_and_revocation() {
 
     // the old sid is dead (TSR-REFRESH-4) and its reuse revokes the family (TSR-REFRESH-5)
     let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": code, "code_verifier": verifier}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": code}))
         .await;
     assert_eq!(
         r.outcome(),
@@ -228,17 +219,13 @@ async fn revoke_kills_sessions_and_tickets() {
 async fn code_reuse_revokes_what_the_first_redemption_issued() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
-    let (sid, code, verifier) = h.authorized(&c, &[], &["email"]).await;
-    let body = json!({"sid": sid, "code": code, "code_verifier": verifier});
+    let (sid, code, _) = h.authorized(&c, &[], &["email"]).await;
+    let body = json!({"sid": sid, "code": code});
     let first = h.post(&c, "/v1/result", body.clone()).await;
     assert_eq!(first.status, StatusCode::OK);
     // TSR-RESULT-9: another code changes nothing
     let other = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": sid, "code": "other", "code_verifier": verifier}),
-        )
+        .post(&c, "/v1/result", json!({"sid": sid, "code": "other"}))
         .await;
     assert_eq!(other.outcome(), "400 invalid_code");
     let t = Creds::ticket(&first.json["ticket"]);
@@ -258,7 +245,7 @@ async fn code_reuse_revokes_what_the_first_redemption_issued() {
 async fn denial_and_pairwise_subjects() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
-    let (hs, verifier) = h.handshake(&c, &[], &[]).await;
+    let (hs, state) = h.handshake(&c, &[], &[]).await;
     let a = h
         .conformance_authorize(
             hs.json["authorize_url"].as_str().unwrap(),
@@ -270,14 +257,14 @@ async fn denial_and_pairwise_subjects() {
     let redirect = a.json["redirect"].as_str().unwrap();
     assert_eq!(
         redirect,
-        "https://consumer.example/callback?error=access_denied&iss=http%3A%2F%2F127.0.0.1%3A7700",
-        "TSR-CALLBACK-2, TSR-CALLBACK-4"
+        format!("https://consumer.example/callback?error=access_denied&state={state}&iss=http%3A%2F%2F127.0.0.1%3A7700"),
+        "TSR-CALLBACK-2, TSR-CALLBACK-4, TSR-CALLBACK-5"
     );
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": hs.json["sid"], "code": "x", "code_verifier": verifier}),
+            json!({"sid": hs.json["sid"], "code": "x"}),
         )
         .await;
     assert_eq!(r.outcome(), "403 access_denied");
@@ -405,7 +392,7 @@ async fn app_tickets_reissue_and_delegation() {
 async fn whole_login_through_the_html_forms() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
-    let (hs, verifier) = h.handshake(&c, &["staff"], &["email", "profile"]).await;
+    let (hs, _) = h.handshake(&c, &["staff"], &["email", "profile"]).await;
     let url = hs.json["authorize_url"].as_str().unwrap();
     let path = &url[ISSUER.len()..];
     let request = query_param(url, "request").unwrap();
@@ -568,7 +555,7 @@ async fn whole_login_through_the_html_forms() {
         .post(
             &c,
             "/v1/result",
-            json!({"sid": hs.json["sid"], "code": code, "code_verifier": verifier}),
+            json!({"sid": hs.json["sid"], "code": code}),
         )
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.json);
@@ -639,171 +626,72 @@ async fn login_attempts_are_rate_limited() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
 
-/// TSR-RESULT-11: a code presented for another session of the same Consumer is burned. The
-/// model's `hardened-minus-burn` counterexample: the attacker makes the Subject's browser
-/// authorize the attacker's request; the callback lands in the Subject's own browser session,
-/// whose pending login is another session; the refused result request is captured, and
-/// without the burn the attacker redeems the code in its own browser session.
-#[tokio::test]
-async fn a_code_presented_for_another_session_is_burned() {
-    // with the burn switched off (the model's hardened-minus-burn), the attack goes through
-    let mut cfg = config(true);
-    cfg.burn_foreign_codes = false;
-    let h = Harness::build(tessera::server::Authority::builder(cfg), None);
-    let c = h.consumer(CONSUMER);
-    let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
-    let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
-    let a = h
-        .conformance_authorize(
-            attackers.json["authorize_url"].as_str().unwrap(),
-            "alice",
-            "allow",
-            None,
-        )
-        .await;
-    let k0 = query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap();
-    let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": victims.json["sid"], "code": k0, "code_verifier": v1}),
-        )
-        .await;
-    assert_eq!(r.outcome(), "400 authorization_pending");
-    let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": attackers.json["sid"], "code": k0, "code_verifier": v0}),
-        )
-        .await;
-    assert_eq!(
-        r.outcome(),
-        "200",
-        "without the burn, the attacker logs in as the Subject"
-    );
+async fn allow_code(h: &Harness, hs: &Resp) -> String {
+    let url = hs.json["authorize_url"].as_str().unwrap();
+    let a = h.conformance_authorize(url, "alice", "allow", None).await;
+    query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap()
+}
 
-    // the default: burned (TSR-RESULT-11)
+/// TSR-RESULT-12 (v1's burn, TSR-RESULT-11, withdrawn): a code presented with another
+/// session's `sid` gets the named session's answer and changes neither session. (What keeps
+/// such a code off the back channel is the Consumer's `state` check, TSR-CONSUMER-13:
+/// `impl/tests/consumer_flow_binding.rs`.)
+#[tokio::test]
+async fn a_code_presented_for_another_session_changes_nothing() {
     let h = Harness::new();
     let c = h.consumer(CONSUMER);
-    let (attackers, v0) = h.handshake(&c, &[], &["email"]).await;
-    let (victims, v1) = h.handshake(&c, &[], &["email"]).await;
-    let a = h
-        .conformance_authorize(
-            attackers.json["authorize_url"].as_str().unwrap(),
-            "alice",
-            "allow",
-            None,
-        )
-        .await;
-    let k0 = query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap();
-    // the Consumer, in the victim's browser session, presents k0 with the victim's sid
+    let (first, _) = h.handshake(&c, &[], &["email"]).await;
+    let (second, _) = h.handshake(&c, &[], &["email"]).await;
+    let k1 = allow_code(&h, &first).await;
+    // the named session is pending: its answer, and nothing else happens
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": victims.json["sid"], "code": k0, "code_verifier": v1}),
+            json!({"sid": second.json["sid"], "code": k1}),
         )
         .await;
     assert_eq!(r.outcome(), "400 authorization_pending");
-    // the attacker's redemption of k0 in its own session now fails
+    let k2 = allow_code(&h, &second).await;
+    // the named session is authorized with another code: invalid_code (TSR-RESULT-4)
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": attackers.json["sid"], "code": k0, "code_verifier": v0}),
+            json!({"sid": second.json["sid"], "code": k1}),
         )
         .await;
-    assert_eq!(r.outcome(), "400 session_revoked");
-    // the session named in the burning request is untouched (TSR-RESULT-4)
-    let b = h
-        .conformance_authorize(
-            victims.json["authorize_url"].as_str().unwrap(),
-            "alice",
-            "allow",
-            None,
-        )
-        .await;
-    let k1 = query_param(b.json["redirect"].as_str().unwrap(), "code").unwrap();
+    assert_eq!(r.outcome(), "400 invalid_code");
+    // nothing was burned: each code still redeems with its own sid
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": victims.json["sid"], "code": k1, "code_verifier": v1}),
+            json!({"sid": first.json["sid"], "code": k1}),
         )
         .await;
     assert_eq!(r.outcome(), "200");
-
-    // an unknown sid names no session: nothing is burned
-    let (hs3, v3) = h.handshake(&c, &[], &[]).await;
-    let x = h
-        .conformance_authorize(
-            hs3.json["authorize_url"].as_str().unwrap(),
-            "alice",
-            "allow",
-            None,
+    let r2 = h
+        .post(
+            &c,
+            "/v1/result",
+            json!({"sid": second.json["sid"], "code": k2}),
         )
         .await;
-    let k3 = query_param(x.json["redirect"].as_str().unwrap(), "code").unwrap();
+    assert_eq!(r2.outcome(), "200");
+    // a spent code with an active session's sid is invalid_code, and that session lives on
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": "nobody", "code": k3, "code_verifier": v3}),
+            json!({"sid": second.json["sid"], "code": k1}),
         )
         .await;
-    assert_eq!(r.outcome(), "400 unknown_session");
-    let r3 = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": hs3.json["sid"], "code": k3, "code_verifier": v3}),
-        )
-        .await;
-    assert_eq!(r3.outcome(), "200");
-    // a code already redeemed is spent, not burned: its session lives on
-    let (hs4, v4) = h.handshake(&c, &[], &[]).await;
-    let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": hs4.json["sid"], "code": k3, "code_verifier": v4}),
-        )
-        .await;
-    assert_eq!(r.outcome(), "400 authorization_pending");
+    assert_eq!(r.outcome(), "400 invalid_code");
     assert_eq!(
-        h.get(&Creds::ticket(&r3.json["ticket"]), "/v1/ticket")
+        h.get(&Creds::ticket(&r2.json["ticket"]), "/v1/ticket")
             .await
             .outcome(),
         "200"
     );
-
-    // a code of another Consumer's session burns nothing (that session is not the caller's)
-    let d = h.consumer(DELEGATE);
-    let (theirs, vd) = h.handshake(&d, &[], &["email"]).await;
-    let x = h
-        .conformance_authorize(
-            theirs.json["authorize_url"].as_str().unwrap(),
-            "alice",
-            "allow",
-            None,
-        )
-        .await;
-    let kd = query_param(x.json["redirect"].as_str().unwrap(), "code").unwrap();
-    let r = h
-        .post(
-            &c,
-            "/v1/result",
-            json!({"sid": victims.json["sid"], "code": kd, "code_verifier": v1}),
-        )
-        .await;
-    assert_eq!(r.outcome(), "400 invalid_code");
-    let r = h
-        .post(
-            &d,
-            "/v1/result",
-            json!({"sid": theirs.json["sid"], "code": kd, "code_verifier": vd}),
-        )
-        .await;
-    assert_eq!(r.outcome(), "200");
 }

@@ -40,10 +40,10 @@ fn a_whole_login_logs_no_secret() {
             let c = h.consumer(CONSUMER);
             secrets.push(c.key.clone());
             secrets.push(h.password("alice"));
-            let (hs, verifier) = h.handshake(&c, &["staff"], &["email"]).await;
+            let (hs, state) = h.handshake(&c, &["staff"], &["email"]).await;
             let url = hs.json["authorize_url"].as_str().unwrap().to_owned();
             secrets.push(query_param(&url, "request").unwrap());
-            secrets.push(verifier.clone());
+            secrets.push(state.clone());
             let sid = hs.json["sid"].as_str().unwrap().to_owned();
             secrets.push(sid.clone());
             let cb =
@@ -51,11 +51,7 @@ fn a_whole_login_logs_no_secret() {
             let code = query_param(&cb, "code").unwrap();
             secrets.push(code.clone());
             let r = h
-                .post(
-                    &c,
-                    "/v1/result",
-                    json!({"sid": sid, "code": code, "code_verifier": verifier}),
-                )
+                .post(&c, "/v1/result", json!({"sid": sid, "code": code}))
                 .await;
             let t = r.json["ticket"].clone();
             secrets.push(t["id"].as_str().unwrap().to_owned());

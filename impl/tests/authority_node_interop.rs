@@ -130,9 +130,8 @@ async fn node_hawk_client_against_the_authority() {
     let mut f = Failures::default();
 
     // Consumer credentials with a payload: handshake
-    let (_, challenge) = h.verifier();
     let hs_body = json!({"redirect_uri": REDIRECT, "grants": ["staff"], "scopes": ["email"],
-                         "code_challenge": challenge, "code_challenge_method": "S256"});
+                         "state": h.state()});
     let (status, body, verdict, _) =
         node_call(&h, &c, "POST", "/v1/handshake", Some(&hs_body), now).await;
     f.check("node-signed handshake", status, StatusCode::OK);

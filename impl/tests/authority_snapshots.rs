@@ -15,7 +15,7 @@ async fn wire_snapshots() {
     let m = h.plain("GET", "/.well-known/tessera-authority", None).await;
     insta::assert_yaml_snapshot!("metadata", m.json);
 
-    let (hs, verifier) = h
+    let (hs, state) = h
         .handshake(&c, &["admin", "staff"], &["email", "profile"])
         .await;
     let mut hs_json = hs.json.clone();
@@ -39,14 +39,18 @@ async fn wire_snapshots() {
         )
         .await;
     insta::assert_yaml_snapshot!("conformance_authorize", a.json, {
-        ".redirect" => "https://consumer.example/callback?code=[code]&iss=http%3A%2F%2F127.0.0.1%3A7700",
+        ".redirect" => insta::dynamic_redaction(move |v, _| {
+            let s = v.as_str().unwrap_or_default();
+            assert_eq!(query_param(s, "state").as_deref(), Some(state.as_str()), "TSR-CALLBACK-5");
+            "https://consumer.example/callback?code=[code]&state=[state]&iss=http%3A%2F%2F127.0.0.1%3A7700"
+        }),
     });
     let code = query_param(a.json["redirect"].as_str().unwrap(), "code").unwrap();
     let r = h
         .post(
             &c,
             "/v1/result",
-            json!({"sid": hs.json["sid"], "code": code, "code_verifier": verifier}),
+            json!({"sid": hs.json["sid"], "code": code}),
         )
         .await;
     let mut rj = r.json.clone();
@@ -76,7 +80,7 @@ async fn wire_snapshots() {
             h.post(
                 &c,
                 "/v1/result",
-                json!({"sid": hs.json["sid"], "code": code, "code_verifier": verifier}),
+                json!({"sid": hs.json["sid"], "code": code}),
             )
             .await,
         ),

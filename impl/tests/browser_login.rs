@@ -277,27 +277,30 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     );
 
     // 2. Mix-up: the victim has started a login (is on the Authority's page) and receives a
-    //    callback naming another issuer. spec TSR-CONSUMER-4.
+    //    callback naming another issuer. Its state is not the victim's (the attacker never sees
+    //    that), so it is refused before the issuer is even compared (TSR-CONSUMER-13; the
+    //    issuer check, TSR-CONSUMER-4, is exercised with the right state in
+    //    consumer_negative.rs).
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(&c, "#login").await;
     fill(&c, "input[name=username]", "").await; // on the Authority's sign-in page
     let forged = format!(
-        "{}/callback?code=attackers-code&iss=https%3A%2F%2Fevil.example",
+        "{}/callback?code=attackers-code&state=attackers-state-0123456&iss=https%3A%2F%2Fevil.example",
         d.consumer_url
     );
     c.goto(&forged).await.unwrap();
-    assert_eq!(text(&c, "#reason").await, "issuer_mismatch");
-    screenshot(&c, "issuer-mismatch").await;
-    assert!(text(&c, "#message").await.contains("different Authority"));
+    assert_eq!(text(&c, "#reason").await, "no_pending_login");
+    screenshot(&c, "foreign-state").await;
 
     // 3. Session swap: the victim starts again and gets the attacker's real callback (right
-    //    issuer, the attacker's code): the code is not for the victim's session, the Authority
-    //    refuses the result, and the victim is not logged in as the attacker.
+    //    issuer, the attacker's code and state): the state names none of the victim's pending
+    //    logins, so the Consumer refuses it without a request (TSR-CONSUMER-13), and the victim
+    //    is not logged in as the attacker.
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(&c, "#login").await;
     fill(&c, "input[name=username]", "").await;
     c.goto(&attackers_callback).await.unwrap();
-    assert_eq!(text(&c, "#reason").await, "authority");
+    assert_eq!(text(&c, "#reason").await, "no_pending_login");
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     assert!(c.source().await.unwrap().contains("You are not logged in"));
 

@@ -105,9 +105,20 @@ async fn a_consumer_with_two_authorities_refuses_a_callback_from_the_other_one()
     );
     let params_b = CallbackParams::from_query(cb_b.split_once('?').unwrap().1).unwrap();
 
-    // B's callback in the flow started with A.
+    // B's callback in the flow started with A: B's state is not A's flow (TSR-CONSUMER-13).
     let e = c
         .complete_login(Some(at_a.pending.clone()), &params_b)
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::NoPendingLogin), "{e:?}");
+    // Even with A's flow's state (as an Authority that learnt it would echo it), B's issuer is
+    // refused (TSR-CONSUMER-4).
+    let forged = CallbackParams {
+        state: Some(at_a.pending.state.clone()),
+        ..params_b.clone()
+    };
+    let e = c
+        .complete_login(Some(at_a.pending.clone()), &forged)
         .await
         .unwrap_err();
     assert!(

@@ -52,7 +52,7 @@ async fn a_login_through_the_web_integration_and_what_the_callback_sends_back() 
     let callback = browser
         .authorize(&authorize, &d.username, &d.password, "allow")
         .await;
-    // spec TSR-CALLBACK-3 seen from here: only code and iss, no sid.
+    // spec TSR-CALLBACK-3 seen from here: only code, state and iss, no sid.
     assert!(
         callback.starts_with(&format!("{}/callback?code=", d.consumer_url)),
         "{callback}"
@@ -206,7 +206,13 @@ async fn a_callback_with_a_wrong_or_missing_iss_is_refused_without_a_request() {
         code: code.clone(),
         error: None,
         iss: Some("https://evil.example".into()),
+        state: query_param(&cb, "state"),
     };
+    assert_eq!(
+        wrong.state.as_ref(),
+        Some(&start.pending.state),
+        "TSR-CALLBACK-5"
+    );
     let e = c
         .complete_login(Some(start.pending.clone()), &wrong)
         .await
@@ -308,12 +314,13 @@ async fn a_callback_in_a_browser_session_that_did_not_start_the_flow_is_refused(
         .unwrap_err();
     assert!(matches!(e, Error::NoPendingLogin), "{e:?}");
 
-    // Session swapping: the victim has a login of their own pending; the attacker's code is
-    // not for the victim's sid, so the Authority refuses it — the victim is not logged in as
-    // mallory.
+    // Session swapping: the victim has a login of their own pending; the attacker's callback
+    // carries the attacker's state, which is not one of the victim's pending logins, so the
+    // Consumer refuses it before any request (TSR-CONSUMER-13) — the victim is not logged in
+    // as mallory, and the victim's own login is still pending (TSR-CONSUMER-6).
     let _ = begin(&d, &victim).await;
     let r = deliver(&victim, &attackers_callback).await;
-    assert_eq!(reason(&r).as_deref(), Some("authority"));
+    assert_eq!(reason(&r).as_deref(), Some("no_pending_login"));
     assert!(victim
         .get(&absolute(&d, "/"))
         .await
@@ -360,18 +367,20 @@ async fn a_replayed_callback_is_refused() {
     let start = c.begin_login(None).await.unwrap();
     let store = tessera::consumer::MemoryPendingStore::default();
     use tessera::consumer::PendingStore as _;
+    let state = start.pending.state.clone();
     store.put("browser-1", start.pending);
     let bad = CallbackParams {
         code: Some("x".into()),
         error: None,
         iss: Some("https://evil.example".into()),
+        state: Some(state.clone()),
     };
     assert!(c
-        .complete_login(store.take("browser-1"), &bad)
+        .complete_login(store.take("browser-1", &state), &bad)
         .await
         .is_err());
     let e = c
-        .complete_login(store.take("browser-1"), &bad)
+        .complete_login(store.take("browser-1", &state), &bad)
         .await
         .unwrap_err();
     assert!(matches!(e, Error::NoPendingLogin));
@@ -405,6 +414,7 @@ async fn a_denial_is_checked_like_a_success_and_reported() {
         code: None,
         error: Some("access_denied".into()),
         iss: Some("https://evil.example".into()),
+        state: Some(start.pending.state.clone()),
     };
     assert!(matches!(
         c.complete_login(Some(start.pending.clone()), &denied).await,
@@ -437,6 +447,9 @@ enum Tamper {
     Tsm,
     /// Nothing altered; request bodies recorded.
     Record,
+    /// The first request to the path is recorded and answered `502` without reaching the
+    /// Authority (a refused or indefinitely delayed back-channel request); later ones pass.
+    RefuseFirst,
 }
 
 struct Proxy {
@@ -479,6 +492,14 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     .to_owned(),
                 String::from_utf8_lossy(&body).into_owned(),
             ));
+            if tamper == Tamper::RefuseFirst
+                && path == only_path
+                && h.fetch_add(1, Ordering::SeqCst) == 0
+            {
+                let mut resp = axum::response::Response::new(axum::body::Body::empty());
+                *resp.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
+                return resp;
+            }
             let mut rb = upstream.request(method, &uri).body(body.to_vec());
             for (k, v) in &headers {
                 if k != "host" && k != "proxy-connection" {
@@ -489,7 +510,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
             let status = r.status();
             let mut out_headers = r.headers().clone();
             let mut out = r.bytes().await.unwrap().to_vec();
-            if path == only_path {
+            if path == only_path && tamper != Tamper::RefuseFirst {
                 h.fetch_add(1, Ordering::SeqCst);
                 match tamper {
                     Tamper::Body => {
@@ -510,7 +531,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     Tamper::Strip => {
                         out_headers.remove("server-authorization");
                     }
-                    Tamper::Record => {}
+                    Tamper::Record | Tamper::RefuseFirst => {}
                     Tamper::Tsm => {
                         if let Some(w) = out_headers.get("www-authenticate") {
                             let s = w.to_str().unwrap().replace("tsm=\"", "tsm=\"AAAA");
@@ -739,19 +760,21 @@ async fn an_expired_ticket_is_refreshed_and_an_expired_session_logs_out() {
     d.stop().await;
 }
 
-/// spec TSR-CONSUMER-1, TSR-CONSUMER-5, TSR-HAWK-14, as seen on the wire: the handshake carries
-/// only the S256 challenge of a 256-bit verifier, the result request the verifier and the
-/// pending sid, each Hawk-signed with the Consumer's id; Subject data requests are signed with
-/// the ticket and carry its `app`.
+/// spec TSR-CONSUMER-13, TSR-CONSUMER-5, TSR-HAWK-14, as seen on the wire: the handshake
+/// carries a fresh 128-bit `state` (and no PKCE member), the result request exactly the pending
+/// sid and the code, each Hawk-signed with the Consumer's id; Subject data requests are signed
+/// with the ticket and carry its `app`.
 #[tokio::test]
-async fn on_the_wire_the_verifier_goes_only_to_the_result_request() {
+async fn on_the_wire_the_handshake_carries_state_and_the_result_only_sid_and_code() {
     let d = start().await;
     let p = proxy(Tamper::Record, "/none").await;
     let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
     let start = c.begin_login(None).await.unwrap();
-    let verifier = start.pending.verifier.clone();
+    let other = c.begin_login(None).await.unwrap();
+    let state = start.pending.state.clone();
     let sid = start.pending.sid.clone();
-    assert_eq!(verifier.len(), 43, "32 random bytes");
+    assert_eq!(state.len(), 22, "16 random bytes");
+    assert_ne!(state, other.pending.state, "fresh per login");
     assert!(
         !start.authorize_url.contains(&sid),
         "no sid in the browser's URL"
@@ -759,6 +782,7 @@ async fn on_the_wire_the_verifier_goes_only_to_the_result_request() {
     let cb = Agent::new()
         .authorize(&start.authorize_url, &d.username, &d.password, "allow")
         .await;
+    assert_eq!(query_param(&cb, "state").as_deref(), Some(state.as_str()));
     let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
     let login = c
         .complete_login(Some(start.pending), &params)
@@ -767,27 +791,188 @@ async fn on_the_wire_the_verifier_goes_only_to_the_result_request() {
     c.subject_data(&login).await.unwrap();
     let seen = p.seen.lock().unwrap().clone();
     let paths: Vec<&str> = seen.iter().map(|(p, _, _)| p.as_str()).collect();
-    assert_eq!(paths, ["/v1/handshake", "/v1/result", "/v1/subject"]);
+    assert_eq!(
+        paths,
+        [
+            "/v1/handshake",
+            "/v1/handshake",
+            "/v1/result",
+            "/v1/subject"
+        ]
+    );
     let (_, auth, hs) = &seen[0];
     let hs: serde_json::Value = serde_json::from_str(hs).unwrap();
-    assert_eq!(
-        hs["code_challenge"],
-        tessera::pkce::challenge(&verifier).as_str()
-    );
-    assert_eq!(hs["code_challenge_method"], "S256");
-    assert!(
-        !seen[0].2.contains(&verifier),
-        "no verifier in the handshake"
-    );
+    assert_eq!(hs["state"], state.as_str());
+    let mut members: Vec<&String> = hs.as_object().unwrap().keys().collect();
+    members.sort();
+    assert_eq!(members, ["grants", "redirect_uri", "scopes", "state"]);
     assert!(auth.starts_with("Hawk id=\"demo-consumer\"") && !auth.contains(&d.registration.key));
-    let (_, auth, res) = &seen[1];
+    let (_, auth, res) = &seen[2];
     let res: serde_json::Value = serde_json::from_str(res).unwrap();
-    assert_eq!(res["code_verifier"], verifier.as_str());
-    assert_eq!(res["sid"], sid.as_str());
+    assert_eq!(
+        res,
+        serde_json::json!({"sid": sid, "code": params.code.unwrap()})
+    );
     assert!(auth.starts_with("Hawk id=\"demo-consumer\""));
-    let (_, auth, _) = &seen[2];
+    let (_, auth, _) = &seen[3];
     assert!(auth.contains(&format!("id=\"{}\"", login.ticket.id)));
     assert!(auth.contains("app=\"demo-consumer\""));
     assert!(!auth.contains(&login.ticket.key));
+    d.stop().await;
+}
+
+/// The fixation race of spec 9.2, against the real Authority and the real Consumer library:
+/// the attacker starts a login, has the victim allow it, and the callback (the attacker's code
+/// and state) lands in the victim's browser session, which has a pending login of its own.
+/// The network refuses (or delays forever) the Consumer's back-channel request and hands a copy
+/// to the attacker, who redeems the code in its own flow.
+///
+/// v1.1 (TSR-CONSUMER-13): the Consumer refuses the foreign state locally, so no result request
+/// is sent and there is nothing to capture. The v1 behaviour (no state check: the code went out
+/// with the victim's `sid`) is reproduced by handing the library the victim's pending login
+/// with the callback's state rewritten to match: the refused request is captured, v1's burn
+/// (TSR-RESULT-11) never runs because the request never reached the Authority, and the
+/// attacker is logged in as the victim.
+#[tokio::test]
+async fn the_fixation_race_is_refused_before_the_back_channel() {
+    use tessera::consumer::PendingStore as _;
+    let d = start().await;
+    let p = proxy(Tamper::RefuseFirst, "/v1/result").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let store = tessera::consumer::MemoryPendingStore::default();
+    let results = |p: &Proxy| {
+        p.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|(path, _, _)| path == "/v1/result")
+            .map(|(_, _, body)| serde_json::from_str::<serde_json::Value>(body).unwrap())
+            .collect::<Vec<_>>()
+    };
+
+    // The attacker's flow, in the attacker's browser session at the Consumer.
+    let attackers = c.begin_login(None).await.unwrap();
+    let attackers_state = attackers.pending.state.clone();
+    store.put("attacker-browser", attackers.pending);
+    // The victim's own flow, pending in the victim's browser session.
+    let victims = c.begin_login(None).await.unwrap();
+    let victims_state = victims.pending.state.clone();
+    store.put("victim-browser", victims.pending.clone());
+    // The victim is made to open the attacker's authorize URL, and allows.
+    let victim = Agent::new();
+    let cb = victim
+        .authorize(&attackers.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
+    assert_eq!(params.state.as_deref(), Some(attackers_state.as_str()));
+
+    // v1.1: the callback arrives in the victim's browser session; its state names none of
+    // that session's pending logins, so nothing is taken and nothing is sent.
+    let taken = store.take("victim-browser", params.state.as_deref().unwrap());
+    assert!(taken.is_none());
+    let e = c.complete_login(taken, &params).await.unwrap_err();
+    assert!(matches!(e, Error::NoPendingLogin), "{e:?}");
+    assert!(
+        results(&p).is_empty(),
+        "no result request left the Consumer"
+    );
+    assert_eq!(p.hits.load(Ordering::SeqCst), 0);
+
+    // v1 behaviour: the code goes out with the victim's sid; the network refuses it and the
+    // attacker captures it.
+    let v1_callback = CallbackParams {
+        state: Some(victims_state.clone()),
+        ..params.clone()
+    };
+    let e = c
+        .complete_login(store.take("victim-browser", &victims_state), &v1_callback)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, Error::ServerAuthorizationMissing { status: 502 }),
+        "{e:?}"
+    );
+    let captured = results(&p);
+    assert_eq!(captured.len(), 1);
+    assert_eq!(captured[0]["sid"], victims.pending.sid.as_str());
+    let stolen_code = captured[0]["code"].as_str().unwrap().to_owned();
+    // The attacker completes its own flow with the captured code, in its own browser session.
+    let replay = CallbackParams {
+        code: Some(stolen_code),
+        error: None,
+        iss: Some(d.issuer.clone()),
+        state: Some(attackers_state.clone()),
+    };
+    let stolen = c
+        .complete_login(store.take("attacker-browser", &attackers_state), &replay)
+        .await
+        .expect("under v1 behaviour the captured code logs the attacker in");
+    // ... as the victim: the same Subject as the victim's own honest login.
+    let honest = c.begin_login(None).await.unwrap();
+    let cb = Agent::new()
+        .authorize(&honest.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let own = c
+        .complete_login(
+            Some(honest.pending),
+            &CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stolen.subject_id(), own.subject_id());
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-13: one browser session, two tabs, two logins started one after the
+/// other; both callbacks complete (in either order), and a forged callback in between cancels
+/// neither (TSR-CONSUMER-6).
+#[tokio::test]
+async fn two_tabs_both_log_in() {
+    let d = start().await;
+    d.add_subject("mallory", "mallory-password").unwrap();
+    let browser = Agent::new();
+    let first = begin(&d, &browser).await;
+    let second = begin(&d, &browser).await;
+    assert_ne!(first, second);
+    // Each tab at the Authority (the browser shares its cookies, as tabs do).
+    let cb1 = browser
+        .authorize(&first, &d.username, &d.password, "allow")
+        .await;
+    let cb2 = browser
+        .authorize(&second, &d.username, &d.password, "allow")
+        .await;
+    assert_ne!(query_param(&cb1, "state"), query_param(&cb2, "state"));
+    // A forged callback (someone else's flow) arrives first: refused, both logins survive.
+    let attacker = Agent::new();
+    let a = begin(&d, &attacker).await;
+    let foreign = attacker
+        .authorize(&a, "mallory", "mallory-password", "allow")
+        .await;
+    assert_eq!(
+        reason(&deliver(&browser, &foreign).await).as_deref(),
+        Some("no_pending_login")
+    );
+    // The second tab completes first, then the first tab.
+    let r = deliver(&browser, &cb2).await;
+    assert_eq!(
+        r.location().as_deref(),
+        Some("/"),
+        "second tab: {:?}",
+        reason(&r)
+    );
+    let r = deliver(&browser, &cb1).await;
+    assert_eq!(
+        r.location().as_deref(),
+        Some("/"),
+        "first tab: {:?}",
+        reason(&r)
+    );
+    let home = browser.get(&absolute(&d, "/")).await;
+    assert!(home.body.contains("You are logged in"), "{}", home.body);
+    // Each callback was used once.
+    assert_eq!(
+        reason(&deliver(&browser, &cb1).await).as_deref(),
+        Some("no_pending_login")
+    );
     d.stop().await;
 }

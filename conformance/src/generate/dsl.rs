@@ -135,7 +135,8 @@ pub fn outcome(expect: &Expect, count: usize) -> Outcome {
     }
 }
 
-/// A handshake body for Consumer `who` with PKCE label `tag`.
+/// A handshake body for Consumer `who` for login `tag`, with a fresh `state` (spec
+/// TSR-HANDSHAKE-7) that the callback must echo (TSR-CALLBACK-5).
 pub fn handshake_body(who: &str, tag: &str) -> Value {
     let (redirect, grants, scopes) = if who == D {
         (D_REDIRECT, json!(["staff"]), json!(["email"]))
@@ -150,9 +151,13 @@ pub fn handshake_body(who: &str, tag: &str) -> Value {
         "redirect_uri": redirect,
         "grants": grants,
         "scopes": scopes,
-        "code_challenge": format!("$challenge:{tag}"),
-        "code_challenge_method": "S256",
+        "state": state_of(tag),
     })
+}
+
+/// The `state` symbol of login `tag`.
+pub fn state_of(tag: &str) -> String {
+    format!("$random:state{tag}")
 }
 
 /// `POST /v1/handshake` by `who`, binding `sid{tag}` and `authz{tag}`.
@@ -180,6 +185,7 @@ pub fn allow_as(tag: &str, user: &str, scopes: Option<Vec<&str>>) -> Step {
         scopes: scopes.map(|s| s.into_iter().map(String::from).collect()),
         expect: Expect::ok()
             .with("/query/iss", json!("$issuer"))
+            .with("/query/state", json!(state_of(tag)))
             .bind(&format!("code{tag}"), "/query/code"),
         note: None,
     })
@@ -198,6 +204,7 @@ pub fn deny(tag: &str) -> Step {
         expect: Expect::ok()
             .with("/query/error", json!("access_denied"))
             .with("/query/iss", json!("$issuer"))
+            .with("/query/state", json!(state_of(tag)))
             .without("/query/code"),
         note: None,
     })
@@ -207,7 +214,6 @@ pub fn result_body(tag: &str) -> Value {
     json!({
         "sid": format!("$sid{tag}"),
         "code": format!("$code{tag}"),
-        "code_verifier": format!("$verifier:{tag}"),
     })
 }
 

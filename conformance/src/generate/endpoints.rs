@@ -345,46 +345,46 @@ pub fn handshakes() -> Vec<Vector> {
     ));
     for (id, k, v, title, reqs) in [
         (
-            "pkce-plain",
+            "state-short",
+            "state",
+            json!("abcdefghijabcdefghij1"),
+            "a 21-character state",
+            &["TSR-HANDSHAKE-7"][..],
+        ),
+        (
+            "state-long",
+            "state",
+            json!("a".repeat(129)),
+            "a 129-character state",
+            &["TSR-HANDSHAKE-7"],
+        ),
+        (
+            "state-not-base64url",
+            "state",
+            json!("abcdefghijabcdefghij+="),
+            "a state with '+' and '='",
+            &["TSR-HANDSHAKE-7"],
+        ),
+        (
+            "state-not-string",
+            "state",
+            json!(12345),
+            "a state that is a number",
+            &["TSR-HANDSHAKE-7", "TSR-CONV-3"],
+        ),
+        (
+            "pkce-challenge-withdrawn",
+            "code_challenge",
+            json!("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
+            "a v1 code_challenge member (PKCE withdrawn, now unknown)",
+            &["TSR-HANDSHAKE-3", "TSR-CONV-3"],
+        ),
+        (
+            "pkce-method-withdrawn",
             "code_challenge_method",
-            json!("plain"),
-            "the plain PKCE method",
-            &["TSR-HANDSHAKE-3"][..],
-        ),
-        (
-            "pkce-lowercase-method",
-            "code_challenge_method",
-            json!("s256"),
-            "code_challenge_method s256 in lower case",
-            &["TSR-HANDSHAKE-3"],
-        ),
-        (
-            "challenge-short",
-            "code_challenge",
-            json!("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"),
-            "a 42-character challenge",
-            &["TSR-HANDSHAKE-3"],
-        ),
-        (
-            "challenge-long",
-            "code_challenge",
-            json!("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cMM"),
-            "a 44-character challenge",
-            &["TSR-HANDSHAKE-3"],
-        ),
-        (
-            "challenge-padded",
-            "code_challenge",
-            json!("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c="),
-            "a challenge with base64 padding",
-            &["TSR-HANDSHAKE-3"],
-        ),
-        (
-            "challenge-not-base64url",
-            "code_challenge",
-            json!("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"),
-            "a challenge with a '+'",
-            &["TSR-HANDSHAKE-3"],
+            json!("S256"),
+            "a v1 code_challenge_method member (PKCE withdrawn, now unknown)",
+            &["TSR-HANDSHAKE-3", "TSR-CONV-3"],
         ),
         (
             "name-uppercase",
@@ -531,7 +531,7 @@ pub fn results() -> Vec<Vector> {
             handshake("1"),
             allow("1"),
             res(
-                json!({"sid": "$random:s", "code": "$random:c", "code_verifier": "$verifier:1"}),
+                json!({"sid": "$random:s", "code": "$random:c"}),
                 err("unknown_session"),
             ),
             redeem("1"),
@@ -573,33 +573,16 @@ pub fn results() -> Vec<Vector> {
         ],
     ));
     out.push(err_vector(
-        "result.wrong-verifier",
-        "invalid_verifier",
-        "a verifier that does not match is 400 invalid_verifier, and the code stays unredeemed",
-        &["TSR-RESULT-6", "TSR-CONV-7"],
+        "result.verifier-withdrawn",
+        "invalid_request",
+        "a v1 result request with code_verifier is 400 invalid_request (PKCE withdrawn), and the code stays unredeemed",
+        &["TSR-RESULT-6", "TSR-CONV-3", "TSR-CONV-7"],
         vec![
             handshake("1"),
             allow("1"),
             res(
-                json!({"sid": "$sid1", "code": "$code1", "code_verifier": "$verifier:other"}),
-                err("invalid_verifier"),
-            ),
-            redeem("1"),
-        ],
-    ));
-    out.push(err_vector("result.malformed-verifier", "invalid_verifier", "a verifier of 42 characters is 400 invalid_verifier", &["TSR-RESULT-6"],
-        vec![handshake("1"), allow("1"), res(json!({"sid": "$sid1", "code": "$code1", "code_verifier": "abcdefghijabcdefghijabcdefghijabcdefghij12"}), err("invalid_verifier")), redeem("1")]));
-    out.push(err_vector(
-        "result.verifier-bad-chars",
-        "invalid_verifier",
-        "a verifier with a character outside [A-Za-z0-9._~-] is 400 invalid_verifier",
-        &["TSR-RESULT-6"],
-        vec![
-            handshake("1"),
-            allow("1"),
-            res(
-                json!({"sid": "$sid1", "code": "$code1", "code_verifier": "${verifier:1}!"}),
-                err("invalid_verifier"),
+                json!({"sid": "$sid1", "code": "$code1", "code_verifier": "$random:v"}),
+                err("invalid_request"),
             ),
             redeem("1"),
         ],
@@ -613,7 +596,7 @@ pub fn results() -> Vec<Vector> {
             handshake("1"),
             allow("1"),
             res(
-                json!({"sid": "$sid1", "code": "$random:c", "code_verifier": "$verifier:1"}),
+                json!({"sid": "$sid1", "code": "$random:c"}),
                 err("invalid_code"),
             ),
             redeem("1"),
@@ -1376,8 +1359,8 @@ pub fn tickets() -> Vec<Vector> {
 
 pub fn misc() -> Vec<Vector> {
     let mut out = Vec::new();
-    out.push(req_vector("metadata.document", "the metadata names the issuer, endpoints under it, skew, S256, grants, scopes, TTLs and conformance mode",
-        &["TSR-META-1", "TSR-META-2", "TSR-CONF-2", "TSR-CONV-13"],
+    out.push(req_vector("metadata.document", "the metadata names the issuer, endpoints under it, skew, grants, scopes, TTLs, conformance mode and protocol version 1.1",
+        &["TSR-META-1", "TSR-META-2", "TSR-META-3", "TSR-CONF-2", "TSR-CONV-13"],
         vec![step(get(Actor::Anonymous, "/.well-known/tessera-authority", Expect::ok()
             .with("/issuer", json!("$issuer"))
             .with("/handshake_endpoint", json!("${issuer}/v1/handshake"))
@@ -1389,7 +1372,7 @@ pub fn misc() -> Vec<Vector> {
             .with("/hawk/timestamp_skew_seconds", json!({"$le": 300}))
                     .with("/hawk/version", json!("1.1"))
                     .with("/hawk/algorithms", json!(["sha256"]))
-            .with("/code_challenge_methods_supported", json!(["S256"]))
+            .with("/protocol_version", json!("1.1"))
             .with("/grants_supported", json!({"$type": "array"}))
             .with("/scopes_supported", json!({"$type": "array"}))
             .with("/ttl/code", json!({"$le": 600}))
@@ -1417,11 +1400,11 @@ pub fn misc() -> Vec<Vector> {
             err("method_not_allowed"),
         ))],
     ));
-    out.push(req_vector("errors.no-secrets-in-description", "an error description does not echo the sid, code or verifier sent", &["TSR-ERROR-2", "TSR-CONV-11"],
+    out.push(req_vector("errors.no-secrets-in-description", "an error description does not echo the sid or code sent", &["TSR-ERROR-2", "TSR-CONV-11"],
         vec![handshake("1"), allow("1"),
-            step(post(consumer(C), "/v1/result", json!({"sid": "$sid1", "code": "$code1", "code_verifier": "$verifier:wrong"}), err("invalid_verifier")
-                .with("/error_description", json!({"$all": [{"$not_contains": "$sid1"}, {"$not_contains": "$code1"}, {"$not_contains": "$verifier:wrong"}]})))),
-            step(post(consumer(C), "/v1/result", json!({"sid": "$sid1", "code": {"secret": "$code1"}, "code_verifier": "$verifier:1"}), err("invalid_request")
+            step(post(consumer(C), "/v1/result", json!({"sid": "$sid1", "code": "$random:wrong"}), err("invalid_code")
+                .with("/error_description", json!({"$all": [{"$not_contains": "$sid1"}, {"$not_contains": "$random:wrong"}]})))),
+            step(post(consumer(C), "/v1/result", json!({"sid": "$sid1", "code": {"secret": "$code1"}}), err("invalid_request")
                 .with("/error_description", json!({"$not_contains": "$code1"}))))]));
     // conformance mode (appendix A)
     let clock = |body: Value, expect: Expect| {
@@ -1581,11 +1564,13 @@ pub fn misc() -> Vec<Vector> {
     ));
     out.push(req_vector(
         "callback.shape",
-        "the callback goes to the registered redirect_uri with only code and iss",
+        "the callback goes to the registered redirect_uri with only code, the handshake's state and iss",
         &[
             "TSR-CALLBACK-1",
             "TSR-CALLBACK-2",
             "TSR-CALLBACK-3",
+            "TSR-CALLBACK-5",
+            "TSR-HANDSHAKE-7",
             "TSR-CONV-9",
         ],
         vec![
@@ -1600,7 +1585,10 @@ pub fn misc() -> Vec<Vector> {
                         "/redirect",
                         json!({"$prefix": format!("{C_REDIRECT}?code=")}),
                     )
-                    .with("/query", json!({"code": {"$len": 43}, "iss": "$issuer"}))
+                    .with(
+                        "/query",
+                        json!({"code": {"$len": 43}, "state": state_of("1"), "iss": "$issuer"}),
+                    )
                     .with("/redirect", json!({"$not_contains": "$sid1"})),
                 note: None,
             }),
@@ -1619,14 +1607,14 @@ pub fn misc() -> Vec<Vector> {
                 scopes: None,
                 expect: Expect::ok().with(
                     "/query",
-                    json!({"error": "access_denied", "iss": "$issuer"}),
+                    json!({"error": "access_denied", "state": state_of("1"), "iss": "$issuer"}),
                 ),
                 note: None,
             }),
             step(post(
                 consumer(C),
                 "/v1/result",
-                json!({"sid": "$sid1", "code": "$random:c", "code_verifier": "$verifier:1"}),
+                json!({"sid": "$sid1", "code": "$random:c"}),
                 err("access_denied"),
             )),
         ],

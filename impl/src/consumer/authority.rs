@@ -46,7 +46,7 @@ impl Endpoints {
     ///
     /// spec TSR-META-1: the document's `issuer` must equal the URL it came from less the
     /// well-known path, and every endpoint must lie under the issuer. The Authority must offer
-    /// PKCE S256 and Hawk sha256.
+    /// protocol version 1.1 and Hawk sha256.
     pub fn from_metadata(expected_issuer: &str, m: &Metadata) -> Result<Self> {
         let expected = check_issuer(expected_issuer)?;
         // spec TSR-META-1: exact string equality, no normalisation.
@@ -67,12 +67,17 @@ impl Endpoints {
                 )))
             }
         };
-        if !m
-            .code_challenge_methods_supported
-            .iter()
-            .any(|x| x == "S256")
-        {
-            return Err(Error::MetadataInvalid("S256 PKCE is not supported".into()));
+        // spec TSR-META-3: a v1 Authority neither takes nor echoes `state`.
+        if m.protocol_version != crate::PROTOCOL_VERSION {
+            return Err(Error::MetadataInvalid(format!(
+                "protocol_version {:?} is not {}",
+                m.protocol_version
+                    .chars()
+                    .filter(char::is_ascii_graphic)
+                    .take(20)
+                    .collect::<String>(),
+                crate::PROTOCOL_VERSION
+            )));
         }
         if !m.hawk.algorithms.iter().any(|x| x == "sha256") {
             return Err(Error::MetadataInvalid(
@@ -230,7 +235,6 @@ mod tests {
                 algorithms: vec!["sha256".into()],
                 timestamp_skew_seconds: 60,
             },
-            code_challenge_methods_supported: vec!["S256".into()],
             grants_supported: vec![],
             scopes_supported: vec![],
             ttl: crate::wire::TtlMetadata {
@@ -241,6 +245,7 @@ mod tests {
                 ticket: 3_600,
             },
             conformance_mode: false,
+            protocol_version: "1.1".into(),
         }
     }
 
@@ -259,7 +264,8 @@ mod tests {
             Err(Error::MetadataInvalid(_))
         ));
         let mut m = metadata(i);
-        m.code_challenge_methods_supported = vec!["plain".into()];
+        // spec TSR-META-3: a v1 Authority would neither take nor echo `state`
+        m.protocol_version = "1".into();
         assert!(matches!(
             Endpoints::from_metadata(i, &m),
             Err(Error::MetadataInvalid(_))

@@ -20,6 +20,9 @@ use std::time::Duration;
 
 const JSON: &str = "application/json";
 
+/// Bytes of randomness in a `state` (spec TSR-CONSUMER-13: at least 128 bits).
+const STATE_BYTES: usize = 16;
+
 /// A logged-in Subject as this Consumer knows it: identify it by [`Login::subject_id`], the pair
 /// (issuer, `sub`), never by `sub` alone (spec TSR-CONSUMER-10).
 ///
@@ -96,6 +99,8 @@ pub struct CallbackParams {
     pub error: Option<String>,
     /// The issuer that sent the browser here (spec TSR-CALLBACK-2).
     pub iss: Option<String>,
+    /// The `state` of the login this callback answers (spec TSR-CALLBACK-5).
+    pub state: Option<String>,
 }
 
 impl CallbackParams {
@@ -108,6 +113,7 @@ impl CallbackParams {
                 "code" => &mut p.code,
                 "error" => &mut p.error,
                 "iss" => &mut p.iss,
+                "state" => &mut p.state,
                 _ => continue,
             };
             if slot.is_some() {
@@ -195,7 +201,7 @@ impl Consumer {
         })
     }
 
-    /// Uses `rng` for PKCE verifiers and Hawk nonces (tests pass a seeded one).
+    /// Uses `rng` for `state` values and Hawk nonces (tests pass a seeded one).
     #[must_use]
     pub fn with_random(mut self, rng: Arc<dyn Random>) -> Self {
         self.rng = rng;
@@ -286,8 +292,8 @@ impl Consumer {
     // ---------------------------------------------------------------------------------------
     // Login
 
-    /// Starts a login with the Authority `issuer` (or the default one): a fresh PKCE verifier
-    /// (spec TSR-CONSUMER-1), a Hawk-signed handshake sending only its S256 challenge.
+    /// Starts a login with the Authority `issuer` (or the default one): a fresh 128-bit `state`
+    /// (spec TSR-CONSUMER-13) sent in a Hawk-signed handshake (TSR-HANDSHAKE-7).
     ///
     /// Keep the returned [`LoginStart::pending`] server-side under the browser's session
     /// (spec TSR-CONSUMER-2) and redirect the browser to [`LoginStart::authorize_url`].
@@ -298,14 +304,13 @@ impl Consumer {
         };
         let reg = &a.config.registration;
         let started = self.clock.now();
-        // spec TSR-CONSUMER-1: 32 random bytes (256 bits), only the challenge goes out here.
-        let verifier = crate::pkce::generate_verifier(&*self.rng);
+        // spec TSR-CONSUMER-13: 16 random bytes (128 bits), 22 characters of base64url.
+        let state = crate::rand::token(&*self.rng, STATE_BYTES);
         let req = HandshakeRequest {
             redirect_uri: reg.redirect_uri.clone(),
             grants: reg.grants.clone(),
             scopes: reg.scopes.clone(),
-            code_challenge: crate::pkce::challenge(&verifier),
-            code_challenge_method: "S256".into(),
+            state: state.clone(),
         };
         let (status, body) = self
             .consumer_post(a, &a.config.endpoints.handshake, &req)
@@ -340,7 +345,7 @@ impl Consumer {
             pending: PendingLogin {
                 issuer: a.config.issuer().to_owned(),
                 sid: hs.sid,
-                verifier,
+                state,
                 started,
                 exp: hs.exp.saturating_sub(offset),
                 grants: reg.grants.clone(),
@@ -351,24 +356,34 @@ impl Consumer {
     }
 
     /// Completes a login from its callback. `pending` is what the caller **took** (removed)
-    /// from its store for the browser session the callback arrived in — `None` when there was
-    /// none. Taking it before calling this makes each pending login single-use whatever the
+    /// from its store for the browser session the callback arrived in and the callback's
+    /// `state` ([`CallbackParams::state`], [`super::PendingStore::take`]) — `None` when there
+    /// was none. Taking it before calling this makes each pending login single-use whatever the
     /// outcome (spec TSR-CONSUMER-6).
     ///
     /// Checks, in order, each refusing without any request to an Authority until the result
-    /// request: a pending login exists (TSR-CONSUMER-3); `iss` is present and exactly the
+    /// request: the callback has a `state` and a pending login with exactly that `state` exists
+    /// (TSR-CONSUMER-3, TSR-CONSUMER-13: a code for a flow this browser did not start never
+    /// reaches the back channel); `iss` is present and exactly the
     /// pending login's issuer (TSR-CONSUMER-4); a denial is reported as
     /// [`Error::AccessDenied`] (TSR-CONSUMER-12); the pending login has not expired. Then the
-    /// result request goes to that Authority's result endpoint with the pending `sid` and
-    /// verifier (TSR-CONSUMER-5), its `Server-Authorization` is verified (TSR-HAWK-13) and the
+    /// result request goes to that Authority's result endpoint with the pending `sid`
+    /// (TSR-CONSUMER-5), its `Server-Authorization` is verified (TSR-HAWK-13) and the
     /// result's shape checked (TSR-CONSUMER-7).
     pub async fn complete_login(
         &self,
         pending: Option<PendingLogin>,
         callback: &CallbackParams,
     ) -> Result<Login> {
-        // spec TSR-CONSUMER-3: no pending login in this browser session.
-        let pending = pending.ok_or(Error::NoPendingLogin)?;
+        let state = callback
+            .state
+            .as_deref()
+            .ok_or(Error::MalformedCallback("no state parameter"))?;
+        // spec TSR-CONSUMER-3, TSR-CONSUMER-13: a pending login of this browser session, for
+        // the flow this callback answers (checked here too, whatever the caller's store did).
+        let pending = pending
+            .filter(|p| p.has_state(state))
+            .ok_or(Error::NoPendingLogin)?;
         // spec TSR-CONSUMER-4: iss present and exactly the pending Authority's.
         let iss = callback.iss.as_deref().ok_or(Error::MissingIssuer)?;
         if iss != pending.issuer {
@@ -406,7 +421,6 @@ impl Consumer {
         let req = ResultRequest {
             sid: pending.sid.clone(),
             code,
-            code_verifier: pending.verifier.clone(),
         };
         let (status, body) = self
             .consumer_post(a, &a.config.endpoints.result, &req)
@@ -764,7 +778,7 @@ mod tests {
         PendingLogin {
             issuer: "https://a.example".into(),
             sid: "sid".into(),
-            verifier: "v".into(),
+            state: "s1".into(),
             started: 0,
             exp: 600,
             grants: vec!["admin".into()],
@@ -832,8 +846,14 @@ mod tests {
 
     #[test]
     fn callback_params() {
-        let p = CallbackParams::from_query("code=c&iss=https%3A%2F%2Fa.example&x=1").unwrap();
+        let p =
+            CallbackParams::from_query("code=c&state=st&iss=https%3A%2F%2Fa.example&x=1").unwrap();
         assert_eq!(p.code.as_deref(), Some("c"));
+        assert_eq!(p.state.as_deref(), Some("st"));
+        assert!(matches!(
+            CallbackParams::from_query("state=a&state=b"),
+            Err(Error::MalformedCallback(_))
+        ));
         assert_eq!(p.iss.as_deref(), Some("https://a.example"));
         assert!(matches!(
             CallbackParams::from_query("code=a&code=b"),
@@ -858,7 +878,8 @@ mod tests {
         assert!(matches!(&e, Error::Authority { code, .. } if code == "unknown"));
     }
 
-    /// Randomness is injected: the same seed gives the same verifier and nonces.
+    /// spec TSR-CONSUMER-3, TSR-CONSUMER-4, TSR-CONSUMER-12, TSR-CONSUMER-13: every callback
+    /// check refuses before any request (the Authority's issuer has nobody listening).
     #[tokio::test]
     async fn checks_before_any_request_need_no_authority() {
         let reg = Registration {
@@ -874,39 +895,63 @@ mod tests {
             .with_random(Arc::new(SeededRandom::new(7)));
         let cb = |q: &str| CallbackParams::from_query(q).unwrap();
         let p = pending();
+        let st = "state=s1";
         assert!(matches!(
-            c.complete_login(None, &cb("code=x&iss=https%3A%2F%2Fa.example"))
-                .await,
+            c.complete_login(
+                None,
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
+            Err(Error::NoPendingLogin)
+        ));
+        // spec TSR-CONSUMER-13: a pending login of another flow, or no state at all
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb("code=x&state=s2&iss=https%3A%2F%2Fa.example")
+            )
+            .await,
             Err(Error::NoPendingLogin)
         ));
         assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("code=x")).await,
-            Err(Error::MissingIssuer)
-        ));
-        assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("code=x&iss=https%3A%2F%2Fb.example"))
-                .await,
-            Err(Error::IssuerMismatch { .. })
-        ));
-        assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("iss=https%3A%2F%2Fa.example"))
+            c.complete_login(Some(p.clone()), &cb("code=x&iss=https%3A%2F%2Fa.example"))
                 .await,
             Err(Error::MalformedCallback(_))
         ));
         assert!(matches!(
-            c.complete_login(Some(p.clone()), &cb("error=server_error&iss=https%3A%2F%2Fa.example")).await,
+            c.complete_login(Some(p.clone()), &cb(&format!("code=x&{st}")))
+                .await,
+            Err(Error::MissingIssuer)
+        ));
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fb.example"))
+            )
+            .await,
+            Err(Error::IssuerMismatch { .. })
+        ));
+        assert!(matches!(
+            c.complete_login(
+                Some(p.clone()),
+                &cb(&format!("{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
+            Err(Error::MalformedCallback(_))
+        ));
+        assert!(matches!(
+            c.complete_login(Some(p.clone()), &cb(&format!("error=server_error&{st}&iss=https%3A%2F%2Fa.example"))).await,
             Err(Error::CallbackError(e)) if e == "server_error"
         ));
         let mut old = p;
         old.exp = 1;
         assert!(matches!(
-            c.complete_login(Some(old), &cb("code=x&iss=https%3A%2F%2Fa.example"))
-                .await,
+            c.complete_login(
+                Some(old),
+                &cb(&format!("code=x&{st}&iss=https%3A%2F%2Fa.example"))
+            )
+            .await,
             Err(Error::PendingLoginExpired)
         ));
-        let a = crate::pkce::generate_verifier(&SeededRandom::new(7));
-        let b = crate::pkce::generate_verifier(&SeededRandom::new(7));
-        assert_eq!(a, b);
-        assert_eq!(a.len(), 43, "spec TSR-CONSUMER-1: 256 bits");
     }
 }

@@ -6,7 +6,7 @@ use crate::hawk::ResponseError;
 /// [`Error::kind`] gives a stable machine-readable name for it (used in the error page's URL by
 /// the axum integration).
 ///
-/// Errors never carry secrets (sid, verifier, code, keys; spec TSR-CONV-11): the values they
+/// Errors never carry secrets (sid, code, keys; spec TSR-CONV-11): the values they
 /// quote are issuers, endpoint URLs, wire error codes and HTTP statuses.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,7 +26,7 @@ pub enum Error {
         got: String,
     },
     /// An endpoint in the metadata does not start with the issuer (spec TSR-META-1), or the
-    /// Authority does not offer what this library needs (S256, Hawk sha256).
+    /// Authority does not offer what this library needs (protocol version 1.1, Hawk sha256).
     #[error("metadata refused: {0}")]
     MetadataInvalid(String),
     /// No Authority with this issuer is configured.
@@ -34,10 +34,11 @@ pub enum Error {
     UnknownAuthority(String),
 
     // ---- callback checks (no request is made to an Authority when these fail) --------------
-    /// The callback arrived in a browser session that has no pending login: it was not started
-    /// here (login CSRF, a forged callback), or it was already used (a replay)
-    /// (spec TSR-CONSUMER-3, TSR-CONSUMER-6).
-    #[error("no login was started in this browser session (or it was already completed)")]
+    /// The callback's `state` names none of the pending logins of the browser session it
+    /// arrived in: the flow was not started here (login CSRF, session fixation: a code issued
+    /// for someone else's flow), or it was already used (a replay). Refused before any request
+    /// (spec TSR-CONSUMER-3, TSR-CONSUMER-6, TSR-CONSUMER-13).
+    #[error("no login with this state was started in this browser session (or it was already completed)")]
     NoPendingLogin,
     /// The browser session has no logged-in Subject (the axum integration's refresh and data
     /// helpers).
@@ -65,7 +66,7 @@ pub enum Error {
     /// it is a short well-formed code).
     #[error("the callback reports an error: {0}")]
     CallbackError(String),
-    /// The callback has neither `code` nor `error`, or more than one of a parameter.
+    /// The callback has no `state`, neither `code` nor `error`, or more than one of a parameter.
     #[error("the callback is malformed: {0}")]
     MalformedCallback(&'static str),
 

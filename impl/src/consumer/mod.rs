@@ -2,11 +2,11 @@
 //!
 //! - [`Consumer`]: configured with one or several Authorities ([`AuthorityConfig`], by hand or
 //!   from metadata with [`Consumer::discover`]); [`Consumer::begin_login`] (Hawk-signed
-//!   handshake with a PKCE challenge), [`Consumer::complete_login`] (browser binding, issuer
-//!   check, result request with the verifier, `Server-Authorization` verified),
+//!   handshake with a fresh `state`), [`Consumer::complete_login`] (browser and `state`
+//!   binding, issuer check, result request, `Server-Authorization` verified),
 //!   [`Consumer::refresh`], [`Consumer::revoke`], [`Consumer::subject_data`].
-//! - [`PendingLogin`] and [`PendingStore`]: the pending state, kept server-side per browser
-//!   session; [`MemoryPendingStore`] keeps it in memory.
+//! - [`PendingLogin`] and [`PendingStore`]: the pending logins, kept server-side per browser
+//!   session and `state` (several per session); [`MemoryPendingStore`] keeps them in memory.
 //! - [`Error`]: one enum, one variant per failed check.
 //! - [`web`]: an axum integration (`/login`, `/callback`, session cookie, error page).
 //!
@@ -34,10 +34,11 @@
 //! let start = consumer.begin_login(None).await?;
 //! pending.put(browser_session, start.pending);
 //!
-//! // GET /callback?code=…&iss=…: take (remove) it, whatever happens next.
-//! let login = consumer
-//!     .complete_login(pending.take(browser_session), &CallbackParams::from_query(callback_query)?)
-//!     .await?;
+//! // GET /callback?code=…&state=…&iss=…: take (remove) the one with this state, whatever
+//! // happens next.
+//! let params = CallbackParams::from_query(callback_query)?;
+//! let taken = params.state.as_deref().and_then(|s| pending.take(browser_session, s));
+//! let login = consumer.complete_login(taken, &params).await?;
 //! let who = login.subject_id(); // (issuer, sub): give the browser a new session id now
 //! let data = consumer.subject_data(&login).await?;
 //! # let _ = (who, data); Ok(()) }
@@ -52,4 +53,4 @@ pub mod web;
 pub use authority::{check_issuer, AuthorityConfig, Endpoints, Registration, WELL_KNOWN_PATH};
 pub use client::{default_http_client, CallbackParams, Consumer, Login, LoginStart, SubjectId};
 pub use error::{Error, Result};
-pub use pending::{MemoryPendingStore, PendingLogin, PendingStore};
+pub use pending::{MemoryPendingStore, PendingLogin, PendingStore, MAX_PENDING_PER_SESSION};

@@ -397,8 +397,13 @@ async fn callback(
     let outcome = match CallbackParams::from_query(uri.query().unwrap_or("")) {
         Ok(params) => {
             let old = web.cookie_id(&headers);
-            // spec TSR-CONSUMER-6: taken (removed) before anything else, whatever the outcome.
-            let pending = old.as_deref().and_then(|id| web.0.pending.take(id));
+            // spec TSR-CONSUMER-6, TSR-CONSUMER-13: the pending login with this callback's
+            // state is taken (removed) before anything else, whatever the outcome; a callback
+            // with a foreign state takes none.
+            let pending = old
+                .as_deref()
+                .zip(params.state.as_deref())
+                .and_then(|(id, state)| web.0.pending.take(id, state));
             web.0
                 .consumer
                 .complete_login(pending, &params)
@@ -410,11 +415,15 @@ async fn callback(
     match outcome {
         Ok((old, login)) => {
             tracing::info!(issuer = %login.issuer, sub = %login.sub, "login");
-            // spec TSR-CONSUMER-8: a new session id; the old one dies.
+            // spec TSR-CONSUMER-8: a new session id; the old one dies. Its other pending logins
+            // (other tabs, TSR-CONSUMER-13) move to the new id.
+            let id = web.new_session(Some(login));
             if let Some(old) = old {
                 web.sessions().remove(&old);
+                for p in web.0.pending.take_all(&old) {
+                    web.0.pending.put(&id, p);
+                }
             }
-            let id = web.new_session(Some(login));
             let c = web.set_cookie(&id);
             // spec TSR-CONSUMER-9: 303 to a URL without the code, no-referrer.
             see_other(&web.0.options.after_login, Some(&c))

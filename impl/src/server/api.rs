@@ -71,11 +71,12 @@ async fn metadata(State(st): State<AppState>) -> Response {
             algorithms: vec!["sha256".into()],
             timestamp_skew_seconds: cfg.skew,
         },
-        code_challenge_methods_supported: vec!["S256".into()],
         grants_supported: grants,
         scopes_supported: scopes,
         ttl: cfg.ttl.metadata(),
         conformance_mode: cfg.conformance,
+        // spec TSR-META-3
+        protocol_version: crate::PROTOCOL_VERSION.into(),
     })
 }
 
@@ -99,23 +100,19 @@ async fn result(State(st): State<AppState>, call: ConsumerCall) -> Response {
     let out = async {
         let req: ResultRequest = wire::parse(&call.body)?;
         let sid_hash = secret_hash(&req.sid);
-        let code_hash = secret_hash(&req.code);
         for _ in 0..CAS_ATTEMPTS {
-            let (h, ch) = (sid_hash.clone(), code_hash.clone());
-            let (session, code_session) = st
-                .db_read(move |s| Ok((s.session(&h)?, s.session_by_code(&ch)?)))
-                .await?;
+            let h = sid_hash.clone();
+            let session = st.db_read(move |s| s.session(&h)).await?;
             match core::result(
                 &st.env(st.now()),
                 &call.consumer,
                 session,
-                code_session.as_ref(),
                 &req,
             ) {
                 ResultOutcome::Refuse(e) => return Err(e),
                 ResultOutcome::RefuseAndRevoke(e, family) => {
-                    // spec TSR-RESULT-9 (code reused) or TSR-RESULT-11 (code burned)
-                    tracing::warn!(consumer = %call.consumer.id, error = e.code(), "code reused or presented for another session: family revoked");
+                    // spec TSR-RESULT-9
+                    tracing::warn!(consumer = %call.consumer.id, error = e.code(), "code reused: family revoked");
                     st.db(move |s| s.revoke_family(&family)).await?;
                     return Err(e);
                 }

@@ -265,10 +265,9 @@ impl Harness {
         self.send(req.body(Body::from(body)).unwrap()).await
     }
 
-    pub fn verifier(&self) -> (String, String) {
-        let v = tessera::pkce::generate_verifier(&self.rng);
-        let c = tessera::pkce::challenge(&v);
-        (v, c)
+    /// A fresh `state` as the Consumer library makes it (spec TSR-CONSUMER-13).
+    pub fn state(&self) -> String {
+        tessera::rand::token(&self.rng, 16)
     }
 
     pub async fn handshake(
@@ -277,7 +276,7 @@ impl Harness {
         grants: &[&str],
         scopes: &[&str],
     ) -> (Resp, String) {
-        let (v, c) = self.verifier();
+        let state = self.state();
         let redirect = if creds.id == DELEGATE {
             "https://delegate.example/callback"
         } else {
@@ -288,10 +287,10 @@ impl Harness {
                 creds,
                 "/v1/handshake",
                 json!({ "redirect_uri": redirect, "grants": grants, "scopes": scopes,
-                        "code_challenge": c, "code_challenge_method": "S256" }),
+                        "state": state }),
             )
             .await;
-        (r, v)
+        (r, state)
     }
 
     /// Decide through `POST /conformance/authorize`; returns the callback URL.
@@ -311,7 +310,7 @@ impl Harness {
             .await
     }
 
-    /// Handshake + allow as alice: (sid, code, verifier).
+    /// Handshake + allow as alice: (sid, code, state).
     pub async fn authorized(
         &self,
         creds: &Creds,
@@ -340,13 +339,9 @@ impl Harness {
         grants: &[&str],
         scopes: &[&str],
     ) -> (String, Resp) {
-        let (sid, code, verifier) = self.authorized(creds, grants, scopes).await;
+        let (sid, code, _) = self.authorized(creds, grants, scopes).await;
         let r = self
-            .post(
-                creds,
-                "/v1/result",
-                json!({ "sid": sid, "code": code, "code_verifier": verifier }),
-            )
+            .post(creds, "/v1/result", json!({ "sid": sid, "code": code }))
             .await;
         assert_eq!(r.status, StatusCode::OK, "{}", r.json);
         (sid, r)
