@@ -146,6 +146,10 @@ enum Command {
         /// text: verdicts and diagrams; json: one document; markdown: the attack matrix.
         #[arg(long, value_enum, default_value_t = Format::Text)]
         format: Format,
+        /// Exit 1 if any checked variant violates an `always` property (`hardened` is always
+        /// expected to be safe).
+        #[arg(long)]
+        expect_safe: bool,
         #[command(flatten)]
         world: WorldArgs,
     },
@@ -246,6 +250,7 @@ fn run() -> Result<bool, String> {
             off,
             threads,
             format,
+            expect_safe,
             world,
         } => {
             let (caps, bounds) = (world.caps()?, world.bounds()?);
@@ -270,11 +275,15 @@ fn run() -> Result<bool, String> {
             print!("{out}");
             let broken: Vec<&str> = reports
                 .iter()
-                .filter(|r| r.name == "hardened" && r.violated())
+                .filter(|r| (expect_safe || r.name == "hardened") && r.violated())
                 .map(|r| r.name.as_str())
                 .collect();
             if !broken.is_empty() {
-                eprintln!("tessera-model: hardened violates a property under {}", caps.names());
+                eprintln!(
+                    "tessera-model: {} violate(s) a property under {}",
+                    broken.join(", "),
+                    caps.names()
+                );
             }
             Ok(broken.is_empty())
         }

@@ -6,9 +6,10 @@
 //! **Method.** Capabilities only ever add behaviour (more actions, more knowledge), so a
 //! property that holds under a set of capabilities holds under each of its subsets. For each
 //! switch on in `hardened`: one search under every capability of its model decides whether any
-//! set can break something; if one can, sets are tried by increasing size and the first size
-//! with a violation gives the weakest sets (among them, the one with the shortest
-//! counterexample). Every search stops at the first BFS level with a violation. The withdrawn
+//! set can break something; if one can, capabilities are dropped one at a time while the
+//! violation remains, which leaves a set none of whose capabilities can be dropped; then the
+//! empty set and each single capability are tried in case a smaller set works on its own.
+//! Every search stops at the first BFS level with a violation. The withdrawn
 //! switches (off in `hardened`) are unjustified exactly when `hardened` holds under every
 //! capability, which the analysis checks too. Bounds are the models' defaults.
 
@@ -100,43 +101,44 @@ fn violation(world: World, switches: Switches, caps: Capabilities) -> (Option<(&
     }
 }
 
-fn subsets(caps: &[Capability], k: usize) -> Vec<Capabilities> {
-    fn go(caps: &[Capability], k: usize, from: usize, acc: Capabilities, out: &mut Vec<Capabilities>) {
-        if k == 0 {
-            out.push(acc);
-            return;
-        }
-        for i in from..caps.len() {
-            go(caps, k - 1, i + 1, acc.with(caps[i]), out);
-        }
-    }
-    let mut out = Vec::new();
-    go(caps, k, 0, Capabilities::none(), &mut out);
-    out
-}
-
-/// The weakest capabilities under which `switches` break something, if any.
+/// The weakest capabilities under which `switches` break something, if any: a set from which
+/// no capability can be dropped (found by dropping capabilities one at a time from all of them,
+/// strongest first), or a single capability or none if one suffices; among equals, the one
+/// with the shortest counterexample.
 fn weakest(world: World, switches: Switches, states: &mut usize) -> Option<(Capabilities, &'static str, Vec<String>)> {
     let caps: Vec<Capability> = Capability::ALL.iter().copied().filter(|c| c.world() == world).collect();
-    let (all, n) = violation(world, switches, Capabilities::all_of(world));
-    *states += n;
-    all.as_ref()?;
-    for k in 0..=caps.len() {
-        let mut best: Option<(Capabilities, &'static str, Vec<String>)> = None;
-        for s in subsets(&caps, k) {
-            let (v, n) = violation(world, switches, s);
-            *states += n;
-            if let Some((p, t)) = v {
-                if best.as_ref().is_none_or(|b| t.len() < b.2.len()) {
-                    best = Some((s, p, t));
+    let mut run = |s: Capabilities| {
+        let (v, n) = violation(world, switches, s);
+        *states += n;
+        v
+    };
+    let mut set = Capabilities::all_of(world);
+    let mut best = run(set)?;
+    // Drop what the attack does not need.
+    for &c in caps.iter().rev() {
+        let smaller = set.without(c);
+        if let Some(v) = run(smaller) {
+            set = smaller;
+            best = v;
+        }
+    }
+    // A smaller set may exist elsewhere: try none, then each capability alone.
+    if set.list().len() > 1 {
+        let mut candidates = vec![Capabilities::none()];
+        candidates.extend(caps.iter().map(|c| Capabilities::none().with(*c)));
+        for s in candidates {
+            if s.list().len() >= set.list().len() {
+                continue;
+            }
+            if let Some(v) = run(s) {
+                if s.list().len() < set.list().len() || v.1.len() < best.1.len() {
+                    set = s;
+                    best = v;
                 }
             }
         }
-        if best.is_some() {
-            return best;
-        }
     }
-    None
+    Some((set, best.0, best.1))
 }
 
 fn row(w: Switch, verdict: Verdict, found: Option<(Capabilities, &'static str, Vec<String>)>, group: Vec<&'static str>) -> Mitigation {

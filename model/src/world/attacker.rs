@@ -75,10 +75,10 @@ impl Tessera {
 
     /// The attacker receives `A`'s answer to a request it sent: a sid it now holds, and, for
     /// the honest Subject's session outside a stolen family, loot.
-    fn loot(&self, st: &mut State, sid: u8) {
+    fn loot(&self, st: &mut State, sid: u8, sender: Sender) {
         add(&mut st.know.sids, sid);
         if let Some(s) = st.sessions.get(sid as usize) {
-            if has(st.ghost.stolen, s.family) {
+            if has(st.ghost.stolen, s.family) || (sender == Sender::Forged && st.ghost.key_stolen) {
                 st.ghost.stolen_used = true;
             } else if s.subject == Some(Subject::U) {
                 st.know.loot = true;
@@ -105,10 +105,10 @@ impl Tessera {
         if ex.outcome == Outcome::Ok {
             let family = |st: &State, sid: u8| st.sessions.get(sid as usize).map(|s| s.family);
             match req {
-                Req::Result { sid, .. } | Req::Api { sid } => self.loot(st, sid),
+                Req::Result { sid, .. } | Req::Api { sid } => self.loot(st, sid, sender),
                 Req::Refresh { sid } => {
                     if let Some(n) = ex.new_sid {
-                        self.loot(st, n);
+                        self.loot(st, n, sender);
                     }
                     if family(st, sid).is_some_and(|f| has(st.ghost.recovered, f)) {
                         st.ghost.theft_outlived_refresh = true;
@@ -151,6 +151,7 @@ impl Tessera {
             return None;
         }
         add(&mut st.ghost.stolen, s.family);
+        st.ghost.key_stolen = !st.know.key;
         st.know.key = true;
         add(&mut st.know.sids, sid);
         eff.learnt = Some("U's session and C's key are stolen");

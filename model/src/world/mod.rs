@@ -237,6 +237,9 @@ pub struct Ghost {
     pub theft_outlived_refresh: bool,
     /// The attacker used a stolen session (witness).
     pub stolen_used: bool,
+    /// The Consumer's key came from a theft: what the attacker forges with it is the theft's
+    /// consequence, which recovery bounds, not a secrecy failure.
+    pub key_stolen: bool,
 }
 
 /// The whole world.
@@ -661,7 +664,28 @@ impl Tessera {
                 self.replay(&mut st, &mut eff, id, instance)?;
             }
         }
+        self.canonicalize(&mut st);
         Some((st, eff))
+    }
+
+    /// Forgets what can no longer matter, so that states that differ only there are one
+    /// state: nonces of requests nobody can present again, and captured copies every instance
+    /// will refuse for good.
+    fn canonicalize(&self, st: &mut State) {
+        let refused_for_good = |st: &State, c: &Captured| {
+            (0..self.instances()).all(|i| self.replay_refusal(st, c.id, i, c.pre_restart).is_some())
+                && (st.restarted || !self.can(Capability::Restart) || self.on(Switch::Fence))
+        };
+        let keep: Vec<bool> = st.captured.iter().map(|c| !refused_for_good(st, c)).collect();
+        let mut i = 0;
+        st.captured.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let live: u32 = st.captured.iter().fold(0, |m, c| m | (1 << c.id));
+        st.ghost.processed &= live;
+        st.seen[0] &= live;
+        st.seen[1] &= live;
     }
 
     /// Every action in a fixed order (paths are stored as action lists). The attacker's

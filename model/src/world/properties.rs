@@ -62,13 +62,15 @@ fn mixup(_: &Tessera, s: &State) -> bool {
 }
 
 /// Every secret of the honest Subject the attacker could use: data and tickets it was
-/// answered with, or the Consumer's key together with the sid of a live session of `u`
-/// (a stolen family excepted: theft is the capability, recovery the property).
+/// answered with, or the Consumer's key together with the sid of a live session of `u`.
+/// What a theft gives (the stolen family, and whatever the stolen key forges) is excepted:
+/// theft is the capability, recovery the property that bounds it.
 fn secrecy(_: &Tessera, s: &State) -> bool {
     if s.know.loot {
         return false;
     }
     !(s.know.key
+        && !s.ghost.key_stolen
         && s.sessions.iter().enumerate().any(|(i, x)| {
             x.subject == Some(Subject::U)
                 && x.status == Status::Active
