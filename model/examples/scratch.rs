@@ -9,8 +9,8 @@ fn main() {
         let v = if let Some(rest) = n.strip_prefix("off:") {
             Variant::hardened_without(&rest.split(',').map(|w| Switch::by_name(w).unwrap()).collect::<Vec<_>>())
         } else { Variant::by_name(&n).unwrap() };
-        let m = model_for(&v, caps, Bounds::default());
-        let r = check(&v.name, &m, None);
+        let mut b = Bounds::default(); if let Ok(n) = std::env::var("SESSIONS") { b.sessions = n.parse().unwrap(); } let m = model_for(&v, caps, b);
+        let r = check(&v.name, &m, Some(&|n: &str, st: usize, e: std::time::Duration, d: usize| eprintln!("{n} {st} {:?} depth {d}", e)));
         println!("{} [{}]: {} states {:?} depth {}", v.name, caps.names(), r.states, r.elapsed, r.max_depth);
         for p in &r.properties {
             if !p.holds || p.def.expectation == Expectation::Sometimes {

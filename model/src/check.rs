@@ -55,11 +55,17 @@ pub enum Stop {
     /// Stop at the end of the BFS level where some `always` property is first violated (the
     /// necessity analysis only needs one shortest counterexample).
     FirstViolation,
+    /// Stop at the end of the BFS level where every property has been decided (each `always`
+    /// violated, each `sometimes` witnessed): nothing further can change a verdict.
+    AllDecided,
 }
 
 /// What one search found.
 #[derive(Clone, Debug)]
 pub struct Search<A> {
+    /// Whether every reachable state was explored (false: the search stopped early, and
+    /// `states` counts those explored so far).
+    pub complete: bool,
     pub states: usize,
     pub transitions: usize,
     pub max_depth: usize,
@@ -95,6 +101,7 @@ where
     }
     let mut depth = 0usize;
     let mut transitions = 0usize;
+    let mut complete = true;
     let mut actions = Vec::new();
     while !frontier.is_empty() {
         let mut next = Vec::new();
@@ -137,6 +144,11 @@ where
                 .zip(&found)
                 .any(|(p, f)| p.expectation == Expectation::Always && f.is_some())
         {
+            complete = next.is_empty();
+            break;
+        }
+        if stop == Stop::AllDecided && found.iter().all(Option::is_some) {
+            complete = next.is_empty();
             break;
         }
         if !next.is_empty() {
@@ -157,6 +169,7 @@ where
         v
     };
     Search {
+        complete,
         states: nodes.len(),
         transitions,
         max_depth: depth,
@@ -181,6 +194,9 @@ pub struct PropertyResult {
 pub struct VariantReport {
     pub name: String,
     pub model: Tessera,
+    /// Whether every reachable state was explored; the search stops once every property is
+    /// decided, and `states` then counts the states explored until then.
+    pub complete: bool,
     pub states: usize,
     pub transitions: usize,
     pub max_depth: usize,
@@ -205,9 +221,10 @@ pub fn model_for(variant: &Variant, caps: Capabilities, bounds: Bounds) -> Tesse
     m
 }
 
-/// Exhaustive BFS of one variant of the login flow.
+/// BFS of one variant of the login flow, until every property is decided or every reachable
+/// state is explored.
 pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> VariantReport {
-    let s = bfs(name, model, Stop::Never, progress);
+    let s = bfs(name, model, Stop::AllDecided, progress);
     let properties = PROPERTIES
         .iter()
         .zip(s.found)
@@ -223,6 +240,7 @@ pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> Var
     VariantReport {
         name: name.to_string(),
         model: model.clone(),
+        complete: s.complete,
         states: s.states,
         transitions: s.transitions,
         max_depth: s.max_depth,

@@ -32,7 +32,7 @@ fn variants_help() -> String {
     for w in Switch::ALL {
         s.push_str(&format!("  {:<19} {}\n", w.name(), w.describe()));
     }
-    s.push_str("\nCapabilities (--capabilities a,b | all | none; default: capture):\n");
+    s.push_str("\nCapabilities (--capabilities a,b | all | none; default: capture,theft):\n");
     for c in Capability::ALL {
         s.push_str(&format!("  {:<19} {}\n", c.name(), c.situation()));
     }
@@ -86,7 +86,7 @@ enum TraceFormat {
 struct WorldArgs {
     /// Capabilities in force: a comma-separated list, `all` or `none` (see --help of the main
     /// command for what each stands for).
-    #[arg(long, default_value = "capture")]
+    #[arg(long, default_value = "capture,theft")]
     capabilities: String,
     /// Bound: logins the Consumer starts (with A or M), at most 8.
     #[arg(long, default_value_t = Bounds::default().logins)]

@@ -11,7 +11,9 @@
 //! empty set and each single capability are tried in case a smaller set works on its own.
 //! Every search stops at the first BFS level with a violation. The withdrawn
 //! switches (off in `hardened`) are unjustified exactly when `hardened` holds under every
-//! capability, which the analysis checks too. Bounds are the models' defaults.
+//! capability, which the analysis checks too. Bounds are the models' defaults; a login-flow switch
+//! that breaks nothing there is tried once more with one more session at `A` (a refresh fork
+//! needs three), and the table says so.
 
 use crate::check::{bfs, parallel, Stop};
 use crate::switches::{Capabilities, Capability, Switch, Switches, Variant, World, WITHDRAWN};
@@ -52,6 +54,9 @@ pub struct Mitigation {
     pub group: Vec<&'static str>,
     /// Off in `hardened`: withdrawn in v1.1.
     pub withdrawn: bool,
+    /// The bound on sessions at `A` the counterexample needed (the other bounds are the
+    /// defaults).
+    pub sessions: u8,
 }
 
 /// The whole analysis.
@@ -86,14 +91,21 @@ where
     (hit, s.states)
 }
 
+/// The bounds the analysis tries, in order: the defaults, then one more session at `A` (a
+/// refresh fork needs three: the login's, the attacker's fork and the honest refresh's).
+pub fn bounds_tried() -> [Bounds; 2] {
+    let d = Bounds::default();
+    [d, Bounds { sessions: d.sessions + 1, ..d }]
+}
+
 /// A configuration of one model.
-fn violation(world: World, switches: Switches, caps: Capabilities) -> (Option<(&'static str, Vec<String>)>, usize) {
+fn violation(world: World, switches: Switches, caps: Capabilities, bounds: Bounds) -> (Option<(&'static str, Vec<String>)>, usize) {
     match world {
         World::Flow => {
             let m = Tessera {
                 switches,
                 caps,
-                bounds: Bounds::default(),
+                bounds,
             };
             first_violation(&m)
         }
@@ -105,10 +117,10 @@ fn violation(world: World, switches: Switches, caps: Capabilities) -> (Option<(&
 /// no capability can be dropped (found by dropping capabilities one at a time from all of them,
 /// strongest first), or a single capability or none if one suffices; among equals, the one
 /// with the shortest counterexample.
-fn weakest(world: World, switches: Switches, states: &mut usize) -> Option<(Capabilities, &'static str, Vec<String>)> {
+fn weakest(world: World, switches: Switches, bounds: Bounds, states: &mut usize) -> Option<(Capabilities, &'static str, Vec<String>)> {
     let caps: Vec<Capability> = Capability::ALL.iter().copied().filter(|c| c.world() == world).collect();
     let mut run = |s: Capabilities| {
-        let (v, n) = violation(world, switches, s);
+        let (v, n) = violation(world, switches, s, bounds);
         *states += n;
         v
     };
@@ -156,6 +168,7 @@ fn row(w: Switch, verdict: Verdict, found: Option<(Capabilities, &'static str, V
         trace,
         group,
         withdrawn: WITHDRAWN.contains(&w),
+        sessions: Bounds::default().sessions,
     }
 }
 
@@ -167,14 +180,20 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
     // hardened under everything: the withdrawn switches' verdict, and the protocol's claim
     let mut hardened_holds = true;
     for world in [World::Flow, World::Tickets] {
-        let (v, n) = violation(world, hardened, Capabilities::all_of(world));
+        let (v, n) = violation(world, hardened, Capabilities::all_of(world), Bounds::default());
         states += n;
         hardened_holds &= v.is_none();
     }
     let active: Vec<Switch> = Switch::ALL.iter().copied().filter(|w| hardened.on(*w)).collect();
+    // Each switch at the default bounds; those that break nothing there once more with one
+    // more session (the flow model only: the ticket model's bounds are not the issue).
     let singles = parallel(&active, threads, |w| {
         let mut n = 0;
-        let r = weakest(w.world(), hardened.without(*w), &mut n);
+        let [small, larger] = bounds_tried();
+        let mut r = weakest(w.world(), hardened.without(*w), small, &mut n).map(|f| (f, small));
+        if r.is_none() && w.world() == World::Flow {
+            r = weakest(w.world(), hardened.without(*w), larger, &mut n).map(|f| (f, larger));
+        }
         if let Some(cb) = progress {
             cb(w.name());
         }
@@ -185,7 +204,11 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
     for (w, r, n) in singles {
         states += n;
         match r {
-            Some(found) => rows.push(row(w, Verdict::Necessary, Some(found), Vec::new())),
+            Some((found, b)) => {
+                let mut m = row(w, Verdict::Necessary, Some(found), Vec::new());
+                m.sessions = b.sessions;
+                rows.push(m);
+            }
             None => alone_unjustified.push(w),
         }
     }
@@ -198,7 +221,7 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
         .collect();
     let grouped = parallel(&pairs, threads, |(a, b)| {
         let mut n = 0;
-        let r = weakest(a.world(), hardened.without(*a).without(*b), &mut n);
+        let r = weakest(a.world(), hardened.without(*a).without(*b), Bounds::default(), &mut n);
         (*a, *b, r, n)
     });
     let mut in_group: Vec<(Switch, Vec<&'static str>, Option<(Capabilities, &'static str, Vec<String>)>)> = Vec::new();
@@ -274,7 +297,11 @@ pub fn markdown(a: &Analysis) -> String {
             verdict,
             caps,
             m.property.unwrap_or("—"),
-            m.steps.map_or("—".to_string(), |n| n.to_string()),
+            match m.steps {
+                Some(n) if m.sessions != Bounds::default().sessions => format!("{n} (with {} sessions)", m.sessions),
+                Some(n) => n.to_string(),
+                None => "—".to_string(),
+            },
         ));
     }
     s

@@ -753,7 +753,12 @@ pub fn markdown(reports: &[VariantReport]) -> String {
     }
     out.push_str("---|\n");
     for r in reports {
-        out.push_str(&format!("| `{}` | {} |", r.name, r.states));
+        let states = if r.complete {
+            r.states.to_string()
+        } else {
+            format!("{}+", r.states)
+        };
+        out.push_str(&format!("| `{}` | {states} |", r.name));
         for p in r
             .properties
             .iter()
@@ -783,8 +788,9 @@ pub fn markdown(reports: &[VariantReport]) -> String {
         ));
     }
     out.push_str(
-        "\nCells give the length of the shortest counterexample (BFS order). \
-         Attacker: the web attacker with request capture (`--capabilities capture`); bounds: the defaults \
+        "\nCells give the length of the shortest counterexample (BFS order); `N+` states: the search \
+         stopped once every property was decided, after N states. \
+         Attacker: the web attacker with request capture and session theft (`--capabilities capture,theft`); bounds: the defaults \
          (2 logins, 2 sessions at A, clock 0-2, 6 Consumer requests, 2 attacker requests). \
          `v1` is spec v1, `hardened` spec v1.1. \
          Regenerate with `cargo run -p tessera-model -- check --all --format markdown`.\n",
@@ -819,6 +825,7 @@ pub fn json(reports: &[VariantReport]) -> Value {
                 .collect();
             json!({
                 "name": r.name,
+                "complete": r.complete,
                 "states": r.states,
                 "transitions": r.transitions,
                 "max_depth": r.max_depth,
@@ -835,9 +842,10 @@ pub fn text(reports: &[VariantReport]) -> String {
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(
-            "== {}: {} states, {} transitions, depth {}, {:.2} s\n",
+            "== {}: {}{} states, {} transitions, depth {}, {:.2} s\n",
             r.name,
             r.states,
+            if r.complete { "" } else { "+ (stopped once every property was decided)" },
             r.transitions,
             r.max_depth,
             r.elapsed.as_secs_f64()

@@ -25,7 +25,7 @@ fn check_json_has_the_documented_shape() {
     let v: serde_json::Value = serde_json::from_str(&text).expect("one JSON document");
     let variant = &v["variants"][0];
     assert_eq!(variant["name"], "hardened-minus-binding");
-    assert_eq!(v["capabilities"], serde_json::json!(["capture"]));
+    assert_eq!(v["capabilities"], serde_json::json!(["capture", "theft"]));
     assert!(variant["states"].as_u64().is_some_and(|n| n > 0));
     let props = variant["properties"].as_array().expect("properties");
     for p in props {
@@ -48,7 +48,7 @@ fn check_gates_on_declared_safe_variants() {
     // the text report has no markdown markup and says which capabilities it used
     let text = String::from_utf8(out.stdout).expect("utf-8");
     assert!(!text.contains("**"));
-    assert!(text.contains("capabilities used: capture"));
+    assert!(text.contains("capabilities used: capture,theft"));
     assert!(text.contains("==> here \"session integrity\" breaks"));
 }
 

@@ -103,15 +103,30 @@ impl Tessera {
         st.attacker_requests += 1;
         let ex = self.receive(st, id, req, sender, instance, pre_restart)?;
         if ex.outcome == Outcome::Ok {
-            let family = |st: &State, sid: u8| st.sessions.get(sid as usize).map(|s| s.family);
+            // After the honest Consumer refreshed a stolen family, the attacker may keep only
+            // what it held before (tickets live to their own expiry): a refresh, or any use of a
+            // session it forked since the theft, means the theft outlived the refresh.
+            let outlived = |st: &State, sid: u8, refresh: bool| {
+                st.sessions.get(sid as usize).is_some_and(|s| {
+                    has(st.ghost.recovered, s.family) && (refresh || has(st.ghost.forked, sid))
+                })
+            };
             match req {
-                Req::Result { sid, .. } | Req::Api { sid } => self.loot(st, sid, sender),
-                Req::Refresh { sid } => {
-                    if let Some(n) = ex.new_sid {
-                        self.loot(st, n, sender);
-                    }
-                    if family(st, sid).is_some_and(|f| has(st.ghost.recovered, f)) {
+                Req::Result { sid, .. } | Req::Api { sid } => {
+                    if outlived(st, sid, false) {
                         st.ghost.theft_outlived_refresh = true;
+                    }
+                    self.loot(st, sid, sender);
+                }
+                Req::Refresh { sid } => {
+                    if outlived(st, sid, true) {
+                        st.ghost.theft_outlived_refresh = true;
+                    }
+                    if let Some(n) = ex.new_sid {
+                        if st.sessions.get(sid as usize).is_some_and(|s| has(st.ghost.stolen, s.family)) {
+                            add(&mut st.ghost.forked, n);
+                        }
+                        self.loot(st, n, sender);
                     }
                 }
                 Req::Handshake { .. } | Req::Revoke { .. } => {}

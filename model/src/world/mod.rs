@@ -232,6 +232,8 @@ pub struct Ghost {
     /// Families the attacker stole (theft), and those the honest Consumer then refreshed.
     pub stolen: u16,
     pub recovered: u16,
+    /// Sessions the attacker created by refreshing a stolen one.
+    pub forked: u16,
     /// `A` accepted an attacker's refresh or result in a family the honest Consumer had
     /// refreshed since the theft.
     pub theft_outlived_refresh: bool,
