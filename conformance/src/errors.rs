@@ -47,11 +47,7 @@ pub const TABLE: &[(&str, u16, &[&str])] = &[
     ("insufficient_scope", 403, &["TSR-APP-2"]),
     ("delegation_not_allowed", 403, &["TSR-DELEGATE-1"]),
     ("unknown_consumer", 400, &["TSR-DELEGATE-1"]),
-    (
-        "invalid_grant",
-        400,
-        &["TSR-DELEGATE-3", "TSR-DELEGATE-4"],
-    ),
+    ("invalid_grant", 400, &["TSR-DELEGATE-3", "TSR-DELEGATE-4"]),
     ("not_found", 404, &["TSR-CONF-1"]),
     ("method_not_allowed", 405, &[]),
     ("temporarily_unavailable", 503, &["TSR-HAWK-11"]),

@@ -87,7 +87,7 @@ pub enum Feature {
     AppTicket,
     /// `POST /v1/reissue` without `issue_to`.
     Reissue,
-    /// `POST /v1/reissue` with `issue_to`.
+    /// `POST /v1/delegate` and `POST /v1/exchange` (spec 7.7).
     Delegation,
     /// `GET /v1/ticket`.
     TicketInfo,
@@ -98,7 +98,8 @@ impl Feature {
     pub fn endpoint(self) -> &'static str {
         match self {
             Feature::AppTicket => "/v1/app-ticket",
-            Feature::Reissue | Feature::Delegation => "/v1/reissue",
+            Feature::Reissue => "/v1/reissue",
+            Feature::Delegation => "/v1/delegate",
             Feature::TicketInfo => "/v1/ticket",
         }
     }

@@ -39,8 +39,11 @@ pub struct Consumer {
     pub grants: Vec<String>,
     /// Data this Consumer may ask for.
     pub scopes: Vec<String>,
-    /// Whether it may delegate tickets (spec 7.5).
+    /// Whether its tickets may be delegated at all (spec 7.7).
     pub may_delegate: bool,
+    /// The Consumers it may delegate to (spec 3.1, 7.7), shown on the consent page.
+    #[serde(default)]
+    pub delegates: Vec<String>,
 }
 
 impl std::fmt::Debug for Consumer {
@@ -53,6 +56,7 @@ impl std::fmt::Debug for Consumer {
             .field("grants", &self.grants)
             .field("scopes", &self.scopes)
             .field("may_delegate", &self.may_delegate)
+            .field("delegates", &self.delegates)
             .finish_non_exhaustive()
     }
 }
@@ -158,6 +162,10 @@ pub struct Grant {
     pub held_grants: Vec<String>,
     /// Requested scopes the Subject left ticked (spec TSR-AUTHZ-7).
     pub granted_scopes: Vec<String>,
+    /// The registered delegates the Subject let this Consumer delegate to (spec
+    /// TSR-DELEGATE-5).
+    #[serde(default)]
+    pub delegations: Vec<String>,
 }
 
 /// `pending`: the session expects the Subject's consent.
@@ -303,6 +311,13 @@ pub struct TicketContents {
     /// Internal Subject id (to read its data at `GET /v1/subject`).
     #[serde(rename = "i")]
     pub subject_id: Option<String>,
+    /// The delegates the Subject consented to for this family (spec TSR-DELEGATE-1).
+    #[serde(rename = "l", default, skip_serializing_if = "Vec::is_empty")]
+    pub delegations: Vec<String>,
+    /// [`key_fingerprint`] of `app`'s Consumer key when the ticket was minted: a ticket of an
+    /// older key is revoked (spec TSR-REG-8). `None` only in tickets sealed before v1.1.
+    #[serde(rename = "f", default, skip_serializing_if = "Option::is_none")]
+    pub key_fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for TicketContents {
@@ -431,11 +446,30 @@ pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
     serde_json::from_slice(&plain).ok()
 }
 
+/// A short, one-way fingerprint of a Consumer key: sealed in tickets so that replacing the key
+/// ends them (spec TSR-REG-8). It reveals nothing usable about the key.
+#[must_use]
+pub fn key_fingerprint(key: &str) -> String {
+    let mut h = secret_hash(&format!("key-fingerprint\0{key}"));
+    h.truncate(16);
+    h
+}
+
+/// spec TSR-REG-8: a ticket minted under a key that has since been replaced (or whose
+/// Consumer is gone) is revoked.
+pub fn check_ticket_key(ticket: &TicketContents, app: Option<&Consumer>) -> Result<(), Error> {
+    match (&ticket.key_fingerprint, app) {
+        (None, _) => Ok(()),
+        (Some(f), Some(c)) if ct_eq(f.as_bytes(), key_fingerprint(&c.key).as_bytes()) => Ok(()),
+        _ => Err(Error::TicketRevoked),
+    }
+}
+
 fn user_ticket(
     env: &Env<'_>,
     session: &Session,
     grant: &Grant,
-    may_delegate: bool,
+    consumer: &Consumer,
 ) -> Result<Ticket, Error> {
     // spec TSR-TICKET-4: exp = min(now + ticket TTL, session exp); user = sub; scope = granted;
     // grant = family; app = the session's Consumer. spec TSR-TICKET-3: a fresh random key.
@@ -447,8 +481,10 @@ fn user_ticket(
         scope: grant.granted_scopes.clone(),
         grant: Some(session.family.clone()),
         dlg: None,
-        delegate: may_delegate,
+        delegate: consumer.may_delegate,
         subject_id: Some(grant.subject_id.clone()),
+        delegations: grant.delegations.clone(),
+        key_fingerprint: Some(key_fingerprint(&consumer.key)),
     };
     seal_ticket(env, &contents)
 }
@@ -577,10 +613,12 @@ pub fn check_authorize_request(
 /// The Subject's answer on the consent page.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    /// *Allow*, with the scopes left ticked.
+    /// *Allow*, with the scopes and delegates left ticked.
     Allow {
         /// Scopes left ticked.
         scopes: Vec<String>,
+        /// Registered delegates left ticked (spec TSR-DELEGATE-5).
+        delegates: Vec<String>,
     },
     /// *Deny*.
     Deny,
@@ -604,6 +642,7 @@ impl ExpectConsent {
         env: &Env<'_>,
         session: &Session,
         subject: &Subject,
+        consumer_delegates: &[String],
         decision: Decision,
     ) -> Result<Decided, Error> {
         let iss = encode_component(env.config.issuer.as_str());
@@ -623,7 +662,7 @@ impl ExpectConsent {
                     session.redirect_uri
                 ),
             }),
-            Decision::Allow { scopes } => {
+            Decision::Allow { scopes, delegates } => {
                 // spec TSR-AUTHZ-7: never more than requested
                 if !is_subset(&scopes, &session.scopes) {
                     return Err(Error::invalid_request("a ticked scope was not requested"));
@@ -650,6 +689,12 @@ impl ExpectConsent {
                     sub: pairwise_sub(env.pairwise_key, &session.consumer_id, &subject.id),
                     held_grants,
                     granted_scopes,
+                    // spec TSR-DELEGATE-5: only registered delegates the Subject ticked
+                    delegations: consumer_delegates
+                        .iter()
+                        .filter(|d| delegates.contains(d))
+                        .cloned()
+                        .collect(),
                 };
                 Ok(Decided {
                     state: State::Authorized(ExpectRedemption {
@@ -775,7 +820,7 @@ pub fn result(
                     let mut next = session;
                     next.exp = exp;
                     next.state = State::Active(active);
-                    let ticket = match user_ticket(env, &next, &grant, consumer.may_delegate) {
+                    let ticket = match user_ticket(env, &next, &grant, consumer) {
                         Ok(t) => t,
                         Err(e) => return Refuse(e),
                     };
@@ -900,7 +945,7 @@ pub fn refresh(
                 exp: (env.now + env.config.ttl.session).min(family_end),
                 state: State::Active(fresh),
             };
-            let ticket = match user_ticket(env, &new, &grant, consumer.may_delegate) {
+            let ticket = match user_ticket(env, &new, &grant, consumer) {
                 Ok(t) => t,
                 Err(e) => return Refuse(e),
             };
@@ -964,18 +1009,18 @@ pub fn app_ticket(env: &Env<'_>, consumer: &Consumer) -> Result<Ticket, Error> {
             dlg: None,
             delegate: consumer.may_delegate,
             subject_id: None,
+            delegations: Vec::new(),
+            key_fingerprint: Some(key_fingerprint(&consumer.key)),
         },
     )
 }
 
-/// `POST /v1/reissue` (spec 7.5). `parent_app` is the registration of the parent's `app`
-/// (for `may_delegate`); `target` is the registration `issue_to` names, if it names one.
+/// `POST /v1/reissue` (spec 7.5): a narrower or shorter copy, for the same `app`, `dlg`,
+/// `user` and family (spec TSR-REISSUE-7). Delegation is [`delegate`] and [`exchange`].
 pub fn reissue(
     env: &Env<'_>,
     parent: &TicketContents,
     req: &ReissueRequest,
-    parent_app: Option<&Consumer>,
-    target: Option<&Consumer>,
 ) -> Result<Ticket, Error> {
     let scope = match &req.scope {
         Some(s) => {
@@ -995,44 +1040,132 @@ pub fn reissue(
             "ttl must be between 1 and the ticket TTL",
         ));
     }
-    let exp = (env.now + ttl).min(parent.exp);
-    let contents = if let Some(issue_to) = &req.issue_to {
-        // spec TSR-REISSUE-3
-        let may =
-            parent_app.is_some_and(|c| c.may_delegate) && parent.delegate && parent.dlg.is_none();
-        if !may {
-            return Err(Error::DelegationNotAllowed);
-        }
-        // spec TSR-REISSUE-4
-        let Some(target) = target.filter(|t| &t.id == issue_to) else {
-            return Err(Error::UnknownConsumer);
-        };
-        // spec TSR-REISSUE-5
-        TicketContents {
-            key: token(env.rng, TOKEN_BYTES),
-            exp,
-            app: target.id.clone(),
-            user: parent.user.clone(),
-            scope,
-            grant: parent.grant.clone(),
-            dlg: Some(parent.app.clone()),
-            delegate: false,
-            subject_id: parent.subject_id.clone(),
-        }
-    } else {
-        TicketContents {
-            key: token(env.rng, TOKEN_BYTES),
-            exp,
-            app: parent.app.clone(),
-            user: parent.user.clone(),
-            scope,
-            grant: parent.grant.clone(),
-            dlg: parent.dlg.clone(),
-            delegate: parent.delegate,
-            subject_id: parent.subject_id.clone(),
-        }
+    // spec TSR-REISSUE-6: fresh key; same grant, so it dies with the family
+    let contents = TicketContents {
+        key: token(env.rng, TOKEN_BYTES),
+        exp: (env.now + ttl).min(parent.exp),
+        scope,
+        ..parent.clone()
     };
-    // spec TSR-REISSUE-6: fresh key (above); same grant, so it dies with the family
+    seal_ticket(env, &contents)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Delegation by token exchange (spec 7.7)
+
+/// Lifetime of a delegation grant (spec TSR-DELEGATE-4).
+pub const DELEGATION_GRANT_TTL: i64 = 60;
+
+/// What a delegation grant stands for, kept by the Authority until it is exchanged.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Delegation {
+    /// The delegate it is for (spec TSR-DELEGATE-3).
+    pub delegate: String,
+    /// When the grant expires (spec TSR-DELEGATE-4).
+    pub exp: i64,
+    /// The delegated ticket to mint, less its key and expiry.
+    pub ticket: TicketContents,
+}
+
+/// The storage name of a delegation grant (its hash: the store never holds the grant).
+#[must_use]
+pub fn delegation_name(grant: &str) -> String {
+    format!("delegation:{}", secret_hash(grant))
+}
+
+/// `POST /v1/delegate` (spec 7.7): checks consent and registration and returns the grant to
+/// hand to the delegate and the record to keep under [`delegation_name`].
+pub fn delegate(
+    env: &Env<'_>,
+    parent: &TicketContents,
+    delegator: Option<&Consumer>,
+    target: Option<&Consumer>,
+    req: &wire::DelegateRequest,
+) -> Result<(wire::DelegateResponse, Delegation), Error> {
+    let (Some(_), Some(subject_id)) = (&parent.user, &parent.subject_id) else {
+        // an app ticket has no Subject to act for
+        return Err(Error::DelegationNotAllowed);
+    };
+    if let Some(s) = &req.scope {
+        wire::check_names(s)?;
+    }
+    // spec TSR-DELEGATE-1: a registered Consumer ...
+    let Some(target) = target.filter(|t| t.id == req.delegate) else {
+        return Err(Error::UnknownConsumer);
+    };
+    // ... registered as this delegator's delegate, consented to by the Subject, and the
+    // parent not itself delegated
+    let registered = delegator
+        .is_some_and(|c| c.id == parent.app && c.may_delegate && c.delegates.contains(&target.id));
+    if !registered
+        || !parent.delegate
+        || parent.dlg.is_some()
+        || !parent.delegations.contains(&target.id)
+    {
+        return Err(Error::DelegationNotAllowed);
+    }
+    // spec TSR-DELEGATE-1: delegator's ticket scope ∩ delegate's registration ∩ consent
+    // (the Subject's consent for the family is the parent's scope) ∩ the request
+    let scope: Vec<String> = parent
+        .scope
+        .iter()
+        .filter(|s| target.scopes.contains(s))
+        .filter(|s| req.scope.as_ref().is_none_or(|r| r.contains(s)))
+        .cloned()
+        .collect();
+    let grant = token(env.rng, TOKEN_BYTES);
+    let exp = env.now + DELEGATION_GRANT_TTL;
+    let ticket = TicketContents {
+        key: String::new(),
+        exp: parent.exp,
+        app: target.id.clone(),
+        // spec TSR-DELEGATE-2: the delegate's own pairwise sub
+        user: Some(pairwise_sub(env.pairwise_key, &target.id, subject_id)),
+        scope,
+        grant: parent.grant.clone(),
+        dlg: Some(parent.app.clone()),
+        delegate: false,
+        subject_id: Some(subject_id.clone()),
+        delegations: Vec::new(),
+        // spec TSR-REG-8: dies with the delegate's key
+        key_fingerprint: Some(key_fingerprint(&target.key)),
+    };
+    Ok((
+        wire::DelegateResponse {
+            grant,
+            delegate: target.id.clone(),
+            exp,
+        },
+        Delegation {
+            delegate: target.id.clone(),
+            exp,
+            ticket,
+        },
+    ))
+}
+
+/// `POST /v1/exchange` (spec 7.7): `taken` is the record the grant named, already removed
+/// from the store (single use, spec TSR-DELEGATE-4); `family_revoked` whether the delegator's
+/// family has ended.
+pub fn exchange(
+    env: &Env<'_>,
+    caller: &Consumer,
+    taken: Option<Delegation>,
+    family_revoked: bool,
+) -> Result<Ticket, Error> {
+    let Some(d) = taken else {
+        return Err(Error::InvalidGrant);
+    };
+    // spec TSR-DELEGATE-3, TSR-DELEGATE-4 (TSR-CONV-12)
+    if d.delegate != caller.id || env.now >= d.exp || family_revoked {
+        return Err(Error::InvalidGrant);
+    }
+    // spec TSR-DELEGATE-3: a fresh key, returned only to the delegate
+    let contents = TicketContents {
+        key: token(env.rng, TOKEN_BYTES),
+        exp: (env.now + env.config.ttl.ticket).min(d.ticket.exp),
+        ..d.ticket
+    };
     seal_ticket(env, &contents)
 }
 

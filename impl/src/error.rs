@@ -97,9 +97,12 @@ pub enum Error {
     /// `403 delegation_not_allowed` (TSR-REISSUE-3).
     #[error("delegation_not_allowed")]
     DelegationNotAllowed,
-    /// `400 unknown_consumer` (TSR-REISSUE-4).
+    /// `400 unknown_consumer` (TSR-DELEGATE-1).
     #[error("unknown_consumer")]
     UnknownConsumer,
+    /// `400 invalid_grant` (TSR-DELEGATE-3, TSR-DELEGATE-4).
+    #[error("invalid_grant")]
+    InvalidGrant,
     /// `404 not_found` (TSR-CONF-1).
     #[error("not_found")]
     NotFound,
@@ -238,12 +241,17 @@ impl Error {
             Self::DelegationNotAllowed => (
                 S::FORBIDDEN,
                 "delegation_not_allowed",
-                "this ticket may not be delegated",
+                "this delegation is not registered, or the Subject did not consent to it",
             ),
             Self::UnknownConsumer => (
                 S::BAD_REQUEST,
                 "unknown_consumer",
-                "issue_to names no registered consumer",
+                "delegate names no registered consumer",
+            ),
+            Self::InvalidGrant => (
+                S::BAD_REQUEST,
+                "invalid_grant",
+                "the delegation grant is unknown, spent, expired or not for this consumer",
             ),
             Self::NotFound => (S::NOT_FOUND, "not_found", "no such endpoint"),
             Self::MethodNotAllowed => (
@@ -361,6 +369,7 @@ mod tests {
         ("insufficient_scope", 403),
         ("delegation_not_allowed", 403),
         ("unknown_consumer", 400),
+        ("invalid_grant", 400),
         ("not_found", 404),
         ("method_not_allowed", 405),
         ("temporarily_unavailable", 503),
@@ -399,6 +408,7 @@ mod tests {
             Error::InsufficientScope,
             Error::DelegationNotAllowed,
             Error::UnknownConsumer,
+            Error::InvalidGrant,
             Error::NotFound,
             Error::MethodNotAllowed,
             Error::TemporarilyUnavailable,

@@ -806,6 +806,13 @@ pub struct Payload<'a> {
 /// [`authenticate_request`] returned): `Hawk mac="…"[, hash="…"][, ext="…"]`. The MAC has
 /// type `response` and covers the request's ts, nonce, method, resource, host, port, app and
 /// dlg, plus the hash of `payload` (when given) and `ext`.
+/// The `ext` of a Tessera `Server-Authorization`: `status=<HTTP status>`, so the response MAC
+/// covers the status (spec TSR-HAWK-17).
+#[must_use]
+pub fn status_ext(status: u16) -> String {
+    format!("status={status}")
+}
+
 pub fn server_authorization_header(
     credentials: &Credentials,
     request: &Artifacts,

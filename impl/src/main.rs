@@ -234,6 +234,7 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 grants: a.grants,
                 scopes: a.scopes,
                 may_delegate: a.may_delegate,
+                delegates: vec![],
             };
             c.validate()?;
             store.put_consumer(&c)?;

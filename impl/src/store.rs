@@ -43,13 +43,17 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Every registered Consumer.
     fn consumers(&self) -> StoreResult<Vec<Consumer>>;
     /// Registers a Consumer, or replaces it (a new key invalidates the old one at once,
-    /// spec TSR-REG-5).
+    /// spec TSR-REG-5). Replacing the key MUST, in the same transaction, revoke every family
+    /// of the Consumer's sessions (spec TSR-REG-8; its tickets then die with their families,
+    /// and app tickets by their sealed key fingerprint).
     fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()>;
     /// A Subject by internal id.
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>>;
     /// A Subject by login name.
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>>;
     /// Adds a Subject, or replaces the one with the same login name (keeping its internal id).
+    /// A changed password hash MUST, in the same transaction, revoke every family whose
+    /// sessions carry this Subject's decision (spec TSR-REG-9).
     fn put_subject(&self, subject: &Subject) -> StoreResult<()>;
     /// A named secret of the Authority (sealing key, pairwise key, …), created with `make` if
     /// absent. Atomic: concurrent callers all get the same value.
@@ -58,6 +62,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn secrets(&self, prefix: &str) -> StoreResult<Vec<(String, Vec<u8>)>>;
     /// Sets (or, with `None`, deletes) a named secret.
     fn set_secret(&self, name: &str, value: Option<&[u8]>) -> StoreResult<()>;
+    /// Removes and returns a named secret. Atomic: of concurrent callers, at most one gets it
+    /// (a delegation grant is single use, spec TSR-DELEGATE-4).
+    fn take_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>>;
 
     /// Stores a new session and its family (handshake).
     fn create_session(&self, session: &Session) -> StoreResult<()>;
@@ -65,8 +72,8 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn session(&self, sid_hash: &str) -> StoreResult<Option<Session>>;
     /// A session by authorize request hash.
     fn session_by_request(&self, request_hash: &str) -> StoreResult<Option<Session>>;
-    /// The session a code was issued for, by code hash (spec TSR-RESULT-11: burning a code
-    /// presented for another session).
+    /// The session a code was issued for, by code hash. (v1 used it to burn a code presented
+    /// for another session, TSR-RESULT-11, withdrawn in v1.1; kept for operators' tools.)
     fn session_by_code(&self, code_hash: &str) -> StoreResult<Option<Session>>;
     /// A family.
     fn family(&self, id: &str) -> StoreResult<Option<Family>>;
@@ -92,8 +99,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn rotate(&self, old_sid_hash: &str, rotated: &State, new: &Session) -> StoreResult<bool>;
     /// Revokes a family: every session in it becomes `revoked` (spec TSR-SESSION-4).
     fn revoke_family(&self, family: &str) -> StoreResult<()>;
-    /// Deletes sessions whose `exp` is before `cutoff`, and families left without sessions
-    /// (spec TSR-SESSION-7: call with `now - family TTL`, so nothing that could still be
+    /// Deletes sessions whose `exp` is before `cutoff`, families left without sessions, the
+    /// first-browser bindings of their authorize requests (TSR-AUTHZ-9) and delegation grants
+    /// expired before `cutoff` (TSR-DELEGATE-4) (spec TSR-SESSION-7: call with `now - family TTL`, so nothing that could still be
     /// presented, no redeemed code and no revocation of a live ticket, is forgotten).
     /// Returns the number of sessions deleted.
     fn purge(&self, cutoff: i64) -> StoreResult<usize>;
@@ -253,12 +261,28 @@ impl Store for SqliteStore {
 
     fn put_consumer(&self, consumer: &Consumer) -> StoreResult<()> {
         let rec = serde_json::to_string(consumer)?;
-        self.write(|c| {
-            c.execute(
+        self.tx(|tx| {
+            let old: Option<String> = tx
+                .query_row(
+                    "SELECT record FROM consumers WHERE id = ?1",
+                    [&consumer.id],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            tx.execute(
                 "INSERT INTO consumers (id, record) VALUES (?1, ?2)
                  ON CONFLICT(id) DO UPDATE SET record = excluded.record",
                 params![consumer.id, rec],
             )?;
+            let old: Option<Consumer> = old.map(|r| serde_json::from_str(&r)).transpose()?;
+            // spec TSR-REG-8: a replaced key ends what was minted under the old one
+            if old.is_some_and(|o| o.key != consumer.key) {
+                revoke_families_where(
+                    tx,
+                    "json_extract(record, '$.consumer_id') = ?1",
+                    &consumer.id,
+                )?;
+            }
             Ok(())
         })
     }
@@ -293,9 +317,16 @@ impl Store for SqliteStore {
                 )
                 .optional()?;
             let mut s = subject.clone();
+            let mut password_changed = false;
             if let Some(id) = existing {
                 // spec TSR-REG-7: the internal id never changes
                 s.id = id;
+                let old: String =
+                    tx.query_row("SELECT record FROM subjects WHERE id = ?1", [&s.id], |r| {
+                        r.get(0)
+                    })?;
+                let old: Subject = serde_json::from_str(&old)?;
+                password_changed = old.password_hash != s.password_hash;
             }
             let rec = serde_json::to_string(&s)?;
             tx.execute(
@@ -304,6 +335,14 @@ impl Store for SqliteStore {
                 params![s.id, s.username, rec],
             )
             .map_err(map_unique)?;
+            // spec TSR-REG-9: a new password ends the Subject's families
+            if password_changed {
+                revoke_families_where(
+                    tx,
+                    "json_extract(record, '$.state.grant.subject_id') = ?1",
+                    &s.id,
+                )?;
+            }
             Ok(())
         })
     }
@@ -333,6 +372,17 @@ impl Store for SqliteStore {
                 c.prepare("SELECT name, value FROM secrets WHERE substr(name, 1, length(?1)) = ?1 ORDER BY name")?;
             let rows = stmt.query_map([prefix], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<Result<_, _>>()?)
+        })
+    }
+
+    fn take_secret(&self, name: &str) -> StoreResult<Option<Vec<u8>>> {
+        self.write(|c| {
+            Ok(c.query_row(
+                "DELETE FROM secrets WHERE name = ?1 RETURNING value",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()?)
         })
     }
 
@@ -511,31 +561,63 @@ impl Store for SqliteStore {
                  (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
                 [],
             )?;
+            // the first-browser bindings of authorize requests whose session is gone (spec
+            // TSR-AUTHZ-9; named by the request hash), and delegation grants past their exp
+            // (spec TSR-DELEGATE-4)
+            tx.execute(
+                "DELETE FROM secrets WHERE substr(name, 1, 18) = 'authorize-browser:'
+                 AND substr(name, 19) NOT IN
+                 (SELECT request_hash FROM sessions WHERE request_hash IS NOT NULL)",
+                [],
+            )?;
+            tx.execute(
+                "DELETE FROM secrets WHERE substr(name, 1, 11) = 'delegation:'
+                 AND json_extract(CAST(value AS TEXT), '$.exp') < ?1",
+                [cutoff],
+            )?;
             Ok(n)
         })
     }
 
     fn revoke_family(&self, family: &str) -> StoreResult<()> {
-        self.tx(|tx| {
-            tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
-            let mut stmt = tx.prepare(
-                "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
-            )?;
-            let rows: Vec<(String, String)> = stmt
-                .query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?
-                .collect::<Result<_, _>>()?;
-            drop(stmt);
-            for (sid_hash, rec) in rows {
-                let mut s = session_from_row(&rec)?;
-                s.state = State::Revoked(crate::core::Revoked);
-                tx.execute(
-                    "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
-                    params![sid_hash, serde_json::to_string(&s)?],
-                )?;
-            }
-            Ok(())
-        })
+        self.tx(|tx| revoke_family_tx(tx, family))
     }
+}
+
+/// Revokes every family with a session matching `condition` (SQL over `sessions`, one
+/// parameter `?1` = `value`).
+fn revoke_families_where(tx: &Connection, condition: &str, value: &str) -> StoreResult<()> {
+    let mut stmt = tx.prepare(&format!(
+        "SELECT DISTINCT family_id FROM sessions WHERE {condition}"
+    ))?;
+    let families: Vec<String> = stmt
+        .query_map([value], |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for f in families {
+        revoke_family_tx(tx, &f)?;
+    }
+    Ok(())
+}
+
+fn revoke_family_tx(tx: &Connection, family: &str) -> StoreResult<()> {
+    tx.execute("UPDATE families SET revoked = 1 WHERE id = ?1", [family])?;
+    let mut stmt = tx.prepare(
+        "SELECT sid_hash, record FROM sessions WHERE family_id = ?1 AND state != 'revoked'",
+    )?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([family], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    drop(stmt);
+    for (sid_hash, rec) in rows {
+        let mut s = session_from_row(&rec)?;
+        s.state = State::Revoked(crate::core::Revoked);
+        tx.execute(
+            "UPDATE sessions SET state = 'revoked', record = ?2 WHERE sid_hash = ?1",
+            params![sid_hash, serde_json::to_string(&s)?],
+        )?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -575,12 +657,32 @@ mod tests {
         s.revoke_family("f2").unwrap();
         assert!(s.family("f2").unwrap().unwrap().revoked);
         assert_eq!(s.session("b").unwrap().unwrap().state.name(), "revoked");
+        // first-browser bindings (named by request hash) and delegation grants
+        for (name, value) in [
+            ("authorize-browser:r-a", &b"browser"[..]),
+            ("authorize-browser:r-b", b"browser"),
+            ("delegation:old", br#"{"exp": 100}"#),
+            ("delegation:new", br#"{"exp": 300}"#),
+        ] {
+            s.set_secret(name, Some(value)).unwrap();
+        }
         // purge only what expired before the cutoff
         assert_eq!(s.purge(200).unwrap(), 1);
         assert!(s.session("a").unwrap().is_none());
         assert!(s.family("f1").unwrap().is_none());
         assert!(s.session("b").unwrap().is_some());
         assert!(s.family("f2").unwrap().is_some());
+        let left: Vec<String> = s
+            .secrets("")
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .filter(|n| n.starts_with("authorize-browser:") || n.starts_with("delegation:"))
+            .collect();
+        assert_eq!(left, ["authorize-browser:r-b", "delegation:new"]);
+        // a delegation grant is taken once
+        assert!(s.take_secret("delegation:new").unwrap().is_some());
+        assert!(s.take_secret("delegation:new").unwrap().is_none());
     }
 
     #[test]

@@ -101,9 +101,37 @@ pub struct ReissueRequest {
     /// Seconds, 1 to the ticket TTL.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ttl: Option<i64>,
-    /// A `consumer_id` to delegate to.
+}
+
+/// `POST /v1/delegate` request (spec 7.7).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelegateRequest {
+    /// The delegate's `consumer_id`.
+    pub delegate: String,
+    /// Narrows the delegated scope further.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issue_to: Option<String>,
+    pub scope: Option<Vec<String>>,
+}
+
+/// `POST /v1/delegate` response (spec 7.7).
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct DelegateResponse {
+    /// The single-use delegation grant (secret; for the delegate only).
+    pub grant: String,
+    /// The delegate it is for.
+    pub delegate: String,
+    /// When it expires (spec TSR-DELEGATE-4).
+    pub exp: i64,
+}
+
+/// `POST /v1/exchange` request (spec 7.7).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExchangeRequest {
+    /// A delegation grant.
+    pub grant: String,
 }
 
 /// The ticket object (spec 7.1).
@@ -193,6 +221,8 @@ pub struct Metadata {
     pub revoke_endpoint: String,
     pub app_ticket_endpoint: String,
     pub reissue_endpoint: String,
+    pub delegate_endpoint: String,
+    pub exchange_endpoint: String,
     pub subject_endpoint: String,
     pub ticket_endpoint: String,
     pub hawk: HawkMetadata,
@@ -233,6 +263,8 @@ pub struct FixtureConsumer {
     pub grants: Vec<String>,
     pub scopes: Vec<String>,
     pub may_delegate: bool,
+    #[serde(default)]
+    pub delegates: Vec<String>,
 }
 
 /// A Subject as published by `GET /conformance/fixtures` (spec A.3).
@@ -269,6 +301,9 @@ pub struct ConformanceAuthorize {
     /// The scopes left ticked; default all requested.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scopes: Option<Vec<String>>,
+    /// The delegates left ticked (spec 7.7); default all registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delegates: Option<Vec<String>>,
 }
 
 /// `POST /conformance/authorize` response (spec A.4).

@@ -25,6 +25,7 @@ fn register(store: &dyn Store) {
             grants: vec!["staff".into()],
             scopes: vec!["email".into()],
             may_delegate: false,
+            delegates: vec![],
         })
         .unwrap();
     let mut data = serde_json::Map::new();

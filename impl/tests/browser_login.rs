@@ -178,11 +178,18 @@ async fn fill(c: &Client, css: &str, value: &str) {
 async fn log_in(c: &Client, d: &Demo) {
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(c, "#login").await;
-    // The Authority's sign-in page.
+    click(c, "#start-login").await; // TSR-CONSUMER-14: a POST with the CSRF token
+                                    // The Authority's sign-in page.
     fill(c, "input[name=username]", &d.username).await;
     fill(c, "input[name=password]", &d.password).await;
     click(c, "form button[type=submit]").await;
-    // Its consent page: Allow.
+    // Its consent page (spec TSR-AUTHZ-10, TSR-DELEGATE-5): the signed-in account, "not
+    // you?", and the delegate it may pass access on to, unticked; then Allow.
+    assert!(text(c, "#account").await.contains(&d.username));
+    assert!(text(c, "#not-you").await.contains("Not you?"));
+    let delegation = text(c, "#delegation").await;
+    assert!(delegation.contains("Tessera demo partner"), "{delegation}");
+    screenshot(c, "consent").await;
     click(c, "button[name=decision][value=allow]").await;
     wait_url(c, &format!("{}/", d.consumer_url)).await;
 }
@@ -253,7 +260,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     // The attacker logs in as themselves (in their own browser) and keeps the callback URL:
     // their code, for their session.
     let attacker = agent::Agent::new();
-    let r = attacker.get(&format!("{}/login", d.consumer_url)).await;
+    let r = agent::start_login(&attacker, &d.consumer_url).await;
     let attackers_callback = attacker
         .authorize(
             &r.location().unwrap(),
@@ -283,6 +290,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     //    consumer_negative.rs).
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(&c, "#login").await;
+    click(&c, "#start-login").await; // TSR-CONSUMER-14: a POST with the CSRF token
     fill(&c, "input[name=username]", "").await; // on the Authority's sign-in page
     let forged = format!(
         "{}/callback?code=attackers-code&state=attackers-state-0123456&iss=https%3A%2F%2Fevil.example",
@@ -298,6 +306,7 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     //    is not logged in as the attacker.
     c.goto(&format!("{}/", d.consumer_url)).await.unwrap();
     click(&c, "#login").await;
+    click(&c, "#start-login").await; // TSR-CONSUMER-14: a POST with the CSRF token
     fill(&c, "input[name=username]", "").await;
     c.goto(&attackers_callback).await.unwrap();
     assert_eq!(text(&c, "#reason").await, "no_pending_login");

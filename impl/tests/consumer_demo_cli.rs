@@ -69,7 +69,7 @@ async fn tessera_demo_prints_what_to_open_and_a_login_with_it_works() {
     let browser = Agent::new();
     let home = browser.get(&format!("{url}/")).await;
     assert!(home.body.contains("Log in with Tessera"), "{}", home.body);
-    let r = browser.get(&format!("{url}/login")).await;
+    let r = agent::start_login(&browser, &url).await;
     let cb = browser
         .authorize(&r.location().unwrap(), &user, &pass, "allow")
         .await;

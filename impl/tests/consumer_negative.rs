@@ -21,7 +21,7 @@ async fn start() -> Demo {
 
 /// Starts a login in `browser` at the demo Consumer; returns the authorize URL.
 async fn begin(d: &Demo, browser: &Agent) -> String {
-    let r = browser.get(&format!("{}/login", d.consumer_url)).await;
+    let r = agent::start_login(browser, &d.consumer_url).await;
     assert_eq!(r.status, 303);
     let to = r.location().unwrap();
     assert!(
@@ -131,8 +131,19 @@ async fn a_login_through_the_web_integration_and_what_the_callback_sends_back() 
         .expect("ticket info");
     assert_eq!(info.user.as_deref(), Some(login.sub.as_str()));
     assert_eq!(info.scope, refreshed.ticket.scope);
-    // ... and a refresh of the old sid is a reuse, reported distinctly, meaning logout.
-    let e = d.web.consumer().refresh(&login).await.unwrap_err();
+    // ... a late duplicate of that refresh in this Consumer shares its outcome (single flight,
+    // TSR-CONSUMER-15) ...
+    let again = d
+        .web
+        .consumer()
+        .refresh(&login)
+        .await
+        .expect("same outcome");
+    assert_eq!(again.sid, refreshed.sid);
+    // ... and a refresh of the old sid from elsewhere (another Consumer process, or whoever
+    // copied it) is a reuse, reported distinctly, meaning logout.
+    let elsewhere = d.consumer_with(None, None, None).unwrap();
+    let e = elsewhere.refresh(&login).await.unwrap_err();
     assert!(matches!(e, Error::SessionReused), "{e:?}");
     assert!(e.is_logout());
     // The family is revoked: the new ticket is dead too.
@@ -447,6 +458,8 @@ enum Tamper {
     Tsm,
     /// Nothing altered; request bodies recorded.
     Record,
+    /// The response's status replaced by 400, headers and body kept.
+    Status,
     /// The first request to the path is recorded and answered `502` without reaching the
     /// Authority (a refused or indefinitely delayed back-channel request); later ones pass.
     RefuseFirst,
@@ -531,7 +544,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     Tamper::Strip => {
                         out_headers.remove("server-authorization");
                     }
-                    Tamper::Record | Tamper::RefuseFirst => {}
+                    Tamper::Record | Tamper::RefuseFirst | Tamper::Status => {}
                     Tamper::Tsm => {
                         if let Some(w) = out_headers.get("www-authenticate") {
                             let s = w.to_str().unwrap().replace("tsm=\"", "tsm=\"AAAA");
@@ -542,7 +555,11 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                 out_headers.remove("content-length");
             }
             let mut resp = axum::response::Response::new(axum::body::Body::from(out));
-            *resp.status_mut() = status;
+            *resp.status_mut() = if tamper == Tamper::Status && path == only_path {
+                axum::http::StatusCode::BAD_REQUEST
+            } else {
+                status
+            };
             for (k, v) in &out_headers {
                 if k != "transfer-encoding" {
                     resp.headers_mut().insert(k, v.clone());
@@ -974,5 +991,111 @@ async fn two_tabs_both_log_in() {
         reason(&deliver(&browser, &cb1).await).as_deref(),
         Some("no_pending_login")
     );
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-15: a double-submitted refresh (two concurrent refreshes of one login, and
+/// a third just after) keeps the user logged in: the Consumer library sends one refresh request
+/// and every caller gets its outcome. Without single flight (two Consumer instances, each
+/// refreshing the same login at once), the second request is a reuse of the rotated sid and the
+/// family is revoked (TSR-REFRESH-5): the v1 behaviour that logged the user out.
+#[tokio::test]
+async fn a_double_submitted_refresh_keeps_the_user_logged_in() {
+    let d = start().await;
+    let p = proxy(Tamper::Record, "/none").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let login = |c: Consumer| {
+        let d = &d;
+        async move {
+            let start = c.begin_login(None).await.unwrap();
+            let cb = Agent::new()
+                .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+                .await;
+            c.complete_login(
+                Some(start.pending),
+                &CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap(),
+            )
+            .await
+            .unwrap()
+        }
+    };
+    let l = login(c.clone()).await;
+    let (a, b) = tokio::join!(c.refresh(&l), c.refresh(&l));
+    let (a, b) = (a.expect("first submit"), b.expect("second submit"));
+    assert_eq!(a.sid, b.sid, "one refresh, one new sid");
+    let late = c.refresh(&l).await.expect("a late third submit");
+    assert_eq!(late.sid, a.sid);
+    let refreshes = p
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(path, _, _)| path == "/v1/refresh")
+        .count();
+    assert_eq!(refreshes, 1, "one request reached the Authority");
+    c.subject_data(&a).await.expect("still logged in");
+    c.refresh(&a).await.expect("and the new sid refreshes");
+
+    // Without single flight: two instances refresh the same login at once.
+    let l = login(c.clone()).await;
+    let other = d.consumer_with(None, None, None).unwrap();
+    let (x, y) = tokio::join!(c.refresh(&l), other.refresh(&l));
+    let failed = [&x, &y].iter().filter(|r| r.is_err()).count();
+    assert_eq!(failed, 1, "one of the two is a reuse: {x:?} {y:?}");
+    let winner = x.or(y).unwrap();
+    let e = c.subject_data(&winner).await.unwrap_err();
+    assert!(e.is_logout(), "the family was revoked: {e:?}");
+    d.stop().await;
+}
+
+/// spec TSR-CONSUMER-14: a login starts only on a same-origin POST with the browser session's
+/// CSRF token. A cross-site page can make the victim's browser GET /login (which only shows a
+/// button) or POST /login without the token (refused before any handshake).
+#[tokio::test]
+async fn a_login_cannot_be_started_cross_site() {
+    let d = start().await;
+    let victim = Agent::new();
+    // GET never starts a login: a page, no redirect to the Authority
+    let page = victim.get(&format!("{}/login", d.consumer_url)).await;
+    assert_eq!(page.status, 200);
+    assert!(page.location().is_none());
+    assert!(page.body.contains("method=\"post\""), "{}", page.body);
+    // a forged POST (the attacker cannot read the token): refused, no Authority involved
+    let forged = victim
+        .post_form(&format!("{}/login", d.consumer_url), &[("csrf", "guess")])
+        .await;
+    assert_eq!(forged.status, 303);
+    assert_eq!(reason(&forged).as_deref(), Some("login_csrf"));
+    let bare = Agent::new()
+        .post_form(&format!("{}/login", d.consumer_url), &[])
+        .await;
+    assert_eq!(reason(&bare).as_deref(), Some("login_csrf"));
+    // the token of the victim's own page starts it
+    let csrf = agent::form_value(&page.body, "csrf").unwrap();
+    let ok = victim
+        .post_form(&format!("{}/login", d.consumer_url), &[("csrf", &csrf)])
+        .await;
+    assert!(
+        ok.location()
+            .is_some_and(|l| l.starts_with(&format!("{}/authorize?request=", d.issuer))),
+        "{:?}",
+        ok.location()
+    );
+    d.stop().await;
+}
+
+/// spec TSR-HAWK-17: the response MAC covers the status (`ext="status=…"`); a response whose
+/// status was changed on the way is refused although its MAC and body verify.
+#[tokio::test]
+async fn a_response_with_a_changed_status_is_refused() {
+    let d = start().await;
+    let p = proxy(Tamper::Status, "/v1/handshake").await;
+    let c = d.consumer_with(None, None, Some(proxied(&p))).unwrap();
+    let e = c.begin_login(None).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::InvalidResponse(m) if m.contains("status")),
+        "{e:?}"
+    );
+    assert_eq!(p.hits.load(Ordering::SeqCst), 1);
     d.stop().await;
 }

@@ -1000,7 +1000,7 @@ pub fn tickets() -> Vec<Vector> {
         req_vector(
             "reissue.same",
             "{} reissues the same access with a new key",
-            &["TSR-REISSUE-5", "TSR-REISSUE-6", "TSR-TICKET-3"],
+            &["TSR-REISSUE-7", "TSR-REISSUE-6", "TSR-TICKET-3"],
             [
                 login("1"),
                 vec![
@@ -1195,7 +1195,7 @@ pub fn tickets() -> Vec<Vector> {
         req_vector(
             "reissue.app-ticket",
             "an app ticket can be reissued and stays without Subject",
-            &["TSR-REISSUE-5", "TSR-APP-2"],
+            &["TSR-REISSUE-7", "TSR-APP-2"],
             vec![
                 app(Expect::ok().bind("a", "")),
                 reissue(
@@ -1211,12 +1211,154 @@ pub fn tickets() -> Vec<Vector> {
         ),
         &[Feature::AppTicket, Feature::Reissue],
     ));
-    // delegation
-    out.push(with_features(req_vector("delegation.shape", "a delegated ticket has app = issue_to, dlg = the parent's app, delegate false, the same user and grant",
-        &["TSR-REISSUE-5", "TSR-HAWK-14", "TSR-DATA-2"],
-        [login("1"), vec![reissue("$t1", json!({"issue_to": D}), Expect::ok().with("/app", json!(D)).with("/dlg", json!(C)).with("/delegate", json!(false))
-                .with("/user", json!("$t1/user")).with("/grant", json!("$t1/grant")).bind("t2", "")),
-            subject("$t2", Expect::ok().with("/sub", json!("$sub1")))]].concat()), &f_dlg));
+    // delegation by token exchange (spec 7.7)
+    let delegate = |parent: &str, body: Value, expect: Expect| {
+        step(post(ticket(parent), "/v1/delegate", body, expect))
+    };
+    let exchange = |who: &str, grant: &str, expect: Expect| {
+        step(post(
+            consumer(who),
+            "/v1/exchange",
+            json!({ "grant": grant }),
+            expect,
+        ))
+    };
+    // login 1 of C (alice allows every scope and, by default, delegation to D: A.4), a grant for
+    // D bound as `g`, exchanged by D into `t2`
+    let delegated = || {
+        [
+            login("1"),
+            vec![
+                delegate(
+                    "$t1",
+                    json!({ "delegate": D }),
+                    Expect::ok().with("/delegate", json!(D)).bind("g", "/grant"),
+                ),
+                exchange(D, "$g", Expect::ok().bind("t2", "")),
+            ],
+        ]
+        .concat()
+    };
+    out.push(with_features(
+        req_vector(
+            "delegation.shape",
+            "a delegated ticket is the delegate's: app = the delegate, dlg = the delegator, its own pairwise sub and a fresh key, scope = the delegator's ∩ the delegate's registration",
+            &["TSR-DELEGATE-1", "TSR-DELEGATE-2", "TSR-DELEGATE-3", "TSR-HAWK-14", "TSR-DATA-2"],
+            [
+                login("1"),
+                login_as(D, "2"),
+                vec![
+                    delegate(
+                        "$t1",
+                        json!({ "delegate": D }),
+                        Expect::ok()
+                            .with("/exp", json!({"$le": {"$sum": ["$now", 60]}}))
+                            .bind("g", "/grant"),
+                    ),
+                    exchange(
+                        D,
+                        "$g",
+                        Expect::ok()
+                            .with("/app", json!(D))
+                            .with("/dlg", json!(C))
+                            .with("/delegate", json!(false))
+                            .with("/grant", json!("$t1/grant"))
+                            .with("/scope", json!(["email"]))
+                            .with("/user", json!("$sub2"))
+                            .with("/key", json!({"$not": "$t1/key"}))
+                            .bind("t3", ""),
+                    ),
+                    subject(
+                        "$t3",
+                        Expect::ok().with("", json!({"sub": "$sub2", "email": "alice@example.org"})),
+                    ),
+                ],
+            ]
+            .concat(),
+        ),
+        &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "delegation.grant-single-use",
+            "invalid_grant",
+            "a delegation grant is exchanged once; again is 400 invalid_grant",
+            &["TSR-DELEGATE-4"],
+            [delegated(), vec![exchange(D, "$g", err("invalid_grant"))]].concat(),
+        ),
+        &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "delegation.grant-expired",
+            "invalid_grant",
+            "a delegation grant 60 s old is 400 invalid_grant",
+            &["TSR-DELEGATE-4", "TSR-CONV-12"],
+            [
+                login("1"),
+                vec![
+                    delegate(
+                        "$t1",
+                        json!({ "delegate": D }),
+                        Expect::ok().bind("g", "/grant"),
+                    ),
+                    advance(60, "the grant's exp is reached"),
+                    exchange(D, "$g", err("invalid_grant")),
+                ],
+            ]
+            .concat(),
+        ),
+        &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "delegation.grant-other-presenter",
+            "invalid_grant",
+            "a delegation grant presented by another Consumer than its delegate is 400 invalid_grant",
+            &["TSR-DELEGATE-3"],
+            [
+                login("1"),
+                vec![
+                    delegate("$t1", json!({ "delegate": D }), Expect::ok().bind("g", "/grant")),
+                    exchange(C, "$g", err("invalid_grant")),
+                ],
+            ]
+            .concat(),
+        ),
+        &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "delegation.grant-random",
+            "invalid_grant",
+            "a delegation grant nobody issued is 400 invalid_grant",
+            &["TSR-DELEGATE-4"],
+            vec![exchange(D, "$random:g", err("invalid_grant"))],
+        ),
+        &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "delegation.narrowed",
+            "delegation_not_allowed",
+            "a narrower scope in the request narrows the delegated ticket; a delegation to a Consumer not registered as a delegate is 403 delegation_not_allowed",
+            &["TSR-DELEGATE-1"],
+            [
+                login("1"),
+                vec![
+                    delegate(
+                        "$t1",
+                        json!({ "delegate": D, "scope": ["profile"] }),
+                        Expect::ok().bind("g", "/grant"),
+                    ),
+                    exchange(D, "$g", Expect::ok().with("/scope", json!([]))),
+                    delegate("$t1", json!({ "delegate": C }), err("delegation_not_allowed")),
+                ],
+            ]
+            .concat(),
+        ),
+        &f_dlg,
+    ));
     out.push(with_features(
         err_vector(
             "delegation.dlg-missing",
@@ -1224,9 +1366,8 @@ pub fn tickets() -> Vec<Vector> {
             "a delegated ticket used without its dlg is 401 invalid_credentials",
             &["TSR-HAWK-14"],
             [
-                login("1"),
+                delegated(),
                 vec![
-                    reissue("$t1", json!({"issue_to": D}), Expect::ok().bind("t2", "")),
                     step(tweak(
                         get(ticket("$t2"), "/v1/subject", err("invalid_credentials")),
                         |h| {
@@ -1248,14 +1389,11 @@ pub fn tickets() -> Vec<Vector> {
             "a delegated ticket used with another dlg is 401 invalid_credentials",
             &["TSR-HAWK-14"],
             [
-                login("1"),
-                vec![
-                    reissue("$t1", json!({"issue_to": D}), Expect::ok().bind("t2", "")),
-                    step(tweak(
-                        get(ticket("$t2"), "/v1/subject", err("invalid_credentials")),
-                        |h| h.dlg = Some(D.into()),
-                    )),
-                ],
+                delegated(),
+                vec![step(tweak(
+                    get(ticket("$t2"), "/v1/subject", err("invalid_credentials")),
+                    |h| h.dlg = Some(D.into()),
+                ))],
             ]
             .concat(),
         ),
@@ -1266,13 +1404,14 @@ pub fn tickets() -> Vec<Vector> {
             "delegation.twice",
             "delegation_not_allowed",
             "a delegated ticket cannot be delegated again",
-            &["TSR-REISSUE-3"],
+            &["TSR-DELEGATE-1"],
             [
-                login("1"),
-                vec![
-                    reissue("$t1", json!({"issue_to": D}), Expect::ok().bind("t2", "")),
-                    reissue("$t2", json!({"issue_to": C}), err("delegation_not_allowed")),
-                ],
+                delegated(),
+                vec![delegate(
+                    "$t2",
+                    json!({ "delegate": C }),
+                    err("delegation_not_allowed"),
+                )],
             ]
             .concat(),
         ),
@@ -1282,12 +1421,16 @@ pub fn tickets() -> Vec<Vector> {
         err_vector(
             "delegation.consumer-may-not",
             "delegation_not_allowed",
-            "a Consumer registered without may_delegate cannot delegate",
-            &["TSR-REISSUE-3"],
+            "a Consumer registered without delegates cannot delegate",
+            &["TSR-DELEGATE-1"],
             [
                 login_as(D, "1"),
                 vec![
-                    reissue("$t1", json!({"issue_to": C}), err("delegation_not_allowed")),
+                    delegate(
+                        "$t1",
+                        json!({ "delegate": C }),
+                        err("delegation_not_allowed"),
+                    ),
                     reissue("$t1", json!({}), Expect::ok()),
                 ],
             ]
@@ -1297,15 +1440,32 @@ pub fn tickets() -> Vec<Vector> {
     ));
     out.push(with_features(
         err_vector(
+            "delegation.app-ticket",
+            "delegation_not_allowed",
+            "an app ticket acts for no Subject and cannot be delegated",
+            &["TSR-DELEGATE-1"],
+            vec![
+                app(Expect::ok().bind("a", "")),
+                delegate(
+                    "$a",
+                    json!({ "delegate": D }),
+                    err("delegation_not_allowed"),
+                ),
+            ],
+        ),
+        &[Feature::AppTicket, Feature::Delegation],
+    ));
+    out.push(with_features(
+        err_vector(
             "delegation.unknown-consumer",
             "unknown_consumer",
-            "issue_to naming no Consumer is 400 unknown_consumer",
-            &["TSR-REISSUE-4"],
+            "a delegate naming no Consumer is 400 unknown_consumer",
+            &["TSR-DELEGATE-1"],
             [
                 login("1"),
-                vec![reissue(
+                vec![delegate(
                     "$t1",
-                    json!({"issue_to": "no-such-consumer"}),
+                    json!({ "delegate": "no-such-consumer" }),
                     err("unknown_consumer"),
                 )],
             ]
@@ -1316,15 +1476,16 @@ pub fn tickets() -> Vec<Vector> {
     out.push(with_features(
         req_vector(
             "delegation.dies-with-family",
-            "a delegated ticket is revoked with the family it came from",
-            &["TSR-SESSION-4", "TSR-REISSUE-6"],
+            "a delegated ticket is revoked with the delegator's family, and an unexchanged grant with it",
+            &["TSR-SESSION-4", "TSR-DELEGATE-4"],
             [
-                login("1"),
+                delegated(),
                 vec![
-                    reissue("$t1", json!({"issue_to": D}), Expect::ok().bind("t2", "")),
                     ok_subject("$t2"),
+                    delegate("$t1", json!({ "delegate": D }), Expect::ok().bind("g2", "/grant")),
                     revoke("1"),
                     subject("$t2", err("ticket_revoked")),
+                    exchange(D, "$g2", err("invalid_grant")),
                 ],
             ]
             .concat(),
@@ -1334,25 +1495,37 @@ pub fn tickets() -> Vec<Vector> {
     out.push(with_features(
         req_vector(
             "delegation.reissue-keeps-dlg",
-            "a non-delegating reissue of a delegated ticket keeps app, dlg and delegate",
-            &["TSR-REISSUE-5"],
+            "a reissue of a delegated ticket keeps app, dlg, user and delegate",
+            &["TSR-REISSUE-7"],
             [
-                login("1"),
-                vec![
-                    reissue("$t1", json!({"issue_to": D}), Expect::ok().bind("t2", "")),
-                    reissue(
-                        "$t2",
-                        json!({"scope": ["email"]}),
-                        Expect::ok()
-                            .with("/app", json!(D))
-                            .with("/dlg", json!(C))
-                            .with("/delegate", json!(false)),
-                    ),
-                ],
+                delegated(),
+                vec![reissue(
+                    "$t2",
+                    json!({"scope": ["email"]}),
+                    Expect::ok()
+                        .with("/app", json!(D))
+                        .with("/dlg", json!(C))
+                        .with("/user", json!("$t2/user"))
+                        .with("/delegate", json!(false)),
+                )],
             ]
             .concat(),
         ),
         &f_dlg,
+    ));
+    out.push(with_features(
+        err_vector(
+            "reissue.issue-to-withdrawn",
+            "invalid_request",
+            "v1's delegation by reissue (issue_to) is withdrawn: the member is unknown, 400 invalid_request",
+            &["TSR-REISSUE-3", "TSR-REISSUE-4", "TSR-REISSUE-5", "TSR-CONV-3"],
+            [
+                login("1"),
+                vec![reissue("$t1", json!({"issue_to": D}), err("invalid_request"))],
+            ]
+            .concat(),
+        ),
+        &f_re,
     ));
     out
 }

@@ -23,6 +23,10 @@ pub struct Endpoints {
     pub subject: String,
     /// `GET /v1/ticket`.
     pub ticket: String,
+    /// `POST /v1/delegate` (spec 7.7).
+    pub delegate: String,
+    /// `POST /v1/exchange` (spec 7.7).
+    pub exchange: String,
 }
 
 impl Endpoints {
@@ -38,6 +42,8 @@ impl Endpoints {
             revoke: e("/v1/revoke"),
             subject: e("/v1/subject"),
             ticket: e("/v1/ticket"),
+            delegate: e("/v1/delegate"),
+            exchange: e("/v1/exchange"),
             issuer,
         })
     }
@@ -91,6 +97,8 @@ impl Endpoints {
             revoke: under("revoke_endpoint", &m.revoke_endpoint)?,
             subject: under("subject_endpoint", &m.subject_endpoint)?,
             ticket: under("ticket_endpoint", &m.ticket_endpoint)?,
+            delegate: under("delegate_endpoint", &m.delegate_endpoint)?,
+            exchange: under("exchange_endpoint", &m.exchange_endpoint)?,
             issuer: expected,
         })
     }
@@ -228,6 +236,8 @@ mod tests {
             revoke_endpoint: e("/v1/revoke"),
             app_ticket_endpoint: e("/v1/app-ticket"),
             reissue_endpoint: e("/v1/reissue"),
+            delegate_endpoint: e("/v1/delegate"),
+            exchange_endpoint: e("/v1/exchange"),
             subject_endpoint: e("/v1/subject"),
             ticket_endpoint: e("/v1/ticket"),
             hawk: crate::wire::HawkMetadata {

@@ -143,6 +143,54 @@ pub struct Consumer {
     http: reqwest::Client,
     rng: Arc<dyn Random>,
     clock: Arc<dyn Clock>,
+    refreshes: Arc<Refreshes>,
+}
+
+/// How long the outcome of a refresh is kept for late duplicates of it (a double submit that
+/// arrives after the first request has finished), and how many are kept at most.
+const REFRESH_REMEMBERED_SECONDS: i64 = 60;
+const REFRESH_REMEMBERED_MAX: usize = 10_000;
+
+type RefreshCell = Arc<tokio::sync::OnceCell<Result<Login>>>;
+
+/// Single-flight refresh (spec TSR-CONSUMER-15): one refresh request per refreshed `sid`,
+/// whose outcome every concurrent (and, for a minute, every later) refresh of that `sid` shares.
+#[derive(Default)]
+struct Refreshes(std::sync::Mutex<std::collections::HashMap<String, (i64, RefreshCell)>>);
+
+impl Refreshes {
+    /// The cell for `sid`: the one in flight or recently finished, or a new one.
+    fn cell(&self, sid: &str, now: i64) -> RefreshCell {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        m.retain(|_, (started, _)| now - *started < REFRESH_REMEMBERED_SECONDS);
+        if m.len() >= REFRESH_REMEMBERED_MAX && !m.contains_key(sid) {
+            if let Some(oldest) = m
+                .iter()
+                .min_by_key(|(_, (t, _))| *t)
+                .map(|(k, _)| k.clone())
+            {
+                m.remove(&oldest);
+            }
+        }
+        m.entry(sid.to_owned())
+            .or_insert_with(|| (now, Arc::default()))
+            .1
+            .clone()
+    }
+
+    /// Drops `cell` for `sid` (if it is still the one there).
+    fn forget(&self, sid: &str, cell: &RefreshCell) {
+        let mut m = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.get(sid).is_some_and(|(_, c)| Arc::ptr_eq(c, cell)) {
+            m.remove(sid);
+        }
+    }
 }
 
 impl std::fmt::Debug for Consumer {
@@ -198,6 +246,7 @@ impl Consumer {
             http: default_http_client(),
             rng: Arc::new(SystemRandom::new()),
             clock: Arc::new(SystemClock),
+            refreshes: Arc::default(),
         })
     }
 
@@ -442,7 +491,23 @@ impl Consumer {
     /// login to store **in place of** the old one before any further use (spec
     /// TSR-CONSUMER-11). A reuse is [`Error::SessionReused`]; that and any error for which
     /// [`Error::is_logout`] holds mean the Subject must be logged out.
+    ///
+    /// Single flight (spec TSR-CONSUMER-15): concurrent refreshes of the same `sid` (a
+    /// double-submitted form, two requests of one page) send one request and all get its
+    /// outcome; a refresh of that `sid` within a minute after it gets the same outcome again,
+    /// instead of presenting the rotated `sid` as a reuse that would revoke the family. A
+    /// transient failure is shared by the callers waiting on it but not remembered.
     pub async fn refresh(&self, login: &Login) -> Result<Login> {
+        let cell = self.refreshes.cell(&login.sid, self.clock.now());
+        let out = cell.get_or_init(|| self.refresh_once(login)).await.clone();
+        // a transient failure (transport, 5xx, …) is not remembered: the next call retries
+        if out.as_ref().is_err_and(|e| !e.is_logout()) {
+            self.refreshes.forget(&login.sid, &cell);
+        }
+        out
+    }
+
+    async fn refresh_once(&self, login: &Login) -> Result<Login> {
         let a = self.state(&login.issuer)?;
         let reg = &a.config.registration;
         let req = SidRequest {
@@ -519,6 +584,66 @@ impl Consumer {
             ));
         }
         Ok(info)
+    }
+
+    // ---------------------------------------------------------------------------------------
+    // Delegation (spec 7.7)
+
+    /// Asks the Authority for a single-use, 60-second delegation grant that lets the Consumer
+    /// `delegate` act for `login`'s Subject (`POST /v1/delegate`, signed with the login's
+    /// ticket). Hand the grant to the delegate over your own channel; the delegate calls
+    /// [`Consumer::exchange`]. This Consumer never sees the delegate's ticket.
+    pub async fn delegate(
+        &self,
+        login: &Login,
+        delegate: &str,
+        scope: Option<Vec<String>>,
+    ) -> Result<crate::wire::DelegateResponse> {
+        let a = self.state(&login.issuer)?;
+        let t = &login.ticket;
+        let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
+            .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
+        let req = crate::wire::DelegateRequest {
+            delegate: delegate.to_owned(),
+            scope,
+        };
+        let (status, body) = self
+            .call(
+                a,
+                &creds,
+                Some((t.app.clone(), t.dlg.clone())),
+                "POST",
+                &a.config.endpoints.delegate,
+                Some(&req),
+            )
+            .await?;
+        let r: crate::wire::DelegateResponse = decode(status, &body)?;
+        if r.delegate != delegate || r.grant.is_empty() {
+            return Err(Error::InvalidResponse(
+                "the grant is not for the delegate asked for".into(),
+            ));
+        }
+        Ok(r)
+    }
+
+    /// As the delegate: exchanges a delegation grant, signed with **this** Consumer's own key
+    /// at `issuer`, for a ticket of its own (`POST /v1/exchange`, spec TSR-DELEGATE-3). The
+    /// ticket's `user` is this Consumer's pairwise `sub` for the Subject (TSR-DELEGATE-2).
+    pub async fn exchange(&self, issuer: &str, grant: &str) -> Result<Ticket> {
+        let a = self.state(issuer)?;
+        let req = crate::wire::ExchangeRequest {
+            grant: grant.to_owned(),
+        };
+        let (status, body) = self
+            .consumer_post(a, &a.config.endpoints.exchange, &req)
+            .await?;
+        let t: Ticket = decode(status, &body)?;
+        if t.app != a.config.registration.consumer_id || t.dlg.is_none() || t.user.is_none() {
+            return Err(Error::InvalidResponse(
+                "the exchanged ticket is not a delegated ticket for this Consumer".into(),
+            ));
+        }
+        Ok(t)
     }
 
     // ---------------------------------------------------------------------------------------
@@ -641,7 +766,7 @@ impl Consumer {
             // spec TSR-HAWK-13, TSR-CONSUMER-7: nothing from a response is used unless its
             // Server-Authorization (MAC and payload hash) verifies.
             let sa = server_auth.ok_or(Error::ServerAuthorizationMissing { status })?;
-            hawk::authenticate_response(
+            let verified = hawk::authenticate_response(
                 &sa,
                 creds,
                 &artifacts,
@@ -651,6 +776,12 @@ impl Consumer {
                 }),
             )
             .map_err(Error::ServerAuthorizationInvalid)?;
+            // spec TSR-HAWK-17: the MAC covered the status the Authority answered with
+            if verified.ext.as_deref() != Some(hawk::status_ext(status).as_str()) {
+                return Err(Error::InvalidResponse(
+                    "the Server-Authorization does not cover this status".into(),
+                ));
+            }
             return Ok((status, rbody));
         }
         Err(Error::StaleTimestamp)
@@ -953,5 +1084,36 @@ mod tests {
             .await,
             Err(Error::PendingLoginExpired)
         ));
+    }
+
+    /// spec TSR-CONSUMER-15: a transient failure (here: connection refused) is not remembered
+    /// by the single flight, so the next refresh tries again.
+    #[tokio::test]
+    async fn a_transient_refresh_failure_is_not_remembered() {
+        let reg = Registration {
+            consumer_id: "shop".into(),
+            key: "k".repeat(43),
+            redirect_uri: "http://127.0.0.1:9/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+        };
+        let c = Consumer::new(vec![
+            AuthorityConfig::new("http://127.0.0.1:9", reg).unwrap()
+        ])
+        .unwrap();
+        let login = Login {
+            issuer: "http://127.0.0.1:9".into(),
+            sub: "s".into(),
+            sid: "the-sid".into(),
+            exp: 10,
+            grants: BTreeMap::new(),
+            scopes: BTreeMap::new(),
+            ticket: ticket("s", &[]),
+        };
+        for _ in 0..2 {
+            let e = c.refresh(&login).await.unwrap_err();
+            assert!(matches!(e, Error::Transport(_)), "{e:?}");
+            assert!(!c.refreshes.0.lock().unwrap().contains_key("the-sid"));
+        }
     }
 }

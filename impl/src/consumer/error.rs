@@ -8,7 +8,7 @@ use crate::hawk::ResponseError;
 ///
 /// Errors never carry secrets (sid, code, keys; spec TSR-CONV-11): the values they
 /// quote are issuers, endpoint URLs, wire error codes and HTTP statuses.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     // ---- configuration --------------------------------------------------------------------
@@ -184,6 +184,7 @@ impl Error {
             "access_denied" => "You declined the request, so you are not signed in.",
             "callback_error" => "The Authority reported an error for this sign-in.",
             "malformed_callback" => "The sign-in response was malformed, so it was refused.",
+            "login_csrf" => "This sign-in was not started from this site, so it was refused. Start again from the application.",
             "server_authorization_missing" | "server_authorization_invalid" => "The Authority's answer could not be verified, so it was not used.",
             "session_reused" => "Your session was used twice; for safety you have been signed out.",
             "transport" => "The Authority could not be reached. Please try again later.",

@@ -39,7 +39,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct WebOptions {
     /// Name of the browser-session cookie.
     pub cookie_name: String,
-    /// Path of the route that starts a login (`GET`, optional `?authority=<issuer>`).
+    /// Path of the route that starts a login: `GET` shows a page whose button `POST`s back
+    /// with the browser session's CSRF token (and the optional `authority=<issuer>`); only
+    /// that `POST` starts a login (spec TSR-CONSUMER-14).
     pub login_path: String,
     /// Path of the error page the callback redirects to on failure.
     pub error_path: String,
@@ -169,7 +171,7 @@ impl WebConsumer {
     pub fn router(&self) -> Router {
         let o = &self.0.options;
         let mut r = Router::new()
-            .route(&o.login_path, get(login).post(login))
+            .route(&o.login_path, get(login_page).post(login))
             .route(&o.error_path, get(error_page));
         for p in &self.0.callback_paths {
             r = r.route(p, get(callback));
@@ -332,6 +334,77 @@ struct LoginQuery {
     authority: Option<String>,
 }
 
+#[derive(serde::Deserialize)]
+struct LoginForm {
+    csrf: String,
+    authority: Option<String>,
+}
+
+/// The hidden fields and button of a form that starts a login at `web`'s login path, bound to
+/// `session`'s CSRF token (spec TSR-CONSUMER-14). Embed it in your own pages.
+#[must_use]
+pub fn login_form_html(web: &WebConsumer, csrf: &str, authority: Option<&str>) -> String {
+    let esc = |s: &str| {
+        s.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;")
+    };
+    format!(
+        "<form method=\"post\" action=\"{}\">\
+         <input type=\"hidden\" name=\"csrf\" value=\"{}\">{}\
+         <button id=\"start-login\" type=\"submit\">Continue to sign in</button></form>",
+        esc(&web.0.options.login_path),
+        esc(csrf),
+        authority
+            .map(|a| format!(
+                "<input type=\"hidden\" name=\"authority\" value=\"{}\">",
+                esc(a)
+            ))
+            .unwrap_or_default()
+    )
+}
+
+/// `GET /login[?authority=<issuer>]`: a page whose button starts the login with a `POST`
+/// carrying this browser session's CSRF token (a new session when it has none). A `GET`
+/// never starts a login: a cross-site page could make the victim's browser do it (spec
+/// TSR-CONSUMER-14).
+async fn login_page(
+    State(web): State<WebConsumer>,
+    Query(q): Query<LoginQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let current = web.session(&headers);
+    let (csrf, cookie) = match current.csrf {
+        Some(c) => (c, None),
+        None => {
+            let id = web.new_session(None);
+            let c = web.set_cookie(&id);
+            let csrf = web
+                .sessions()
+                .get(&id)
+                .map(|d| d.csrf.clone())
+                .unwrap_or_default();
+            (csrf, Some(c))
+        }
+    };
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sign in</title></head><body><h1>Sign in</h1>{}</body></html>",
+        login_form_html(&web, &csrf, q.authority.as_deref())
+    );
+    let mut r = (StatusCode::OK, axum::response::Html(body)).into_response();
+    r.headers_mut().insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+    );
+    if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, c);
+    }
+    no_store(r)
+}
+
 fn no_store(mut r: Response) -> Response {
     let h = r.headers_mut();
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -354,23 +427,30 @@ fn see_other(location: &str, cookie: Option<&str>) -> Response {
     no_store(r)
 }
 
-/// `GET /login[?authority=<issuer>]`: handshake, pending login stored under this browser's
-/// session (a new one when it has none), 303 to the Authority.
+/// `POST /login` (`csrf`, optional `authority=<issuer>`): only with this browser session's CSRF
+/// token (spec TSR-CONSUMER-14); handshake, pending login stored under the session, 303 to the
+/// Authority.
 async fn login(
     State(web): State<WebConsumer>,
-    Query(q): Query<LoginQuery>,
     headers: HeaderMap,
+    form: Result<axum::extract::Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let current = web.session(&headers);
-    let (id, cookie) = match current.id {
-        Some(id) => (id, None),
-        None => {
-            let id = web.new_session(None);
-            let c = web.set_cookie(&id);
-            (id, Some(c))
-        }
+    let (Some(id), Ok(axum::extract::Form(f))) = (current.id.clone(), form) else {
+        return see_other(
+            &format!("{}?reason=login_csrf", web.0.options.error_path),
+            None,
+        );
     };
-    match web.0.consumer.begin_login(q.authority.as_deref()).await {
+    if !web.check_csrf(&current, &f.csrf) {
+        tracing::warn!("login start without this session's CSRF token refused");
+        return see_other(
+            &format!("{}?reason=login_csrf", web.0.options.error_path),
+            None,
+        );
+    }
+    let cookie: Option<String> = None;
+    match web.0.consumer.begin_login(f.authority.as_deref()).await {
         Ok(start) => {
             // spec TSR-CONSUMER-2: server-side, bound to this browser session.
             web.0.pending.put(&id, start.pending);

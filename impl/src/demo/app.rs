@@ -103,6 +103,7 @@ async fn home(
         for issuer in web.consumer().issuers() {
             let _ = write!(
                 buttons,
+                // GET /login shows the button that POSTs with the CSRF token (TSR-CONSUMER-14)
                 "<form method=\"get\" action=\"/login\">\
                  <input type=\"hidden\" name=\"authority\" value=\"{0}\">\
                  <button id=\"login\" type=\"submit\">Log in with Tessera</button> \

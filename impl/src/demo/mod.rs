@@ -17,6 +17,8 @@ use crate::server::{self, AppState, Authority};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+/// The demo's delegation partner (a second registered Consumer, spec 7.7).
+pub const PARTNER_ID: &str = "demo-partner";
 /// The demo Consumer's `consumer_id`.
 pub const CONSUMER_ID: &str = "demo-consumer";
 /// The demo Subject's login name.
@@ -125,7 +127,23 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
             redirect_uris: vec![reg.redirect_uri.clone()],
             grants: reg.grants.clone(),
             scopes: reg.scopes.clone(),
+            // the consent page shows delegation (spec TSR-DELEGATE-5): a partner the demo
+            // may pass access on to, if the Subject ticks it
+            may_delegate: true,
+            delegates: vec![PARTNER_ID.into()],
+        })?;
+        store.put_consumer(&core::Consumer {
+            id: PARTNER_ID.into(),
+            key: token(&SystemRandom::new(), TOKEN_BYTES),
+            name: "Tessera demo partner".into(),
+            redirect_uris: vec![format!(
+                "{}/partner/callback",
+                reg.redirect_uri.trim_end_matches("/callback")
+            )],
+            grants: vec![],
+            scopes: vec!["email".into()],
             may_delegate: false,
+            delegates: vec![],
         })?;
         let rng = SystemRandom::new();
         let mut data = serde_json::Map::new();

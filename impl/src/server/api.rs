@@ -25,6 +25,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/revoke", post(revoke))
         .route("/v1/app-ticket", post(app_ticket))
         .route("/v1/reissue", post(reissue))
+        .route("/v1/delegate", post(delegate))
+        .route("/v1/exchange", post(exchange))
         .route("/v1/subject", get(subject))
         .route("/v1/ticket", get(ticket))
 }
@@ -64,6 +66,8 @@ async fn metadata(State(st): State<AppState>) -> Response {
         revoke_endpoint: e("/v1/revoke"),
         app_ticket_endpoint: e("/v1/app-ticket"),
         reissue_endpoint: e("/v1/reissue"),
+        delegate_endpoint: e("/v1/delegate"),
+        exchange_endpoint: e("/v1/exchange"),
         subject_endpoint: e("/v1/subject"),
         ticket_endpoint: e("/v1/ticket"),
         hawk: wire::HawkMetadata {
@@ -208,25 +212,56 @@ async fn reissue(State(st): State<AppState>, call: TicketCall) -> Response {
         } else {
             wire::parse(&call.body)?
         };
-        let app = call.ticket.app.clone();
-        let issue_to = req.issue_to.clone();
-        let (parent_app, target) = st
-            .db_read(move |s| {
-                let parent_app = s.consumer(&app)?;
-                let target = match issue_to {
-                    Some(id) => s.consumer(&id)?,
-                    None => None,
-                };
-                Ok((parent_app, target))
-            })
+        core::reissue(&st.env(st.now()), &call.ticket, &req)
+    }
+    .await;
+    call.signer.respond(out)
+}
+
+/// `POST /v1/delegate` (spec 7.7), signed with the delegator's ticket.
+async fn delegate(State(st): State<AppState>, call: TicketCall) -> Response {
+    let out = async {
+        let req: wire::DelegateRequest = wire::parse(&call.body)?;
+        let (app, to) = (call.ticket.app.clone(), req.delegate.clone());
+        let (delegator, target) = st
+            .db_read(move |s| Ok((s.consumer(&app)?, s.consumer(&to)?)))
             .await?;
-        core::reissue(
+        let (response, record) = core::delegate(
             &st.env(st.now()),
             &call.ticket,
-            &req,
-            parent_app.as_ref(),
+            delegator.as_ref(),
             target.as_ref(),
-        )
+            &req,
+        )?;
+        let name = core::delegation_name(&response.grant);
+        let value = serde_json::to_vec(&record).map_err(|_| Error::Internal)?;
+        // spec TSR-DELEGATE-4: kept (by hash) until exchanged once
+        st.db(move |s| s.set_secret(&name, Some(&value))).await?;
+        tracing::info!(delegator = %call.ticket.app, delegate = %response.delegate, "delegation grant issued");
+        Ok(response)
+    }
+    .await;
+    call.signer.respond(out)
+}
+
+/// `POST /v1/exchange` (spec 7.7), signed with the delegate's own Consumer key.
+async fn exchange(State(st): State<AppState>, call: ConsumerCall) -> Response {
+    let out = async {
+        let req: wire::ExchangeRequest = wire::parse(&call.body)?;
+        let name = core::delegation_name(&req.grant);
+        // spec TSR-DELEGATE-4: single use, atomically
+        let taken = st.db(move |s| s.take_secret(&name)).await?;
+        let taken: Option<core::Delegation> = taken.and_then(|v| serde_json::from_slice(&v).ok());
+        let family_revoked = match taken.as_ref().and_then(|d| d.ticket.grant.clone()) {
+            Some(g) => st
+                .db_read(move |s| s.family(&g))
+                .await?
+                .is_none_or(|f| f.revoked),
+            None => true,
+        };
+        let t = core::exchange(&st.env(st.now()), &call.consumer, taken, family_revoked)?;
+        tracing::info!(delegate = %call.consumer.id, "delegation grant exchanged");
+        Ok(t)
     }
     .await;
     call.signer.respond(out)

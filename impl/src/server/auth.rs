@@ -82,6 +82,8 @@ impl Signer {
         if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
         }
+        // spec TSR-HAWK-17: the MAC covers the status too, through `ext`
+        let ext = hawk::status_ext(status.as_u16());
         let sa = hawk::server_authorization_header(
             &self.credentials,
             &self.artifacts,
@@ -89,7 +91,7 @@ impl Signer {
                 content_type: Some("application/json"),
                 body: &body,
             }),
-            None,
+            Some(&ext),
         );
         if let Some(v) = sa.ok().and_then(|v| HeaderValue::from_str(&v).ok()) {
             resp.headers_mut().insert("server-authorization", v);
@@ -331,7 +333,13 @@ async fn authenticate(
             },
             None => false,
         };
-        if let Err(e) = core::check_ticket(now, t, revoked) {
+        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
+        let app = t.app.clone();
+        let key_revoked = match state.db_read(move |s| s.consumer(&app)).await {
+            Ok(c) => core::check_ticket_key(t, c.as_ref()).is_err(),
+            Err(e) => return Err(signer.respond::<()>(Err(e))),
+        };
+        if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
     }

@@ -75,13 +75,9 @@ async fn authorize(State(st): State<AppState>, req: Request) -> Response {
             .db_read(move |s| s.subject_by_username(&username))
             .await?
             .ok_or(Error::invalid_request("no such subject"))?;
-        let redirect = match (req.decision.as_str(), req.scopes) {
-            ("allow", Some(scopes)) => {
-                decide(&st, &request, &subject, Decision::Allow { scopes }).await
-            }
-            // default: every requested scope left ticked
-            ("allow", None) => decide_all_scopes(&st, &request, &subject).await,
-            ("deny", _) => decide(&st, &request, &subject, Decision::Deny).await,
+        let redirect = match req.decision.as_str() {
+            "allow" => decide_allow(&st, &request, &subject, req.scopes, req.delegates).await,
+            "deny" => decide(&st, &request, &subject, Decision::Deny).await,
             _ => return Err(Error::invalid_request("decision must be allow or deny")),
         };
         match redirect {
@@ -98,17 +94,28 @@ async fn authorize(State(st): State<AppState>, req: Request) -> Response {
     }
 }
 
-/// Allow with every requested scope ticked (the default of spec A.4).
-async fn decide_all_scopes(
+/// Allow with the given scopes and delegates ticked; by default (spec A.4) every requested
+/// scope and every registered delegate.
+async fn decide_allow(
     st: &AppState,
     request: &str,
     subject: &crate::core::Subject,
+    scopes: Option<Vec<String>>,
+    delegates: Option<Vec<String>>,
 ) -> Result<String, DecideFailure> {
     let h = crate::core::secret_hash(request);
     let session = st
         .db_read(move |s| s.session_by_request(&h))
         .await
         .map_err(DecideFailure::Error)?;
-    let scopes = session.map(|s| s.scopes).unwrap_or_default();
-    decide(st, request, subject, Decision::Allow { scopes }).await
+    let consumer = match session.as_ref().map(|s| s.consumer_id.clone()) {
+        Some(id) => st
+            .db_read(move |s| s.consumer(&id))
+            .await
+            .map_err(DecideFailure::Error)?,
+        None => None,
+    };
+    let scopes = scopes.unwrap_or_else(|| session.map(|s| s.scopes).unwrap_or_default());
+    let delegates = delegates.unwrap_or_else(|| consumer.map(|c| c.delegates).unwrap_or_default());
+    decide(st, request, subject, Decision::Allow { scopes, delegates }).await
 }

@@ -446,6 +446,7 @@ fn install_fixtures(
             grants: vec!["admin".into(), "staff".into()],
             scopes: vec!["email".into(), "profile".into()],
             may_delegate: true,
+            delegates: vec!["conformance-delegate".into()],
         },
         Consumer {
             id: "conformance-delegate".into(),
@@ -455,6 +456,7 @@ fn install_fixtures(
             grants: vec!["staff".into()],
             scopes: vec!["email".into()],
             may_delegate: false,
+            delegates: vec![],
         },
     ];
     let mut fixture_consumers = Vec::new();
@@ -469,6 +471,7 @@ fn install_fixtures(
             grants: c.grants,
             scopes: c.scopes,
             may_delegate: c.may_delegate,
+            delegates: c.delegates,
         });
     }
     let mut subjects = Vec::new();

@@ -4,7 +4,10 @@
 //! CSRF: the browser gets a random `tessera_browser` cookie; every form carries
 //! `csrf_token = HMAC(cookie key, browser ‖ request)`, checked before anything else on POST
 //! (spec TSR-AUTHZ-2). The login is a `tessera_login` cookie MACed by the Authority, bound to
-//! the browser cookie, with an expiry (spec TSR-AUTHZ-6). Every page is sent with the headers
+//! the browser cookie and to the Subject's current password hash (so a password change ends
+//! it, spec TSR-REG-9), with an expiry (spec TSR-AUTHZ-6). An authorize request is bound to the
+//! first browser that opens it (spec TSR-AUTHZ-9). The consent page names the signed-in account,
+//! with "not you?" (`POST /logout`, spec TSR-AUTHZ-10). Every page is sent with the headers
 //! of spec TSR-AUTHZ-4; every redirect is a 303 (spec TSR-AUTHZ-5).
 
 use super::AppState;
@@ -31,6 +34,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/authorize", get(authorize))
         .route("/authorize/login", post(login))
         .route("/authorize/consent", post(consent))
+        .route("/logout", post(logout))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -175,24 +179,56 @@ fn browser_id(st: &AppState, headers: &HeaderMap) -> (String, Option<String>) {
     }
 }
 
-fn login_cookie_value(st: &AppState, subject_id: &str, exp: i64, browser: &str) -> String {
+fn login_cookie_value(st: &AppState, subject: &Subject, exp: i64, browser: &str) -> String {
     let e = exp.to_string();
-    let payload = URL_SAFE_NO_PAD.encode(format!("{subject_id}\n{e}"));
-    format!("{payload}.{}", mac(st, &["login", subject_id, &e, browser]))
+    let payload = URL_SAFE_NO_PAD.encode(format!("{}\n{e}", subject.id));
+    // spec TSR-REG-9: bound to the password in force at login
+    let password = secret_hash(&subject.password_hash);
+    format!(
+        "{payload}.{}",
+        mac(st, &["login", &subject.id, &e, browser, &password])
+    )
 }
 
-/// The logged-in Subject's internal id, if the login cookie is valid for this browser.
-fn logged_in(st: &AppState, headers: &HeaderMap, browser: &str, now: i64) -> Option<String> {
+/// The logged-in Subject, if the login cookie is valid for this browser and the Subject's
+/// current password (spec TSR-REG-9).
+async fn logged_in(st: &AppState, headers: &HeaderMap, browser: &str, now: i64) -> Option<Subject> {
     let v = cookie(headers, LOGIN_COOKIE)?;
     let (payload, tag) = v.split_once('.')?;
     let decoded = String::from_utf8(URL_SAFE_NO_PAD.decode(payload).ok()?).ok()?;
     let (subject_id, e) = decoded.split_once('\n')?;
-    let expected = mac(st, &["login", subject_id, e, browser]);
-    if !core::ct_eq(expected.as_bytes(), tag.as_bytes()) {
+    let exp: i64 = e.parse().ok()?;
+    if now >= exp {
         return None;
     }
-    let exp: i64 = e.parse().ok()?;
-    (now < exp).then(|| subject_id.to_owned())
+    let id = subject_id.to_owned();
+    let subject = st.db_read(move |s| s.subject(&id)).await.ok()??;
+    let password = secret_hash(&subject.password_hash);
+    let expected = mac(st, &["login", subject_id, e, browser, &password]);
+    core::ct_eq(expected.as_bytes(), tag.as_bytes()).then_some(subject)
+}
+
+/// spec TSR-AUTHZ-9: the first browser to open an authorize request owns it. Atomic: of two
+/// browsers racing, one is recorded and the other refused.
+async fn bound_to_this_browser(
+    st: &AppState,
+    request: &str,
+    browser: &str,
+) -> Result<(), Response> {
+    let name = format!("authorize-browser:{}", secret_hash(request));
+    let b = browser.as_bytes().to_vec();
+    let owner = st
+        .db(move |s| s.secret(&name, &|| b.clone()))
+        .await
+        .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))?;
+    if core::ct_eq(&owner, browser.as_bytes()) {
+        Ok(())
+    } else {
+        Err(error_page(
+            StatusCode::BAD_REQUEST,
+            "This sign-in link was opened in another browser. Go back to the application and start again.",
+        ))
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -230,8 +266,22 @@ pub(crate) async fn decide(
         let SessionState::Pending(waiting) = session.state.clone() else {
             return Err(DecideFailure::Problem(AuthorizeProblem::Decided));
         };
+        let cid = session.consumer_id.clone();
+        let registered = st
+            .db_read(move |s| s.consumer(&cid))
+            .await
+            .map_err(DecideFailure::Error)?
+            .filter(|c| c.may_delegate)
+            .map(|c| c.delegates)
+            .unwrap_or_default();
         let decided = waiting
-            .decide(&st.env(now), &session, subject, decision.clone())
+            .decide(
+                &st.env(now),
+                &session,
+                subject,
+                &registered,
+                decision.clone(),
+            )
             .map_err(DecideFailure::Error)?;
         let sid_hash = session.sid_hash.clone();
         let state = decided.state;
@@ -279,6 +329,7 @@ fn login_form(request: &str, csrf: &str, message: Option<&str>) -> String {
 async fn consent_page(
     st: &AppState,
     session: &core::Session,
+    subject: &Subject,
     request: &str,
     csrf: &str,
     cookies: &[String],
@@ -315,11 +366,46 @@ async fn consent_page(
                 .collect::<String>()
         )
     };
+    // spec TSR-DELEGATE-5: to whom it may delegate, each the Subject's own choice (unticked
+    // by default: delegation is opt-in)
+    let mut delegates = String::new();
+    if consumer.may_delegate && !consumer.delegates.is_empty() {
+        let mut items = String::new();
+        for d in &consumer.delegates {
+            let id = d.clone();
+            let name = match st.db_read(move |s| s.consumer(&id)).await {
+                Ok(Some(c)) => c.name,
+                _ => continue,
+            };
+            items.push_str(&format!(
+                "<label><input type=\"checkbox\" name=\"delegate\" value=\"{}\"> {}</label>",
+                escape(d),
+                escape(&name)
+            ));
+        }
+        if !items.is_empty() {
+            delegates = format!(
+                "<div id=\"delegation\"><p>It may pass this access on to these applications, \
+                 only if you tick them (each gets no more than it is registered for):</p>{items}</div>"
+            );
+        }
+    }
+    // spec TSR-AUTHZ-10: which account is signed in, and a way out
+    let account = format!(
+        "<p id=\"account\">Signed in as <strong>{}</strong>.</p>\
+         <form method=\"post\" action=\"/logout\" id=\"not-you\">\
+         <input type=\"hidden\" name=\"request\" value=\"{}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
+         <button type=\"submit\">Not you? Sign out</button></form>",
+        escape(&subject.username),
+        escape(request),
+        escape(csrf)
+    );
     let body = format!(
-        "<p><strong>{}</strong> wants you to sign in with this Authority.</p>\
+        "{account}<p><strong>{}</strong> wants you to sign in with this Authority.</p>\
          <form method=\"post\" action=\"/authorize/consent\">\
          <input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">{grants}{scopes}\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">{grants}{scopes}{delegates}\
          <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
         escape(&consumer.name),
@@ -348,9 +434,12 @@ async fn authorize(
     };
     let (browser, set) = browser_id(&st, &headers);
     let cookies: Vec<String> = set.into_iter().collect();
+    if let Err(r) = bound_to_this_browser(&st, request, &browser).await {
+        return r;
+    }
     let csrf = csrf_token(&st, &browser, request);
-    if logged_in(&st, &headers, &browser, st.now()).is_some() {
-        consent_page(&st, &session, request, &csrf, &cookies).await
+    if let Some(subject) = logged_in(&st, &headers, &browser, st.now()).await {
+        consent_page(&st, &session, &subject, request, &csrf, &cookies).await
     } else {
         html(
             StatusCode::OK,
@@ -427,6 +516,9 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
     if let Err(r) = load_pending(&st, &request).await {
         return r;
     }
+    if let Err(r) = bound_to_this_browser(&st, &request, &browser).await {
+        return r;
+    }
     let csrf = csrf_token(&st, &browser, &request);
     let username = field(&fields, "username").unwrap_or("").to_owned();
     let password = field(&fields, "password").unwrap_or("").to_owned();
@@ -457,7 +549,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
     match subject {
         Some(subject) if ok => {
             let exp = now + st.config().ttl.login;
-            let value = login_cookie_value(&st, &subject.id, exp, &browser);
+            let value = login_cookie_value(&st, &subject, exp, &browser);
             let c = set_cookie(&st, LOGIN_COOKIE, &value, st.config().ttl.login);
             tracing::info!("subject signed in");
             let back = format!(
@@ -493,13 +585,10 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
     if let Err(r) = load_pending(&st, &request).await {
         return r;
     }
-    let Some(subject_id) = logged_in(&st, &headers, &browser, st.now()) else {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "You are not signed in. Go back and sign in again.",
-        );
-    };
-    let Ok(Some(subject)) = st.db_read(move |s| s.subject(&subject_id)).await else {
+    if let Err(r) = bound_to_this_browser(&st, &request, &browser).await {
+        return r;
+    }
+    let Some(subject) = logged_in(&st, &headers, &browser, st.now()).await else {
         return error_page(
             StatusCode::FORBIDDEN,
             "You are not signed in. Go back and sign in again.",
@@ -511,6 +600,11 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
             scopes: fields
                 .iter()
                 .filter(|(k, _)| k == "scope")
+                .map(|(_, v)| v.clone())
+                .collect(),
+            delegates: fields
+                .iter()
+                .filter(|(k, _)| k == "delegate")
                 .map(|(_, v)| v.clone())
                 .collect(),
         },
@@ -528,4 +622,33 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
             "This choice is not possible for this request.",
         ),
     }
+}
+
+/// `POST /logout` (spec TSR-AUTHZ-10): ends the login cookie; with a `request`, back to its
+/// sign-in form ("not you?"), else a signed-out page.
+async fn logout(State(st): State<AppState>, req: Request) -> Response {
+    let (headers, fields) = match read_form(req).await {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let (_, request) = match check_csrf(&st, &headers, &fields) {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    let clear = set_cookie(&st, LOGIN_COOKIE, "", 0);
+    tracing::info!("subject signed out");
+    if request.is_empty() {
+        return html(
+            StatusCode::OK,
+            "Signed out",
+            "<p id=\"signed-out\">You are signed out of this Authority.</p>",
+            &[clear],
+        );
+    }
+    let back = format!(
+        "{}?request={}",
+        st.config().issuer.endpoint("/authorize"),
+        core::encode_component(&request)
+    );
+    see_other(&back, &[clear])
 }

@@ -213,6 +213,18 @@ pub fn absolute(base: &str, l: &str) -> String {
 }
 
 /// The `value` of the input named `name` (hidden fields of the Authority's forms).
+/// Starts a login at a Consumer built on the web integration: `GET {consumer}/login` (the page
+/// with the button), then the `POST` with its CSRF token (spec TSR-CONSUMER-14). Returns the
+/// `POST`'s response (a 303 to the Authority).
+pub async fn start_login(browser: &Agent, consumer: &str) -> Resp {
+    let page = browser.get(&format!("{consumer}/login")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let csrf = form_value(&page.body, "csrf").expect("csrf field on the login page");
+    browser
+        .post_form(&format!("{consumer}/login"), &[("csrf", &csrf)])
+        .await
+}
+
 pub fn form_value(html: &str, name: &str) -> Option<String> {
     let i = html.find(&format!("name=\"{name}\""))?;
     let rest = &html[i..];
