@@ -34,6 +34,8 @@ pub struct Attack {
     pub section: &'static str,
     pub description: &'static str,
     pub target: Target,
+    /// The bound on sessions at `A` it needs (a refresh fork needs three).
+    pub sessions: u8,
 }
 
 fn logged_in(s: &State, b: Browser, subject: Subject, by: Auth) -> bool {
@@ -105,6 +107,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.2",
         description: "the attacker's browser is logged in as the honest Subject",
+        sessions: 2,
         target: Target::Flow(fixation),
     },
     Attack {
@@ -114,6 +117,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.3",
         description: "the honest browser is logged in to the attacker's account",
+        sessions: 2,
         target: Target::Flow(login_csrf),
     },
     Attack {
@@ -123,6 +127,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_REDEEMED_TWICE,
         section: "9.4",
         description: "one of the honest Subject's A_SIDs redeemed by two result requests",
+        sessions: 2,
         target: Target::Flow(double_redemption),
     },
     Attack {
@@ -132,6 +137,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_REPLAY,
         section: "9.4",
         description: "a replayed captured request gives the attacker the Subject's ticket or data",
+        sessions: 2,
         target: Target::Flow(replay_loot),
     },
     Attack {
@@ -141,6 +147,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_SECRECY,
         section: "9.5",
         description: "M harvests C_SECRET and the attacker uses it at A to get the Subject's ticket or data",
+        sessions: 2,
         target: Target::Flow(harvest),
     },
     Attack {
@@ -150,6 +157,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_MIXUP,
         section: "9.6",
         description: "the Consumer logs the attacker in as an A account on M's word",
+        sessions: 2,
         target: Target::Flow(mix_up),
     },
     Attack {
@@ -159,6 +167,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_RECOVERY,
         section: "9.7",
         description: "a stolen session keeps working after the honest Consumer refreshed it",
+        sessions: 3,
         target: Target::Flow(refresh_fork),
     },
     Attack {
@@ -168,6 +177,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_RECOVERY,
         section: "9.7",
         description: "the attacker refreshes a stolen session first; the honest refresh fails but the attacker's fork lives on",
+        sessions: 2,
         target: Target::Flow(refresh_fork),
     },
     Attack {
@@ -177,6 +187,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_EXPIRY,
         section: "9.8",
         description: "a stolen session's ticket is accepted after its expiry",
+        sessions: 2,
         target: Target::Flow(use_after_expiry),
     },
     Attack {
@@ -186,6 +197,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.13",
         description: "the honest browser's leaked authorize URL is allowed by the attacker, whose code then logs the honest browser in as the attacker",
+        sessions: 2,
         target: Target::Flow(login_csrf),
     },
     Attack {
@@ -195,6 +207,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.3",
         description: "v1: a cross-site page starts a login with M in the honest browser, which ends logged in to the attacker's account at M",
+        sessions: 2,
         target: Target::Flow(login_start_csrf),
     },
     Attack {
@@ -204,6 +217,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.2",
         description: "v1: the attacker's code lands in the honest browser; the Consumer sends it with the honest sid, A refuses that request outside the protocol before the burn, and its logged copy gives the attacker the code to redeem in its own browser",
+        sessions: 2,
         target: Target::Flow(fixation),
     },
     Attack {
@@ -213,6 +227,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_INTEGRITY,
         section: "9.2",
         description: "v1: the same fixation, where the restart fence refuses the misdirected result request (nothing burned)",
+        sessions: 2,
         target: Target::Flow(fixation),
     },
     Attack {
@@ -222,6 +237,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_REPLAY,
         section: "9.4",
         description: "v1: a captured data call, accepted once by one instance, is replayed to the other, which accepts it too and answers the attacker with the Subject's data",
+        sessions: 2,
         target: Target::Flow(replay_loot),
     },
     Attack {
@@ -231,6 +247,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: P_SECRECY,
         section: "9.4",
         description: "v1: a result request refused outside the protocol before its nonce was recorded is replayed from the logs as a first use, and the attacker receives the Subject's ticket",
+        sessions: 2,
         target: Target::Flow(refused_replay),
     },
     Attack {
@@ -240,6 +257,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: T_CONSENT,
         section: "9.14a",
         description: "v1: the delegate reads scopes it is not registered for and the Subject never consented to for it",
+        sessions: 2,
         target: Target::Tickets(overread),
     },
     Attack {
@@ -249,6 +267,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: T_PAIRWISE,
         section: "9.14a",
         description: "v1: the delegated ticket carries the delegator's pairwise sub",
+        sessions: 2,
         target: Target::Tickets(foreign_sub),
     },
     Attack {
@@ -258,6 +277,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: T_POSSESSION,
         section: "9.14a",
         description: "v1: the delegator receives the delegated ticket's key and can act as the delegate",
+        sessions: 2,
         target: Target::Tickets(impersonation),
     },
     Attack {
@@ -267,6 +287,7 @@ pub const ATTACKS: &[Attack] = &[
         violates: T_ROTATION,
         section: "9.14b",
         description: "v1: an app ticket minted with a leaked Consumer key keeps working after the key is rotated",
+        sessions: 2,
         target: Target::Tickets(after_rotation),
     },
 ];
@@ -288,15 +309,27 @@ pub fn variant(a: &Attack) -> Variant {
 
 /// The login-flow model an attack runs in.
 pub fn model_of(a: &Attack) -> Tessera {
-    model_for(&variant(a), capabilities(a), Default::default())
+    let bounds = crate::world::Bounds {
+        sessions: a.sessions,
+        ..Default::default()
+    };
+    model_for(&variant(a), capabilities(a), bounds)
+}
+
+/// The shortest path of a login-flow attack.
+pub fn flow_path(a: &Attack) -> Option<Vec<crate::world::Action>> {
+    match a.target {
+        Target::Flow(goal) => shortest(&model_of(a), &[goal]).pop().flatten(),
+        Target::Tickets(_) => None,
+    }
 }
 
 /// The shortest path of an attack, as action labels (`None`: not found within the bounds).
 pub fn find(a: &Attack) -> Option<Vec<String>> {
     match a.target {
-        Target::Flow(goal) => {
+        Target::Flow(_) => {
             let m = model_of(a);
-            let path = shortest(&m, &[goal]).pop().flatten()?;
+            let path = flow_path(a)?;
             Some(path.iter().map(|x| m.format_action(x)).collect())
         }
         Target::Tickets(goal) => {

@@ -69,7 +69,7 @@ fn bad_arguments_are_refused_with_a_reason() {
 
 #[test]
 fn trace_formats() {
-    let args = ["trace", "--off", "issuer", "--property", "mix-up"];
+    let args = ["trace", "--off", "issuer-keyed", "--property", "mix-up"];
     let mermaid = run(&[&args[..], &["--format", "mermaid"]].concat());
     assert!(mermaid.starts_with("sequenceDiagram\n"));
     let text = run(&[&args[..], &["--format", "text"]].concat());
@@ -77,7 +77,7 @@ fn trace_formats() {
     assert!(text.contains("==> here \"mix-up\" breaks"));
     let json: serde_json::Value =
         serde_json::from_str(&run(&[&args[..], &["--format", "json"]].concat())).expect("json");
-    assert_eq!(json["variant"], "hardened-minus-issuer");
+    assert_eq!(json["variant"], "hardened-minus-issuer-keyed");
     assert!(json["steps"].as_array().is_some_and(|s| !s.is_empty()));
 }
 

@@ -104,11 +104,14 @@ impl Tessera {
         let ex = self.receive(st, id, req, sender, instance, pre_restart)?;
         if ex.outcome == Outcome::Ok {
             // After the honest Consumer refreshed a stolen family, the attacker may keep only
-            // what it held before (tickets live to their own expiry): a refresh, or any use of a
-            // session it forked since the theft, means the theft outlived the refresh.
+            // what it held before (tickets live to their own expiry): refreshing the stolen sid,
+            // or any use of a session it forked from it, means the theft outlived the refresh.
+            // (Sids of the family it learns afterwards some other way, with the stolen key, are
+            // a second theft, not this one outliving the refresh.)
             let outlived = |st: &State, sid: u8, refresh: bool| {
                 st.sessions.get(sid as usize).is_some_and(|s| {
-                    has(st.ghost.recovered, s.family) && (refresh || has(st.ghost.forked, sid))
+                    has(st.ghost.recovered, s.family)
+                        && (has(st.ghost.forked, sid) || (refresh && has(st.ghost.stolen_sids, sid)))
                 })
             };
             match req {
@@ -123,7 +126,7 @@ impl Tessera {
                         st.ghost.theft_outlived_refresh = true;
                     }
                     if let Some(n) = ex.new_sid {
-                        if st.sessions.get(sid as usize).is_some_and(|s| has(st.ghost.stolen, s.family)) {
+                        if has(st.ghost.stolen_sids, sid) || has(st.ghost.forked, sid) {
                             add(&mut st.ghost.forked, n);
                         }
                         self.loot(st, n, sender);
@@ -166,6 +169,7 @@ impl Tessera {
             return None;
         }
         add(&mut st.ghost.stolen, s.family);
+        add(&mut st.ghost.stolen_sids, sid);
         st.ghost.key_stolen = !st.know.key;
         st.know.key = true;
         add(&mut st.know.sids, sid);

@@ -232,7 +232,9 @@ pub struct Ghost {
     /// Families the attacker stole (theft), and those the honest Consumer then refreshed.
     pub stolen: u16,
     pub recovered: u16,
-    /// Sessions the attacker created by refreshing a stolen one.
+    /// The sid the theft took, and the sessions the attacker created by refreshing it (or
+    /// its forks).
+    pub stolen_sids: u16,
     pub forked: u16,
     /// `A` accepted an attacker's refresh or result in a family the honest Consumer had
     /// refreshed since the theft.
