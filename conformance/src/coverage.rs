@@ -26,15 +26,22 @@ pub fn uncovered_reasons() -> BTreeMap<String, String> {
     serde_json::from_str(UNCOVERED).expect("conformance/uncovered.json is a JSON object of strings")
 }
 
-/// The requirements the model's properties check (`tessera_model::world::PROPERTIES`):
+/// The requirements the model's properties check (the login flow's
+/// `tessera_model::world::PROPERTIES` and the ticket model's `TICKET_PROPERTIES`):
 /// requirement → property names.
 pub fn model_properties() -> BTreeMap<String, Vec<String>> {
     let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for p in tessera_model::world::PROPERTIES {
-        for r in p.requirements {
+    let flow = tessera_model::world::PROPERTIES
+        .iter()
+        .map(|p| (p.name, p.requirements));
+    let tickets = tessera_model::tickets::TICKET_PROPERTIES
+        .iter()
+        .map(|p| (p.name, p.requirements));
+    for (name, reqs) in flow.chain(tickets) {
+        for r in reqs {
             out.entry((*r).to_string())
                 .or_default()
-                .push(p.name.to_string());
+                .push(name.to_string());
         }
     }
     out

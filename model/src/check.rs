@@ -1,13 +1,16 @@
-//! The checker behind `tessera-model check`: an exhaustive breadth-first search that keeps, per
-//! property, the **first** violating (or witnessing) path in BFS order, which is a shortest one.
+//! The checker behind `tessera-model check` and `necessity`: an exhaustive breadth-first
+//! search that keeps, per property, the **first** violating (or witnessing) path in BFS order,
+//! which is a shortest one.
 //!
 //! stateright's own BFS is used by the tests (`assert_properties`, `assert_discovery`, state
 //! counts) and by `explore`, but its discoveries are not guaranteed shortest (a later violating
 //! state in the same batch can overwrite the stored path), so `check` runs this search instead.
-//! The two agree on the number of unique states; a test pins that.
+//! It works on any [`stateright::Model`] (the login flow and the ticket world). The two agree
+//! on the number of unique states; a test pins that.
 
 use crate::switches::{Capabilities, Variant};
-use crate::world::{Action, Bounds, Expectation, PropertyDef, State, Tessera, PROPERTIES};
+use crate::world::{Action, Bounds, PropertyDef, State, Tessera, PROPERTIES};
+use stateright::{Expectation, Model};
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::time::{Duration, Instant};
@@ -35,7 +38,7 @@ impl Hasher for Fx {
     }
 }
 
-fn fingerprint(s: &State) -> u64 {
+fn fingerprint<S: Hash>(s: &S) -> u64 {
     let mut h = Fx::default();
     s.hash(&mut h);
     // A final mix, so that similar states spread over the table.
@@ -44,65 +47,72 @@ fn fingerprint(s: &State) -> u64 {
     x ^ (x >> 33)
 }
 
-/// The verdict on one property.
-#[derive(Clone, Debug)]
-pub struct PropertyResult {
-    pub def: &'static PropertyDef,
-    /// `always`: no reachable state violates it; `sometimes`: a reachable state witnesses it.
-    pub holds: bool,
-    /// The shortest counterexample (`always`) or witness (`sometimes`), as actions from the
-    /// initial state.
-    pub path: Option<Vec<Action>>,
+/// When a search may stop early.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Explore everything.
+    Never,
+    /// Stop at the end of the BFS level where some `always` property is first violated (the
+    /// necessity analysis only needs one shortest counterexample).
+    FirstViolation,
+    /// Stop at the end of the BFS level where every property has been decided (each `always`
+    /// violated, each `sometimes` witnessed): nothing further can change a verdict.
+    AllDecided,
 }
 
-/// The result of checking one variant.
+/// What one search found.
 #[derive(Clone, Debug)]
-pub struct VariantReport {
-    pub name: String,
-    pub model: Tessera,
+pub struct Search<A> {
+    /// Whether every reachable state was explored (false: the search stopped early, and
+    /// `states` counts those explored so far).
+    pub complete: bool,
     pub states: usize,
     pub transitions: usize,
     pub max_depth: usize,
     pub elapsed: Duration,
-    pub properties: Vec<PropertyResult>,
+    /// Per property of the model (in `properties()` order): the shortest path to a violating
+    /// (`always`) or witnessing (`sometimes`) state.
+    pub found: Vec<Option<Vec<A>>>,
 }
 
 /// Progress callback: (variant, unique states, elapsed, depth).
 pub type Progress<'a> = &'a (dyn Fn(&str, usize, Duration, usize) + Sync);
 
-/// Build the model for a variant.
-pub fn model_for(variant: &Variant, caps: Capabilities, bounds: Bounds) -> Tessera {
-    let mut m = Tessera::new(variant.switches);
-    m.caps = caps;
-    m.bounds = bounds;
-    m
-}
-
-/// Exhaustive BFS of one variant.
-pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> VariantReport {
+/// Exhaustive BFS of a model, keeping the first path to each property's discovery.
+pub fn bfs<M>(name: &str, model: &M, stop: Stop, progress: Option<Progress<'_>>) -> Search<M::Action>
+where
+    M: Model,
+    M::State: Hash,
+    M::Action: Clone,
+{
     let start = Instant::now();
     let mut last_progress = Instant::now();
-    let init = model.initial();
+    let props = model.properties();
     let mut seen: HashMap<u64, (), BuildHasherDefault<Fx>> = HashMap::default();
     // Per node: its parent node and the action that led to it.
-    let mut nodes: Vec<(u32, Option<Action>)> = Vec::new();
-    let mut found: Vec<Option<u32>> = vec![None; PROPERTIES.len()];
-    let mut frontier: Vec<(State, u32)> = Vec::new();
-    seen.insert(fingerprint(&init), ());
-    nodes.push((u32::MAX, None));
-    frontier.push((init, 0));
+    let mut nodes: Vec<(u32, Option<M::Action>)> = Vec::new();
+    let mut found: Vec<Option<u32>> = vec![None; props.len()];
+    let mut frontier: Vec<(M::State, u32)> = Vec::new();
+    for init in model.init_states() {
+        if seen.insert(fingerprint(&init), ()).is_none() {
+            nodes.push((u32::MAX, None));
+            frontier.push((init, (nodes.len() - 1) as u32));
+        }
+    }
     let mut depth = 0usize;
     let mut transitions = 0usize;
+    let mut complete = true;
     let mut actions = Vec::new();
     while !frontier.is_empty() {
         let mut next = Vec::new();
         for (state, node) in frontier.drain(..) {
-            for (i, p) in PROPERTIES.iter().enumerate() {
+            for (i, p) in props.iter().enumerate() {
                 if found[i].is_none() {
                     let c = (p.condition)(model, &state);
                     let hit = match p.expectation {
                         Expectation::Always => !c,
                         Expectation::Sometimes => c,
+                        Expectation::Eventually => false,
                     };
                     if hit {
                         found[i] = Some(node);
@@ -110,14 +120,14 @@ pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> Var
                 }
             }
             actions.clear();
-            model.all_actions(&state, &mut actions);
-            for a in actions.iter() {
-                let Some((s2, _)) = model.step(&state, a) else {
+            model.actions(&state, &mut actions);
+            for a in actions.drain(..) {
+                let Some(s2) = model.next_state(&state, a.clone()) else {
                     continue;
                 };
                 transitions += 1;
                 if seen.insert(fingerprint(&s2), ()).is_none() {
-                    nodes.push((node, Some(*a)));
+                    nodes.push((node, Some(a)));
                     next.push((s2, (nodes.len() - 1) as u32));
                 }
             }
@@ -127,6 +137,19 @@ pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> Var
                     cb(name, nodes.len(), start.elapsed(), depth);
                 }
             }
+        }
+        if stop == Stop::FirstViolation
+            && props
+                .iter()
+                .zip(&found)
+                .any(|(p, f)| p.expectation == Expectation::Always && f.is_some())
+        {
+            complete = next.is_empty();
+            break;
+        }
+        if stop == Stop::AllDecided && found.iter().all(Option::is_some) {
+            complete = next.is_empty();
+            break;
         }
         if !next.is_empty() {
             depth += 1;
@@ -138,32 +161,90 @@ pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> Var
     }
     let path_to = |mut n: u32| {
         let mut v = Vec::new();
-        while let (parent, Some(a)) = nodes[n as usize] {
-            v.push(a);
-            n = parent;
+        while let (parent, Some(a)) = &nodes[n as usize] {
+            v.push(a.clone());
+            n = *parent;
         }
         v.reverse();
         v
     };
+    Search {
+        complete,
+        states: nodes.len(),
+        transitions,
+        max_depth: depth,
+        elapsed: start.elapsed(),
+        found: found.into_iter().map(|f| f.map(path_to)).collect(),
+    }
+}
+
+/// The verdict on one property of the login flow.
+#[derive(Clone, Debug)]
+pub struct PropertyResult {
+    pub def: &'static PropertyDef,
+    /// `always`: no reachable state violates it; `sometimes`: a reachable state witnesses it.
+    pub holds: bool,
+    /// The shortest counterexample (`always`) or witness (`sometimes`), as actions from the
+    /// initial state.
+    pub path: Option<Vec<Action>>,
+}
+
+/// The result of checking one variant of the login flow.
+#[derive(Clone, Debug)]
+pub struct VariantReport {
+    pub name: String,
+    pub model: Tessera,
+    /// Whether every reachable state was explored; the search stops once every property is
+    /// decided, and `states` then counts the states explored until then.
+    pub complete: bool,
+    pub states: usize,
+    pub transitions: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyResult>,
+}
+
+impl VariantReport {
+    /// Whether some `always` property is violated.
+    pub fn violated(&self) -> bool {
+        self.properties
+            .iter()
+            .any(|p| p.def.expectation == crate::world::Expectation::Always && !p.holds)
+    }
+}
+
+/// Build the login-flow model for a variant.
+pub fn model_for(variant: &Variant, caps: Capabilities, bounds: Bounds) -> Tessera {
+    let mut m = Tessera::new(variant.switches);
+    m.caps = caps;
+    m.bounds = bounds;
+    m
+}
+
+/// BFS of one variant of the login flow, until every property is decided or every reachable
+/// state is explored.
+pub fn check(name: &str, model: &Tessera, progress: Option<Progress<'_>>) -> VariantReport {
+    let s = bfs(name, model, Stop::AllDecided, progress);
     let properties = PROPERTIES
         .iter()
-        .zip(found.iter())
+        .zip(s.found)
         .map(|(def, f)| PropertyResult {
             def,
             holds: match def.expectation {
-                Expectation::Always => f.is_none(),
-                Expectation::Sometimes => f.is_some(),
+                crate::world::Expectation::Always => f.is_none(),
+                crate::world::Expectation::Sometimes => f.is_some(),
             },
-            path: f.map(path_to),
+            path: f,
         })
         .collect();
     VariantReport {
         name: name.to_string(),
         model: model.clone(),
-        states: nodes.len(),
-        transitions,
-        max_depth: depth,
-        elapsed: start.elapsed(),
+        complete: s.complete,
+        states: s.states,
+        transitions: s.transitions,
+        max_depth: s.max_depth,
+        elapsed: s.elapsed,
         properties,
     }
 }
@@ -177,14 +258,23 @@ pub fn check_all(
     threads: usize,
     progress: Option<Progress<'_>>,
 ) -> Vec<VariantReport> {
+    let models: Vec<(String, Tessera)> = variants
+        .iter()
+        .map(|v| (v.name.clone(), model_for(v, caps, bounds)))
+        .collect();
+    parallel(&models, threads, |(name, m)| check(name, m, progress))
+}
+
+/// Runs `f` over `items`, `threads` at a time, keeping the order.
+pub fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results = std::sync::Mutex::new(vec![None; variants.len()]);
+    let results = std::sync::Mutex::new((0..items.len()).map(|_| None).collect::<Vec<Option<R>>>());
     std::thread::scope(|scope| {
-        for _ in 0..threads.max(1).min(variants.len().max(1)) {
+        for _ in 0..threads.max(1).min(items.len().max(1)) {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-                let Some(v) = variants.get(i) else { break };
-                let r = check(&v.name, &model_for(v, caps, bounds), progress);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
                 results.lock().expect("no panics while holding the lock")[i] = Some(r);
             });
         }
@@ -193,7 +283,7 @@ pub fn check_all(
         .into_inner()
         .expect("no poisoned lock")
         .into_iter()
-        .map(|r| r.expect("every variant checked"))
+        .map(|r| r.expect("every item done"))
         .collect()
 }
 

@@ -1,10 +1,13 @@
 //! Traces as message sequence diagrams (terminal text, Mermaid, JSON) and the attack matrix.
 
+use crate::attacks::{self, Attack};
 use crate::check::{replay, PropertyResult, VariantReport};
 use crate::switches::Switch;
 use crate::world::{
-    Action, Auth, Browser, Callback, ConsumerOutcome, Effect, Exchange, Expectation, Outcome,
-    RequestKind, Sender, State, Subject, Tessera, Token, Url, PROPERTIES,
+    Action, Auth, Browser, Callback, ConsumerOutcome, Effect, Exchange, Expectation, Flight,
+    LoggedIn, Outcome, RequestKind, Sender, State, Subject, Tessera, Url, ATTACKER_VERIFIER,
+    M_CODE, M_SID, PROPERTIES, PropertyDef, P_EXPIRY, P_INTEGRITY, P_MIXUP, P_RECOVERY,
+    P_REDEEMED_TWICE, P_REPLAY, P_SECRECY,
 };
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -62,6 +65,13 @@ fn subj(s: Subject) -> &'static str {
         Subject::E => "e",
     }
 }
+fn who(l: &LoggedIn) -> String {
+    match l.issuer {
+        Some(i) => format!("({}, {})", aname(i), subj(l.subject)),
+        None => format!("A_UID {}", subj(l.subject)),
+    }
+}
+
 fn aname(a: Auth) -> &'static str {
     match a {
         Auth::A => "A",
@@ -85,68 +95,17 @@ fn msg(from: Party, to: Party, label: impl Into<String>) -> Message {
     }
 }
 
-/// A short label for an action (stateright's explorer shows it).
-pub fn action_label(a: &Action) -> String {
-    match *a {
-        Action::Login {
-            browser,
-            authority,
-            m_url,
-        } => match authority {
-            Auth::A => format!("{browser:?} logs in with A"),
-            Auth::M => format!("{browser:?} logs in with M (M answers {})", url_text(m_url)),
-        },
-        Action::Authorize { browser, request } => {
-            format!("{browser:?} opens A's authorize page r{request} and allows")
-        }
-        Action::Callback {
-            browser,
-            url,
-            m_claim,
-        } => {
-            format!(
-                "{browser:?} opens {} (M would claim {})",
-                callback_text(&url),
-                subj(m_claim)
-            )
-        }
-        Action::Refresh { browser } => format!("C refreshes {browser:?}'s session"),
-        Action::Revoke { browser } => format!("C revokes {browser:?}'s session"),
-        Action::Api { browser } => format!("C calls the data API for {browser:?}"),
-        Action::Tick => "time passes".into(),
-        Action::Forge { req } => format!("attacker sends A {req:?} with the stolen key"),
-        Action::Replay { index } => format!("attacker replays captured request #{index} at A"),
-    }
-}
-
 fn url_text(u: Url) -> String {
-    match u {
-        Url::Authorize(r) => format!("A/authorize?r{r}"),
-        Url::MPage => "M/authorize".into(),
-        Url::Callback(cb) => callback_text(&cb),
-    }
+    u.to_string()
 }
 
 fn callback_text(cb: &Callback) -> String {
-    let mut parts = Vec::new();
-    if let Some(l) = cb.login {
-        parts.push(format!("login=L{l}"));
-    }
-    parts.push(match cb.token {
-        Token::Code(c) if c >= 100 => "code=m".to_string(),
-        Token::Code(c) => format!("code=k{c}"),
-        Token::Sid(s) if s >= 100 => format!("sid=m{}", s - 100),
-        Token::Sid(s) => format!("sid=s{s}"),
-    });
-    if let Some(i) = cb.iss {
-        parts.push(format!("iss={}", aname(i)));
-    }
-    format!("C/callback?{}", parts.join("&"))
+    cb.to_string()
 }
 
 fn sid_text(s: u8) -> String {
-    if s >= 100 {
-        format!("m{}", s - 100)
+    if s >= M_SID {
+        format!("m{}", s - M_SID)
     } else {
         format!("s{s}")
     }
@@ -163,15 +122,15 @@ fn request_text(ex: &Exchange) -> String {
         }
     }
     if let Some(c) = ex.code {
-        parts.push(if c >= 100 {
-            "code=m".into()
+        parts.push(if c >= M_CODE {
+            "code=M's".into()
         } else {
             format!("code=k{c}")
         });
     }
     if let Some(v) = ex.verifier {
-        parts.push(if v >= 200 {
-            "verifier=x".into()
+        parts.push(if v >= ATTACKER_VERIFIER {
+            "verifier=attacker's".into()
         } else {
             format!("verifier=v{v}")
         });
@@ -179,12 +138,18 @@ fn request_text(ex: &Exchange) -> String {
     if let Some(c) = ex.challenge {
         parts.push(format!("challenge=S256(v{c})"));
     }
+    if let Some(l) = ex.state {
+        parts.push(format!("state=L{l}"));
+    }
     if ex.secret_in_clear {
         parts.push("C_SECRET".into());
     } else if ex.kind == RequestKind::Api {
         parts.push("Hawk MAC with the ticket key".into());
     } else {
         parts.push("Hawk MAC".into());
+    }
+    if let Some(id) = ex.id {
+        parts.push(format!("nonce #{id}"));
     }
     let kind = match ex.kind {
         RequestKind::Handshake => "handshake",
@@ -195,6 +160,26 @@ fn request_text(ex: &Exchange) -> String {
         RequestKind::Api => "data API",
     };
     format!("{kind} {{{}}}", parts.join(", "))
+}
+
+fn answer_text(ex: &Exchange) -> String {
+    match (ex.outcome, ex.new_sid) {
+        (Outcome::Ok, Some(n)) if ex.kind == RequestKind::Handshake => {
+            format!("200 redirect ticket sid={}", sid_text(n))
+        }
+        (Outcome::Ok, Some(n)) => format!("200 sid={} + ticket", sid_text(n)),
+        (Outcome::Ok, None) if ex.kind == RequestKind::Result => "200 result ticket".into(),
+        (Outcome::Ok, None) if ex.kind == RequestKind::Api => "200 subject data".into(),
+        (Outcome::Ok, None) => "200".into(),
+        (Outcome::Unavailable, _) => "503 (refused outside the protocol)".into(),
+        (o, _) => format!("4xx {}", o.code()),
+    }
+}
+
+fn flight_text(f: &Flight, sw: crate::switches::Switches) -> String {
+    let mut ex = crate::world::exchange_of(&f.req, Sender::Consumer, sw);
+    ex.id = Some(f.id);
+    request_text(&ex)
 }
 
 /// The messages of one step.
@@ -208,10 +193,16 @@ pub fn messages(
     let mut v = Vec::new();
     let csrf = |b: Browser| b == Browser::U && !eff.followed;
     match *action {
-        Action::Login {
-            browser, authority, ..
+        Action::LoginStart {
+            browser,
+            authority,
+            intended,
+            ..
         } => {
             let b = party(browser);
+            if !intended {
+                v.push(msg(Party::M, b, "CSRF: a cross-site page starts a login"));
+            }
             v.push(msg(
                 b,
                 Party::C,
@@ -221,11 +212,7 @@ pub fn messages(
                 v.push(msg(Party::C, auth(authority), request_text(ex)));
                 let at = eff.redirect;
                 match authority {
-                    Auth::A => v.push(msg(
-                        Party::A,
-                        Party::C,
-                        format!("redirect ticket sid={}", sid_text(ex.new_sid.unwrap_or(0))),
-                    )),
+                    Auth::A => v.push(msg(Party::A, Party::C, answer_text(ex))),
                     Auth::M => v.push(msg(
                         Party::M,
                         Party::C,
@@ -246,31 +233,34 @@ pub fn messages(
                 }
             }
         }
-        Action::Authorize { browser, request } => {
+        Action::AuthorizeOpen {
+            browser,
+            request,
+            allow,
+        } => {
             let b = party(browser);
             if csrf(browser) {
                 v.push(msg(
                     Party::M,
                     Party::U,
-                    format!("CSRF: make U open A/authorize?r{request}"),
+                    format!("CSRF: make U open A/authorize?request=r{request}"),
                 ));
             }
-            v.push(msg(
-                b,
-                Party::A,
-                format!(
-                    "open authorize page r{request}; {} logs in, allows",
-                    subj(browser.owner())
-                ),
-            ));
-            match eff.redirect {
-                Some(Url::Callback(cb)) => {
+            let what = if allow {
+                format!("; {} logs in, allows", subj(browser.owner()))
+            } else {
+                "; looks, leaves".to_string()
+            };
+            v.push(msg(b, Party::A, format!("open authorize page r{request}{what}")));
+            match (eff.redirect, eff.exchange.map(|e| e.outcome)) {
+                (Some(Url::Callback(cb)), _) => {
                     v.push(msg(Party::A, b, format!("303 -> {}", callback_text(&cb))));
                 }
+                (None, Some(Outcome::Ok)) => v.push(msg(Party::A, b, "200 consent page")),
                 _ => v.push(msg(Party::A, b, "400 error page")),
             }
         }
-        Action::Callback { browser, url, .. } => {
+        Action::CallbackOpen { browser, url, .. } => {
             let b = party(browser);
             if csrf(browser) {
                 v.push(msg(
@@ -282,7 +272,7 @@ pub fn messages(
             v.push(msg(b, Party::C, callback_text(&url)));
             match eff.consumer {
                 Some(ConsumerOutcome::NoPendingLogin) => {
-                    v.push(msg(Party::C, b, "refused: no pending login here"));
+                    v.push(msg(Party::C, b, "refused: no pending login of this flow here"));
                 }
                 Some(ConsumerOutcome::LoginMismatch) => {
                     v.push(msg(Party::C, b, "refused: not this session's login"));
@@ -290,80 +280,102 @@ pub fn messages(
                 Some(ConsumerOutcome::IssuerMismatch) => {
                     v.push(msg(Party::C, b, "refused: iss is not the chosen Authority"));
                 }
+                Some(ConsumerOutcome::ResultSent) => {
+                    if let Some(f) = &eff.sent {
+                        v.push(msg(
+                            Party::C,
+                            Party::A,
+                            format!("{} (in flight)", flight_text(f, model.switches)),
+                        ));
+                    }
+                }
                 _ => {
                     if let Some(ex) = &eff.exchange {
-                        let to = auth(ex.authority);
-                        v.push(msg(Party::C, to, request_text(ex)));
-                        let li = after.browsers[browser as usize].logged_in.as_ref();
-                        match (ex.outcome, li) {
-                            (Outcome::AttackerChosen, Some(l)) => {
-                                v.push(msg(
-                                    Party::M,
-                                    Party::C,
-                                    format!("result: sub={} (M's claim)", subj(l.subject)),
-                                ));
-                            }
-                            (Outcome::Ok, Some(l)) => {
-                                v.push(msg(
-                                    Party::A,
-                                    Party::C,
-                                    format!("200 result: sub={} + ticket", subj(l.subject)),
-                                ));
-                            }
-                            (o, _) => v.push(msg(to, Party::C, format!("400 {}", o.code()))),
-                        }
-                        if let Some(l) =
-                            li.filter(|_| eff.consumer == Some(ConsumerOutcome::LoggedIn))
-                        {
-                            let who = match l.issuer {
-                                Some(i) => format!("({}, {})", aname(i), subj(l.subject)),
-                                None => format!("A_UID {}", subj(l.subject)),
-                            };
-                            v.push(msg(Party::C, b, format!("logged in as {who}")));
-                        } else {
-                            v.push(msg(Party::C, b, "login failed"));
+                        v.push(msg(Party::C, Party::M, request_text(ex)));
+                        if let Some(l) = after.browsers[browser as usize].logged_in.as_ref() {
+                            v.push(msg(
+                                Party::M,
+                                Party::C,
+                                format!("result: sub={} (M's claim)", subj(l.subject)),
+                            ));
+                            v.push(msg(Party::C, b, format!("logged in as {}", who(l))));
                         }
                     }
                 }
             }
         }
-        Action::Refresh { .. } | Action::Revoke { .. } | Action::Api { .. } => {
+        Action::AuthorityDelivers { id, instance } => {
             if let Some(ex) = &eff.exchange {
-                v.push(msg(Party::C, Party::A, request_text(ex)));
-                let ans = match (ex.outcome, ex.new_sid) {
-                    (Outcome::Ok, Some(n)) => format!("200 new sid={}", sid_text(n)),
-                    (Outcome::Ok, None) => "200".into(),
-                    (o, _) => format!("4xx {}", o.code()),
-                };
-                v.push(msg(Party::A, Party::C, ans));
+                let f = before.inflight.iter().find(|f| f.id == id);
+                let b = f.map_or(Party::C, |f| party(f.browser));
+                v.push(msg(
+                    Party::A,
+                    Party::A,
+                    format!("instance #{instance} takes request #{id}"),
+                ));
+                v.push(msg(Party::A, Party::C, answer_text(ex)));
+                match eff.consumer {
+                    Some(ConsumerOutcome::LoggedIn) => {
+                        if let Some(l) = f.and_then(|f| after.browsers[f.browser as usize].logged_in.as_ref()) {
+                            v.push(msg(Party::C, b, format!("logged in as {}", who(l))));
+                        }
+                    }
+                    Some(ConsumerOutcome::LoginFailed) => v.push(msg(Party::C, b, "login failed")),
+                    Some(ConsumerOutcome::LoggedOut) => v.push(msg(Party::C, b, "logged out")),
+                    _ => {}
+                }
             }
         }
-        Action::Tick => v.push(msg(
+        Action::AuthorityRefuses { id } => {
+            let b = before
+                .inflight
+                .iter()
+                .find(|f| f.id == id)
+                .map_or(Party::C, |f| party(f.browser));
+            v.push(msg(Party::A, Party::C, format!("503 request #{id} refused outside the protocol")));
+            if eff.consumer == Some(ConsumerOutcome::LoginFailed) {
+                v.push(msg(Party::C, b, "login failed"));
+            }
+        }
+        Action::ConsumerRefreshes { .. } => {
+            if let Some(f) = &eff.sent {
+                v.push(msg(
+                    Party::C,
+                    Party::A,
+                    format!("{} (in flight)", flight_text(f, model.switches)),
+                ));
+            }
+        }
+        Action::ConsumerRevokes { .. } | Action::ConsumerCallsApi { .. } => {
+            if let Some(ex) = &eff.exchange {
+                v.push(msg(Party::C, Party::A, request_text(ex)));
+                v.push(msg(Party::A, Party::C, answer_text(ex)));
+            }
+        }
+        Action::ClockTicks => v.push(msg(
             Party::M,
             Party::M,
             format!("time passes: now = {}", after.now),
         )),
-        Action::Forge { .. } | Action::Replay { .. } => {
+        Action::ReplayStoreRestarts => v.push(msg(
+            Party::A,
+            Party::A,
+            "the replay store restarts and forgets its nonces",
+        )),
+        Action::AttackerSteals => v.push(msg(
+            Party::M,
+            Party::M,
+            "theft: the attacker takes U's session and C's key",
+        )),
+        Action::AttackerForges { .. } | Action::AttackerReplays { .. } => {
             if let Some(ex) = &eff.exchange {
-                let what = if matches!(action, Action::Replay { .. }) {
-                    "replay: "
+                let what = if matches!(action, Action::AttackerReplays { .. }) {
+                    format!("replay at #{}: ", ex.instance)
                 } else {
-                    "forged: "
+                    "forged: ".to_string()
                 };
-                v.push(msg(
-                    Party::M,
-                    Party::A,
-                    format!("{what}{}", request_text(ex)),
-                ));
-                let ans = match (ex.outcome, ex.new_sid) {
-                    (Outcome::Ok, Some(n)) if ex.kind == RequestKind::Handshake => {
-                        format!("200 redirect ticket sid={}", sid_text(n))
-                    }
-                    (Outcome::Ok, Some(n)) => format!("200 sid={} + ticket", sid_text(n)),
-                    (Outcome::Ok, None) => "200 (ticket / data)".into(),
-                    (o, _) => format!("4xx {}", o.code()),
-                };
-                v.push(msg(Party::A, Party::M, ans));
+                v.push(msg(Party::M, Party::A, format!("{what}{}", request_text(ex))));
+                v.push(msg(Party::A, Party::M, answer_text(ex)));
             }
         }
     }
@@ -372,45 +384,30 @@ pub fn messages(
     let k1 = &after.know;
     let mut learned = Vec::new();
     if k1.key && !k0.key {
-        learned.push("the Consumer's secret".to_string());
+        learned.push("the Consumer's key".to_string());
     }
     if k1.loot && !k0.loot {
         learned.push("a ticket/data of u".to_string());
     }
     for (name, a, b) in [
-        ("sid", k0.sids, k1.sids),
-        ("code", k0.codes, k1.codes),
-        ("request", k0.requests, k1.requests),
-        ("login", k0.logins, k1.logins),
+        ("sid s", k0.sids, k1.sids),
+        ("code k", k0.codes, k1.codes),
+        ("request r", k0.requests, k1.requests),
+        ("state L", k0.flows, k1.flows),
+        ("verifier v", k0.verifiers, k1.verifiers),
     ] {
-        for i in 0..8 {
+        for i in 0..16u8 {
             if b & (1 << i) != 0 && a & (1 << i) == 0 {
-                learned.push(format!(
-                    "{name} {}",
-                    match name {
-                        "sid" => format!("s{i}"),
-                        "code" => format!("k{i}"),
-                        "request" => format!("r{i}"),
-                        _ => format!("L{i}"),
-                    }
-                ));
+                learned.push(format!("{name}{i}"));
             }
         }
     }
-    let captured = model.caps.capture
-        && eff
-            .exchange
-            .is_some_and(|e| e.sender == Sender::Consumer && e.authority == Auth::A);
     if after.captured.len() > before.captured.len() {
         learned.push("a replayable copy".to_string());
     }
     if !learned.is_empty() {
-        if captured {
-            v.push(msg(
-                Party::M,
-                Party::M,
-                "attacker captures a copy of this request",
-            ));
+        if let Some(how) = eff.learnt {
+            v.push(msg(Party::M, Party::M, format!("attacker: {how}")));
         }
         v.push(msg(
             Party::M,
@@ -440,7 +437,7 @@ pub fn steps(model: &Tessera, path: &[Action]) -> Vec<Step> {
             let (after, eff) = model.step(&states[i], a).expect("path replays");
             Step {
                 step: i + 1,
-                action: action_label(a),
+                action: a.to_string(),
                 exchange: eff.exchange,
                 consumer: eff.consumer,
                 messages: messages(model, &states[i], a, &eff, &after),
@@ -464,8 +461,63 @@ fn lifelines(width: usize) -> Vec<char> {
     line
 }
 
+/// Why a state violates a property, in words.
+pub fn why(def: &PropertyDef, st: &State) -> String {
+    let li = |b: Browser| st.browsers[b as usize].logged_in.as_ref();
+    match def.name {
+        P_INTEGRITY => {
+            for b in [Browser::E, Browser::U] {
+                if let Some(l) = li(b) {
+                    let vouch = if l.vouched_by == Auth::A { "A's" } else { "M's" };
+                    let bad = match (b, l.vouched_by) {
+                        (Browser::E, Auth::A) => l.subject == Subject::U,
+                        (Browser::U, Auth::A) => l.subject != Subject::U,
+                        (Browser::U, Auth::M) => !(l.chose == Auth::M && l.intended),
+                        _ => false,
+                    };
+                    if bad {
+                        let intent = if l.intended { "" } else { ", in a login U never meant to start" };
+                        return format!("{b:?}'s browser is logged in as {} on {vouch} word{intent}", who(l));
+                    }
+                }
+            }
+            "a browser is logged in as someone else".into()
+        }
+        P_MIXUP => "the Consumer recorded an identity under an issuer that did not vouch for it".into(),
+        P_SECRECY => {
+            if st.know.loot {
+                "the attacker received a ticket or data of u".into()
+            } else {
+                "the attacker holds C's key and the sid of a live session of u".into()
+            }
+        }
+        P_REPLAY => "A processed a request with a nonce it had processed before".into(),
+        P_REDEEMED_TWICE => "a session of u was redeemed by a second result request".into(),
+        P_EXPIRY => "A accepted the attacker's request on u's session after its expiry".into(),
+        P_RECOVERY => "A accepted the attacker's refresh in a family the honest Consumer had refreshed since the theft".into(),
+        _ => "the property's condition is false".into(),
+    }
+}
+
 /// The terminal sequence diagram of a path.
 pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
+    text_diagram_marked(model, path, None)
+}
+
+/// The terminal sequence diagram of a path; with `property`, the step where it first breaks
+/// (an `always`) or is witnessed (a `sometimes`) is marked, with the reason.
+pub fn text_diagram_marked(model: &Tessera, path: &[Action], property: Option<&PropertyDef>) -> String {
+    let states = replay(model, path);
+    let mark = property.and_then(|def| {
+        let hit = |st: &State| {
+            let c = (def.condition)(model, st);
+            match def.expectation {
+                Expectation::Always => !c,
+                Expectation::Sometimes => c,
+            }
+        };
+        states.iter().position(hit).map(|i| (i, def))
+    });
     let width = LEFT + W * Party::ALL.len() + 2;
     let mut out = String::new();
     let mut head = " ".repeat(LEFT);
@@ -475,6 +527,11 @@ pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
     out.push_str(head.trim_end());
     out.push('\n');
     for st in steps(model, path) {
+        if let Some((i, def)) = mark {
+            if i == st.step - 1 && i > 0 {
+                out.push_str(&mark_line(def, &states[i]));
+            }
+        }
         let mut first = true;
         for m in &st.messages {
             let mut line = lifelines(width);
@@ -552,7 +609,82 @@ pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
             }
         }
     }
+    if let Some((i, def)) = mark {
+        if i == path.len() {
+            out.push_str(&mark_line(def, &states[i]));
+        }
+    }
     out
+}
+
+fn mark_line(def: &PropertyDef, st: &State) -> String {
+    match def.expectation {
+        Expectation::Always => format!(
+            "  ==> here \"{}\" breaks: {}\n",
+            crate::world::short_name(def.name),
+            why(def, st)
+        ),
+        Expectation::Sometimes => format!("  ==> here \"{}\" is witnessed\n", crate::world::short_name(def.name)),
+    }
+}
+
+/// A named attack, rendered: the trace (a sequence diagram for the login flow, numbered steps
+/// for the ticket model), the property it breaks, and the capabilities it used.
+pub fn attack(a: &Attack, mermaid_format: bool, json_format: bool) -> Result<String, String> {
+    let caps = attacks::capabilities(a);
+    let off: Vec<&str> = attacks::weakened(a).iter().map(|w| w.name()).collect();
+    let head = format!(
+        "attack {} (spec {}): {}\nvariant {} (switches off relative to hardened: {}), capabilities: {}\nbreaks: {}\n\n",
+        a.name,
+        a.section,
+        a.description,
+        a.variant,
+        if off.is_empty() { "none".to_string() } else { off.join(", ") },
+        caps.names(),
+        a.violates
+    );
+    match a.target {
+        attacks::Target::Flow(goal) => {
+            let m = attacks::model_of(a);
+            let path = crate::check::shortest(&m, &[goal])
+                .pop()
+                .flatten()
+                .ok_or_else(|| format!("attack {} not found within the bounds", a.name))?;
+            if json_format {
+                return serde_json::to_string_pretty(&json!({
+                    "attack": a.name, "variant": a.variant, "capabilities": caps.list().iter().map(|c| c.name()).collect::<Vec<_>>(),
+                    "violates": a.violates, "steps": steps_json(&m, &path),
+                })).map(|s| s + "\n").map_err(|e| e.to_string());
+            }
+            if mermaid_format {
+                return Ok(mermaid(&m, &path));
+            }
+            let def = crate::world::PROPERTIES.iter().find(|p| p.name == a.violates);
+            Ok(head + &text_diagram_marked(&m, &path, def) + &format!("\ncapabilities used: {}\n", caps.names()))
+        }
+        attacks::Target::Tickets(_) => {
+            let trace = attacks::find(a).ok_or_else(|| format!("attack {} not found within the bounds", a.name))?;
+            if json_format {
+                return serde_json::to_string_pretty(&json!({
+                    "attack": a.name, "variant": a.variant, "capabilities": caps.list().iter().map(|c| c.name()).collect::<Vec<_>>(),
+                    "violates": a.violates, "steps": trace,
+                })).map(|s| s + "\n").map_err(|e| e.to_string());
+            }
+            if mermaid_format {
+                let mut out = String::from("sequenceDiagram\n    participant A as Authority A\n");
+                for t in &trace {
+                    out.push_str(&format!("    Note over A: {}\n", t.replace(';', ",")));
+                }
+                return Ok(out);
+            }
+            let mut out = head;
+            for (i, t) in trace.iter().enumerate() {
+                out.push_str(&format!("{:>3}. {t}\n", i + 1));
+            }
+            out.push_str(&format!("  ==> here \"{}\" breaks\n\ncapabilities used: {}\n", a.violates, caps.names()));
+            Ok(out)
+        }
+    }
 }
 
 /// The Mermaid sequence diagram of a path.
@@ -599,6 +731,11 @@ pub fn cell(r: &PropertyResult) -> String {
     }
 }
 
+/// The verdict on a property, for the terminal (no markup).
+pub fn cell_plain(r: &PropertyResult) -> String {
+    cell(r).replace("**", "")
+}
+
 /// The attack matrix: variants x properties (markdown).
 pub fn markdown(reports: &[VariantReport]) -> String {
     let mut out = String::new();
@@ -616,7 +753,12 @@ pub fn markdown(reports: &[VariantReport]) -> String {
     }
     out.push_str("---|\n");
     for r in reports {
-        out.push_str(&format!("| `{}` | {} |", r.name, r.states));
+        let states = if r.complete {
+            r.states.to_string()
+        } else {
+            format!("{}+", r.states)
+        };
+        out.push_str(&format!("| `{}` | {states} |", r.name));
         for p in r
             .properties
             .iter()
@@ -646,8 +788,11 @@ pub fn markdown(reports: &[VariantReport]) -> String {
         ));
     }
     out.push_str(
-        "\nCells give the length of the shortest counterexample (BFS order). \
-         Attacker: web attacker with request capture, no URL leaks; bounds: 2 logins, 2 sessions at A, clock 0-2. \
+        "\nCells give the length of the shortest counterexample (BFS order); `N+` states: the search \
+         stopped once every property was decided, after N states. \
+         Attacker: the web attacker with request capture and session theft (`--capabilities capture,theft`); bounds: the defaults \
+         (2 logins, 2 sessions at A, clock 0-2, 6 Consumer requests, 2 attacker requests). \
+         `v1` is spec v1, `hardened` spec v1.1. \
          Regenerate with `cargo run -p tessera-model -- check --all --format markdown`.\n",
     );
     out
@@ -680,6 +825,7 @@ pub fn json(reports: &[VariantReport]) -> Value {
                 .collect();
             json!({
                 "name": r.name,
+                "complete": r.complete,
                 "states": r.states,
                 "transitions": r.transitions,
                 "max_depth": r.max_depth,
@@ -696,9 +842,10 @@ pub fn text(reports: &[VariantReport]) -> String {
     let mut out = String::new();
     for r in reports {
         out.push_str(&format!(
-            "== {}: {} states, {} transitions, depth {}, {:.2} s\n",
+            "== {}: {}{} states, {} transitions, depth {}, {:.2} s\n",
             r.name,
             r.states,
+            if r.complete { "" } else { "+ (stopped once every property was decided)" },
             r.transitions,
             r.max_depth,
             r.elapsed.as_secs_f64()
@@ -710,7 +857,7 @@ pub fn text(reports: &[VariantReport]) -> String {
             };
             out.push_str(&format!(
                 "  [{}] {} {} ({})\n",
-                cell(p),
+                cell_plain(p),
                 kind,
                 p.def.name,
                 p.def.requirements.join(", ")
@@ -724,7 +871,7 @@ pub fn text(reports: &[VariantReport]) -> String {
                     p.def.name,
                     path.len()
                 ));
-                out.push_str(&text_diagram(&r.model, path));
+                out.push_str(&text_diagram_marked(&r.model, path, Some(p.def)));
             }
         }
         out.push('\n');

@@ -27,7 +27,7 @@ use tessera_model::check::{check, model_for};
 use tessera_model::switches::{Capabilities, Variant};
 use tessera_model::world::{
     Action, Auth, Bounds, Browser, Exchange, Expectation, Outcome, RequestKind, Sender, State,
-    Tessera, ATTACKER_VERIFIER,
+    Tessera,
 };
 
 /// How many paths per (kind, outcome) pair the search keeps as candidates.
@@ -167,11 +167,8 @@ impl Concretizer {
         };
         match ex.kind {
             RequestKind::Handshake => {
-                let mut body = handshake_body(C, "x");
-                body["code_challenge"] = json!(format!(
-                    "$challenge:c{}",
-                    ex.challenge.unwrap_or(ATTACKER_VERIFIER)
-                ));
+                // login l's state is `$random:statec{l}` (the Consumer's per-flow value)
+                let body = handshake_body(C, &format!("c{}", ex.state.unwrap_or(255)));
                 post(consumer(C), "/v1/handshake", body, Expect::ok())
             }
             RequestKind::Result => {
@@ -179,11 +176,11 @@ impl Concretizer {
                     Some(c) => self.sym(&format!("code{c}"), &format!("code{c}")),
                     None => "$random:nocode".to_string(),
                 };
-                let verifier = format!("$verifier:c{}", ex.verifier.unwrap_or(ATTACKER_VERIFIER));
+                // v1.1 has no PKCE: the hardened model sends no verifier
                 post(
                     consumer(C),
                     "/v1/result",
-                    json!({"sid": sid(ex.sid), "code": code, "code_verifier": verifier}),
+                    json!({"sid": sid(ex.sid), "code": code}),
                     Expect::ok(),
                 )
             }
@@ -285,12 +282,21 @@ impl Concretizer {
     ) -> Result<Option<usize>, ()> {
         let mut at = None;
         match action {
-            Action::Tick => {
+            Action::ClockTicks => {
                 let adv = self.clock.tick().ok_or(())?;
                 self.steps
                     .push(advance(adv, "one tick of the model's clock"));
             }
-            Action::Authorize { browser, request } => {
+            // a black-box Authority cannot be made to refuse outside the protocol, restart its
+            // replay store on cue, or lose a session to a theft; a browser that only looks at
+            // the consent page leaves nothing to check
+            Action::AuthorityRefuses { .. }
+            | Action::ReplayStoreRestarts
+            | Action::AttackerSteals
+            | Action::AuthorizeOpen { allow: false, .. } => return Err(()),
+            Action::AuthorizeOpen {
+                browser, request, ..
+            } => {
                 let ex = exchange.ok_or(())?;
                 let user = if *browser == Browser::U {
                     "alice"
@@ -304,7 +310,10 @@ impl Concretizer {
                 };
                 let mut expect = Self::expect(ex.outcome);
                 if ex.outcome == Outcome::Ok {
-                    expect = expect.bind(&format!("code{request}"), "/query/code");
+                    let login = self.state.sessions[*request as usize].login;
+                    expect = expect
+                        .with("/query/state", json!(state_of(&format!("c{login}"))))
+                        .bind(&format!("code{request}"), "/query/code");
                     self.bound.insert(format!("code{request}"));
                     let (sm, sc) = self
                         .session_exp
@@ -497,7 +506,7 @@ fn negative(
                 }
             }
             None => match a {
-                Action::Replay { .. } => {
+                Action::AttackerReplays { .. } => {
                     // no capture is replayable with nonces on: the request is replayed verbatim
                     // and refused
                     let w = weak_ex?;
@@ -508,7 +517,7 @@ fn negative(
                     c.steps.push(replay(&of, err("replayed_request")));
                     refused_at = Some(c.steps.len());
                 }
-                Action::Forge { .. } => {
+                Action::AttackerForges { .. } => {
                     // with Hawk on the key never leaks: the attacker can only sign with a key of
                     // its own
                     let w = weak_ex?;
@@ -618,6 +627,7 @@ fn differential_bounds() -> Bounds {
         logins: 4,
         sessions: 6,
         max_time: 4,
+        requests: 24,
         ..Bounds::default()
     }
 }
