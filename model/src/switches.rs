@@ -99,8 +99,8 @@ switches! {
     /// TSR-TICKET-5). Off: the proposal's text, where only the refresh fails after `A_EXP`.
     Expiry = "expiry", Flow, ["TSR-CONV-12", "TSR-SESSION-6", "TSR-TICKET-5"], "expiry enforced on every request";
 
-    /// Reissue only narrows scope and life (TSR-REISSUE-2, TSR-REISSUE-3).
-    ReissueNarrow = "reissue-narrow", Tickets, ["TSR-REISSUE-2", "TSR-REISSUE-3"], "reissue only narrows scope";
+    /// Reissue only narrows scope and life (TSR-REISSUE-1, TSR-REISSUE-2).
+    ReissueNarrow = "reissue-narrow", Tickets, ["TSR-REISSUE-1", "TSR-REISSUE-2"], "reissue only narrows scope";
     /// v1.1: a delegated ticket's scope is at most the delegator's ∩ the delegate's
     /// registration ∩ the Subject's delegation consent (TSR-DELEGATE-1, TSR-DELEGATE-5). Off:
     /// v1, at most the delegator's scope.

@@ -301,7 +301,7 @@ impl Tickets {
                 if !(p.user && !p.delegated && p.app == Consumer::C && self.live(&st, &p)) {
                     return None;
                 }
-                // spec TSR-REISSUE-2 (v1): within the parent's scope
+                // spec TSR-DELEGATE-1 (and v1): within the parent's scope
                 let mut granted = scope & p.scope;
                 if self.on(Switch::DelegationScope) {
                     // spec TSR-DELEGATE-1, TSR-DELEGATE-5
@@ -344,7 +344,7 @@ impl Tickets {
                 if !self.attacker_is(by) && scope & !p.scope != 0 {
                     return None;
                 }
-                // spec TSR-REISSUE-2
+                // spec TSR-REISSUE-1
                 if self.on(Switch::ReissueNarrow) && scope & !p.scope != 0 {
                     return None;
                 }
@@ -544,7 +544,7 @@ pub const TICKET_PROPERTIES: &[TicketProperty] = &[
     TicketProperty {
         name: T_CONSENT,
         expectation: crate::world::Expectation::Always,
-        requirements: &["TSR-DELEGATE-1", "TSR-DELEGATE-5", "TSR-REISSUE-2", "TSR-DATA-1"],
+        requirements: &["TSR-DELEGATE-1", "TSR-DELEGATE-5", "TSR-REISSUE-1", "TSR-DATA-1"],
         witness: Some(TW_DELEGATED),
         condition: |_, s| !s.ghost.overread,
     },
