@@ -572,11 +572,9 @@ impl Store for SqliteStore {
         let key = consumer.key.clone();
         self.tx(move |tx| {
             let old: Option<String> = tx
-                .query_row(
-                    "SELECT record FROM consumers WHERE id = ?1",
-                    [&id],
-                    |r| r.get(0),
-                )
+                .query_row("SELECT record FROM consumers WHERE id = ?1", [&id], |r| {
+                    r.get(0)
+                })
                 .optional()?;
             tx.execute(
                 "INSERT INTO consumers (id, record) VALUES (?1, ?2)
@@ -1077,11 +1075,7 @@ const SUBJECT_OF_SESSION: &str = "json_extract(s.record, '$.state.grant.subject_
 
 /// Revokes (spec TSR-SESSION-4) every unrevoked family having a session matching `filter`
 /// (SQL over `sessions`, one parameter); returns how many.
-fn revoke_families_where(
-    tx: &Connection,
-    filter: &str,
-    arg: &str,
-) -> StoreResult<usize> {
+fn revoke_families_where(tx: &Connection, filter: &str, arg: &str) -> StoreResult<usize> {
     let families: Vec<String> = {
         let mut stmt = tx.prepare(&format!(
             "SELECT DISTINCT s.family_id FROM sessions s JOIN families f ON f.id = s.family_id

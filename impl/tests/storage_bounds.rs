@@ -64,11 +64,7 @@ async fn pending_and_denied_sessions_are_purged_soon_after_expiry_and_active_one
     assert_eq!(purge_expired(&h.state, false).await.unwrap(), 2);
     for sid in [&pending.json["sid"], &denied.json["sid"]] {
         let r = h
-            .post(
-                &c,
-                "/v1/result",
-                json!({ "sid": sid, "code": "x" }),
-            )
+            .post(&c, "/v1/result", json!({ "sid": sid, "code": "x" }))
             .await;
         assert_eq!(r.outcome(), "400 unknown_session", "{}", r.json);
     }

@@ -32,23 +32,58 @@ fn row(name: &str, states: usize, seconds: f64, note: &str) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let threads = args.iter().find_map(|a| a.parse::<usize>().ok()).unwrap_or(2);
+    let threads = args
+        .iter()
+        .find_map(|a| a.parse::<usize>().ok())
+        .unwrap_or(2);
     let quick = args.iter().any(|a| a == "--quick");
-    println!("{:<44} {:>10} {:>9} {:>12}", "run", "states", "seconds", "states/s");
+    println!(
+        "{:<44} {:>10} {:>9} {:>12}",
+        "run", "states", "seconds", "states/s"
+    );
 
     let start = Instant::now();
-    let reports = check_all(&Variant::all(), Capabilities::default(), Bounds::default(), threads, None);
+    let reports = check_all(
+        &Variant::all(),
+        Capabilities::default(),
+        Bounds::default(),
+        threads,
+        None,
+    );
     let wall = start.elapsed().as_secs_f64();
     for r in &reports {
-        row(&format!("matrix: {}", r.name), r.states, r.elapsed.as_secs_f64(), "");
+        row(
+            &format!("matrix: {}", r.name),
+            r.states,
+            r.elapsed.as_secs_f64(),
+            "",
+        );
     }
     let total: usize = reports.iter().map(|r| r.states).sum();
-    row("matrix (wall, all variants)", total, wall, &format!("peak {} MiB", peak_memory_mib()));
+    row(
+        "matrix (wall, all variants)",
+        total,
+        wall,
+        &format!("peak {} MiB", peak_memory_mib()),
+    );
 
     let all = Capabilities::all_of(World::Flow);
-    let r = check("hardened, every capability", &model_for(&Variant::hardened(), all, Bounds::default()), None);
-    let ok = if r.violated() { "UNEXPECTED violation" } else { "holds" };
-    row(&r.name, r.states, r.elapsed.as_secs_f64(), &format!("{ok}; peak {} MiB", peak_memory_mib()));
+    let r = check(
+        "hardened, every capability",
+        &model_for(&Variant::hardened(), all, Bounds::default()),
+        None,
+    );
+    let ok = if r.violated() {
+        "UNEXPECTED violation"
+    } else {
+        "holds"
+    };
+    row(
+        &r.name,
+        r.states,
+        r.elapsed.as_secs_f64(),
+        &format!("{ok}; peak {} MiB", peak_memory_mib()),
+    );
 
     if !quick {
         let start = Instant::now();
@@ -57,7 +92,11 @@ fn main() {
             "necessity analysis",
             a.states,
             start.elapsed().as_secs_f64(),
-            &format!("{} mitigations; peak {} MiB", a.mitigations.len(), peak_memory_mib()),
+            &format!(
+                "{} mitigations; peak {} MiB",
+                a.mitigations.len(),
+                peak_memory_mib()
+            ),
         );
     }
 
@@ -68,10 +107,29 @@ fn main() {
         ("hardened, sessions 3", Bounds { sessions: 3, ..d }),
         ("hardened, clock 0-3", Bounds { max_time: 3, ..d }),
         ("hardened, requests 8", Bounds { requests: 8, ..d }),
-        ("hardened, attacker requests 3", Bounds { attacker_requests: 3, ..d }),
+        (
+            "hardened, attacker requests 3",
+            Bounds {
+                attacker_requests: 3,
+                ..d
+            },
+        ),
     ] {
-        let r = check(name, &model_for(&Variant::hardened(), Capabilities::default(), b), None);
-        let ok = if r.violated() { "UNEXPECTED violation" } else { "holds" };
-        row(name, r.states, r.elapsed.as_secs_f64(), &format!("{ok}; peak {} MiB", peak_memory_mib()));
+        let r = check(
+            name,
+            &model_for(&Variant::hardened(), Capabilities::default(), b),
+            None,
+        );
+        let ok = if r.violated() {
+            "UNEXPECTED violation"
+        } else {
+            "holds"
+        };
+        row(
+            name,
+            r.states,
+            r.elapsed.as_secs_f64(),
+            &format!("{ok}; peak {} MiB", peak_memory_mib()),
+        );
     }
 }

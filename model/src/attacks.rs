@@ -299,7 +299,9 @@ pub fn by_name(name: &str) -> Option<&'static Attack> {
 
 /// The capabilities an attack runs under.
 pub fn capabilities(a: &Attack) -> Capabilities {
-    a.capabilities.iter().fold(Capabilities::none(), |s, c| s.with(*c))
+    a.capabilities
+        .iter()
+        .fold(Capabilities::none(), |s, c| s.with(*c))
 }
 
 /// The variant an attack runs in.
@@ -357,7 +359,10 @@ impl Model for GoalTickets {
         self.0.next_state(s, a)
     }
     fn properties(&self) -> Vec<Property<Self>> {
-        vec![Property::always("goal not reached", |m: &GoalTickets, s| !(m.1)(&m.0, s))]
+        vec![Property::always(
+            "goal not reached",
+            |m: &GoalTickets, s| !(m.1)(&m.0, s),
+        )]
     }
 }
 

@@ -79,7 +79,12 @@ pub struct Search<A> {
 pub type Progress<'a> = &'a (dyn Fn(&str, usize, Duration, usize) + Sync);
 
 /// Exhaustive BFS of a model, keeping the first path to each property's discovery.
-pub fn bfs<M>(name: &str, model: &M, stop: Stop, progress: Option<Progress<'_>>) -> Search<M::Action>
+pub fn bfs<M>(
+    name: &str,
+    model: &M,
+    stop: Stop,
+    progress: Option<Progress<'_>>,
+) -> Search<M::Action>
 where
     M: Model,
     M::State: Hash,
@@ -266,7 +271,11 @@ pub fn check_all(
 }
 
 /// Runs `f` over `items`, `threads` at a time, keeping the order.
-pub fn parallel<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn parallel<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let next = std::sync::atomic::AtomicUsize::new(0);
     let results = std::sync::Mutex::new((0..items.len()).map(|_| None).collect::<Vec<Option<R>>>());
     std::thread::scope(|scope| {

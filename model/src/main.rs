@@ -25,7 +25,10 @@ attacker / M). `necessity` says, for every mitigation, under which capabilities 
 
 fn variants_help() -> String {
     let mut s = String::from("Variants: seed, v1, hardened");
-    for w in Switch::ALL.iter().filter(|w| Variant::hardened().switches.on(**w)) {
+    for w in Switch::ALL
+        .iter()
+        .filter(|w| Variant::hardened().switches.on(**w))
+    {
         s.push_str(&format!(", hardened-minus-{}", w.name()));
     }
     s.push_str(".\n\nSwitches (login flow, then tickets):\n");
@@ -268,7 +271,8 @@ fn run() -> Result<bool, String> {
                 Format::Markdown => render::markdown(&reports),
                 Format::Json => {
                     let mut doc = render::json(&reports);
-                    doc["capabilities"] = serde_json::json!(caps.list().iter().map(|c| c.name()).collect::<Vec<_>>());
+                    doc["capabilities"] =
+                        serde_json::json!(caps.list().iter().map(|c| c.name()).collect::<Vec<_>>());
                     serde_json::to_string_pretty(&doc).map_err(|e| e.to_string())? + "\n"
                 }
             };
@@ -300,7 +304,8 @@ fn run() -> Result<bool, String> {
             } else {
                 off_variant(&off)?
             };
-            let def = property(&pname).ok_or_else(|| format!("unknown property {pname:?}; see --help"))?;
+            let def = property(&pname)
+                .ok_or_else(|| format!("unknown property {pname:?}; see --help"))?;
             let reports = check_all(std::slice::from_ref(&v), caps, bounds, 1, Some(&progress));
             eprintln!();
             let r = &reports[0];
@@ -354,8 +359,16 @@ fn run() -> Result<bool, String> {
                 return Ok(true);
             }
             let name = name.expect("checked");
-            let a = attacks::by_name(&name).ok_or_else(|| format!("unknown attack {name:?}; see `attack --list`"))?;
-            print!("{}", render::attack(a, format == TraceFormat::Mermaid, format == TraceFormat::Json)?);
+            let a = attacks::by_name(&name)
+                .ok_or_else(|| format!("unknown attack {name:?}; see `attack --list`"))?;
+            print!(
+                "{}",
+                render::attack(
+                    a,
+                    format == TraceFormat::Mermaid,
+                    format == TraceFormat::Json
+                )?
+            );
             Ok(true)
         }
         Command::Necessity { format, threads } => {

@@ -35,6 +35,9 @@ pub enum Verdict {
     Unjustified,
 }
 
+/// What a search found: the capabilities, the property broken, the trace.
+type Found = (Capabilities, &'static str, Vec<String>);
+
 /// One row of the analysis.
 #[derive(Clone, Debug, Serialize)]
 pub struct Mitigation {
@@ -85,7 +88,12 @@ where
         .filter(|(p, f)| p.expectation == Expectation::Always && f.is_some())
         .map(|(p, f)| {
             let path = f.as_ref().expect("filtered");
-            (p.name, path.iter().map(|a| model.format_action(a)).collect::<Vec<_>>())
+            (
+                p.name,
+                path.iter()
+                    .map(|a| model.format_action(a))
+                    .collect::<Vec<_>>(),
+            )
         })
         .min_by_key(|(_, t)| t.len());
     (hit, s.states)
@@ -95,11 +103,22 @@ where
 /// refresh fork needs three: the login's, the attacker's fork and the honest refresh's).
 pub fn bounds_tried() -> [Bounds; 2] {
     let d = Bounds::default();
-    [d, Bounds { sessions: d.sessions + 1, ..d }]
+    [
+        d,
+        Bounds {
+            sessions: d.sessions + 1,
+            ..d
+        },
+    ]
 }
 
 /// A configuration of one model.
-fn violation(world: World, switches: Switches, caps: Capabilities, bounds: Bounds) -> (Option<(&'static str, Vec<String>)>, usize) {
+fn violation(
+    world: World,
+    switches: Switches,
+    caps: Capabilities,
+    bounds: Bounds,
+) -> (Option<(&'static str, Vec<String>)>, usize) {
     match world {
         World::Flow => {
             let m = Tessera {
@@ -117,8 +136,12 @@ fn violation(world: World, switches: Switches, caps: Capabilities, bounds: Bound
 /// no capability can be dropped (found by dropping capabilities one at a time from all of them,
 /// strongest first), or a single capability or none if one suffices; among equals, the one
 /// with the shortest counterexample.
-fn weakest(world: World, switches: Switches, bounds: Bounds, states: &mut usize) -> Option<(Capabilities, &'static str, Vec<String>)> {
-    let caps: Vec<Capability> = Capability::ALL.iter().copied().filter(|c| c.world() == world).collect();
+fn weakest(world: World, switches: Switches, bounds: Bounds, states: &mut usize) -> Option<Found> {
+    let caps: Vec<Capability> = Capability::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.world() == world)
+        .collect();
     let mut run = |s: Capabilities| {
         let (v, n) = violation(world, switches, s, bounds);
         *states += n;
@@ -153,9 +176,14 @@ fn weakest(world: World, switches: Switches, bounds: Bounds, states: &mut usize)
     Some((set, best.0, best.1))
 }
 
-fn row(w: Switch, verdict: Verdict, found: Option<(Capabilities, &'static str, Vec<String>)>, group: Vec<&'static str>) -> Mitigation {
+fn row(w: Switch, verdict: Verdict, found: Option<Found>, group: Vec<&'static str>) -> Mitigation {
     let (capabilities, property, steps, trace) = match found {
-        Some((c, p, t)) => (c.list().iter().map(|c| c.name()).collect(), Some(p), Some(t.len()), t),
+        Some((c, p, t)) => (
+            c.list().iter().map(|c| c.name()).collect(),
+            Some(p),
+            Some(t.len()),
+            t,
+        ),
         None => (Vec::new(), None, None, Vec::new()),
     };
     Mitigation {
@@ -180,11 +208,20 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
     // hardened under everything: the withdrawn switches' verdict, and the protocol's claim
     let mut hardened_holds = true;
     for world in [World::Flow, World::Tickets] {
-        let (v, n) = violation(world, hardened, Capabilities::all_of(world), Bounds::default());
+        let (v, n) = violation(
+            world,
+            hardened,
+            Capabilities::all_of(world),
+            Bounds::default(),
+        );
         states += n;
         hardened_holds &= v.is_none();
     }
-    let active: Vec<Switch> = Switch::ALL.iter().copied().filter(|w| hardened.on(*w)).collect();
+    let active: Vec<Switch> = Switch::ALL
+        .iter()
+        .copied()
+        .filter(|w| hardened.on(*w))
+        .collect();
     // Each switch at the default bounds; those that break nothing there once more with one
     // more session (the flow model only: the ticket model's bounds are not the issue).
     let singles = parallel(&active, threads, |w| {
@@ -221,10 +258,15 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
         .collect();
     let grouped = parallel(&pairs, threads, |(a, b)| {
         let mut n = 0;
-        let r = weakest(a.world(), hardened.without(*a).without(*b), Bounds::default(), &mut n);
+        let r = weakest(
+            a.world(),
+            hardened.without(*a).without(*b),
+            Bounds::default(),
+            &mut n,
+        );
         (*a, *b, r, n)
     });
-    let mut in_group: Vec<(Switch, Vec<&'static str>, Option<(Capabilities, &'static str, Vec<String>)>)> = Vec::new();
+    let mut in_group: Vec<(Switch, Vec<&'static str>, Option<Found>)> = Vec::new();
     for (a, b, r, n) in grouped {
         states += n;
         if let Some(found) = r {
@@ -257,7 +299,11 @@ pub fn analyse(threads: usize, progress: Option<&(dyn Fn(&str) + Sync)>) -> Anal
     for &w in WITHDRAWN {
         rows.push(row(
             w,
-            if hardened_holds { Verdict::Unjustified } else { Verdict::Necessary },
+            if hardened_holds {
+                Verdict::Unjustified
+            } else {
+                Verdict::Necessary
+            },
             None,
             Vec::new(),
         ));
@@ -279,7 +325,15 @@ pub fn markdown(a: &Analysis) -> String {
     for m in &a.mitigations {
         let verdict = match m.verdict {
             Verdict::Necessary => "necessary".to_string(),
-            Verdict::Group => format!("necessary together with {}", m.group.iter().filter(|g| **g != m.name).map(|g| format!("`{g}`")).collect::<Vec<_>>().join(", ")),
+            Verdict::Group => format!(
+                "necessary together with {}",
+                m.group
+                    .iter()
+                    .filter(|g| **g != m.name)
+                    .map(|g| format!("`{g}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
             Verdict::Unjustified if m.withdrawn => "unjustified: withdrawn in v1.1".to_string(),
             Verdict::Unjustified => "**unjustified**".to_string(),
         };
@@ -298,7 +352,8 @@ pub fn markdown(a: &Analysis) -> String {
             caps,
             m.property.unwrap_or("—"),
             match m.steps {
-                Some(n) if m.sessions != Bounds::default().sessions => format!("{n} (with {} sessions)", m.sessions),
+                Some(n) if m.sessions != Bounds::default().sessions =>
+                    format!("{n} (with {} sessions)", m.sessions),
                 Some(n) => n.to_string(),
                 None => "—".to_string(),
             },
@@ -325,8 +380,15 @@ pub fn text(a: &Analysis) -> String {
             s.push_str(&format!("  group: {}\n", m.group.join(", ")));
         }
         if let Some(p) = m.property {
-            let caps = if m.capabilities.is_empty() { "none".to_string() } else { m.capabilities.join(", ") };
-            s.push_str(&format!("  capabilities: {caps}\n  breaks: {p}, in {} steps:\n", m.trace.len()));
+            let caps = if m.capabilities.is_empty() {
+                "none".to_string()
+            } else {
+                m.capabilities.join(", ")
+            };
+            s.push_str(&format!(
+                "  capabilities: {caps}\n  breaks: {p}, in {} steps:\n",
+                m.trace.len()
+            ));
             for (i, t) in m.trace.iter().enumerate() {
                 s.push_str(&format!("    {}. {t}\n", i + 1));
             }

@@ -5,8 +5,8 @@ use crate::check::{replay, PropertyResult, VariantReport};
 use crate::switches::Switch;
 use crate::world::{
     Action, Auth, Browser, Callback, ConsumerOutcome, Effect, Exchange, Expectation, Flight,
-    LoggedIn, Outcome, RequestKind, Sender, State, Subject, Tessera, Url, ATTACKER_VERIFIER,
-    M_CODE, M_SID, PROPERTIES, PropertyDef, P_EXPIRY, P_INTEGRITY, P_MIXUP, P_RECOVERY,
+    LoggedIn, Outcome, PropertyDef, RequestKind, Sender, State, Subject, Tessera, Url,
+    ATTACKER_VERIFIER, M_CODE, M_SID, PROPERTIES, P_EXPIRY, P_INTEGRITY, P_MIXUP, P_RECOVERY,
     P_REDEEMED_TWICE, P_REPLAY, P_SECRECY,
 };
 use serde::Serialize;
@@ -251,7 +251,11 @@ pub fn messages(
             } else {
                 "; looks, leaves".to_string()
             };
-            v.push(msg(b, Party::A, format!("open authorize page r{request}{what}")));
+            v.push(msg(
+                b,
+                Party::A,
+                format!("open authorize page r{request}{what}"),
+            ));
             match (eff.redirect, eff.exchange.map(|e| e.outcome)) {
                 (Some(Url::Callback(cb)), _) => {
                     v.push(msg(Party::A, b, format!("303 -> {}", callback_text(&cb))));
@@ -272,7 +276,11 @@ pub fn messages(
             v.push(msg(b, Party::C, callback_text(&url)));
             match eff.consumer {
                 Some(ConsumerOutcome::NoPendingLogin) => {
-                    v.push(msg(Party::C, b, "refused: no pending login of this flow here"));
+                    v.push(msg(
+                        Party::C,
+                        b,
+                        "refused: no pending login of this flow here",
+                    ));
                 }
                 Some(ConsumerOutcome::LoginMismatch) => {
                     v.push(msg(Party::C, b, "refused: not this session's login"));
@@ -316,7 +324,9 @@ pub fn messages(
                 v.push(msg(Party::A, Party::C, answer_text(ex)));
                 match eff.consumer {
                     Some(ConsumerOutcome::LoggedIn) => {
-                        if let Some(l) = f.and_then(|f| after.browsers[f.browser as usize].logged_in.as_ref()) {
+                        if let Some(l) =
+                            f.and_then(|f| after.browsers[f.browser as usize].logged_in.as_ref())
+                        {
                             v.push(msg(Party::C, b, format!("logged in as {}", who(l))));
                         }
                     }
@@ -332,7 +342,11 @@ pub fn messages(
                 .iter()
                 .find(|f| f.id == id)
                 .map_or(Party::C, |f| party(f.browser));
-            v.push(msg(Party::A, Party::C, format!("503 request #{id} refused outside the protocol")));
+            v.push(msg(
+                Party::A,
+                Party::C,
+                format!("503 request #{id} refused outside the protocol"),
+            ));
             if eff.consumer == Some(ConsumerOutcome::LoginFailed) {
                 v.push(msg(Party::C, b, "login failed"));
             }
@@ -374,7 +388,11 @@ pub fn messages(
                 } else {
                     "forged: ".to_string()
                 };
-                v.push(msg(Party::M, Party::A, format!("{what}{}", request_text(ex))));
+                v.push(msg(
+                    Party::M,
+                    Party::A,
+                    format!("{what}{}", request_text(ex)),
+                ));
                 v.push(msg(Party::A, Party::M, answer_text(ex)));
             }
         }
@@ -506,7 +524,11 @@ pub fn text_diagram(model: &Tessera, path: &[Action]) -> String {
 
 /// The terminal sequence diagram of a path; with `property`, the step where it first breaks
 /// (an `always`) or is witnessed (a `sometimes`) is marked, with the reason.
-pub fn text_diagram_marked(model: &Tessera, path: &[Action], property: Option<&PropertyDef>) -> String {
+pub fn text_diagram_marked(
+    model: &Tessera,
+    path: &[Action],
+    property: Option<&PropertyDef>,
+) -> String {
     let states = replay(model, path);
     let mark = property.and_then(|def| {
         let hit = |st: &State| {
@@ -624,7 +646,10 @@ fn mark_line(def: &PropertyDef, st: &State) -> String {
             crate::world::short_name(def.name),
             why(def, st)
         ),
-        Expectation::Sometimes => format!("  ==> here \"{}\" is witnessed\n", crate::world::short_name(def.name)),
+        Expectation::Sometimes => format!(
+            "  ==> here \"{}\" is witnessed\n",
+            crate::world::short_name(def.name)
+        ),
     }
 }
 
@@ -659,11 +684,16 @@ pub fn attack(a: &Attack, mermaid_format: bool, json_format: bool) -> Result<Str
             if mermaid_format {
                 return Ok(mermaid(&m, &path));
             }
-            let def = crate::world::PROPERTIES.iter().find(|p| p.name == a.violates);
-            Ok(head + &text_diagram_marked(&m, &path, def) + &format!("\ncapabilities used: {}\n", caps.names()))
+            let def = crate::world::PROPERTIES
+                .iter()
+                .find(|p| p.name == a.violates);
+            Ok(head
+                + &text_diagram_marked(&m, &path, def)
+                + &format!("\ncapabilities used: {}\n", caps.names()))
         }
         attacks::Target::Tickets(_) => {
-            let trace = attacks::find(a).ok_or_else(|| format!("attack {} not found within the bounds", a.name))?;
+            let trace = attacks::find(a)
+                .ok_or_else(|| format!("attack {} not found within the bounds", a.name))?;
             if json_format {
                 return serde_json::to_string_pretty(&json!({
                     "attack": a.name, "variant": a.variant, "capabilities": caps.list().iter().map(|c| c.name()).collect::<Vec<_>>(),
@@ -681,7 +711,11 @@ pub fn attack(a: &Attack, mermaid_format: bool, json_format: bool) -> Result<Str
             for (i, t) in trace.iter().enumerate() {
                 out.push_str(&format!("{:>3}. {t}\n", i + 1));
             }
-            out.push_str(&format!("  ==> here \"{}\" breaks\n\ncapabilities used: {}\n", a.violates, caps.names()));
+            out.push_str(&format!(
+                "  ==> here \"{}\" breaks\n\ncapabilities used: {}\n",
+                a.violates,
+                caps.names()
+            ));
             Ok(out)
         }
     }
@@ -845,7 +879,11 @@ pub fn text(reports: &[VariantReport]) -> String {
             "== {}: {}{} states, {} transitions, depth {}, {:.2} s\n",
             r.name,
             r.states,
-            if r.complete { "" } else { "+ (stopped once every property was decided)" },
+            if r.complete {
+                ""
+            } else {
+                "+ (stopped once every property was decided)"
+            },
             r.transitions,
             r.max_depth,
             r.elapsed.as_secs_f64()

@@ -153,7 +153,11 @@ impl Switches {
     }
     /// The switches that are on, in [`Switch::ALL`] order.
     pub fn list(self) -> Vec<Switch> {
-        Switch::ALL.iter().copied().filter(|w| self.on(*w)).collect()
+        Switch::ALL
+            .iter()
+            .copied()
+            .filter(|w| self.on(*w))
+            .collect()
     }
 }
 
@@ -278,16 +282,18 @@ impl Capabilities {
         s.split(',')
             .map(str::trim)
             .try_fold(Capabilities::none(), |acc, name| {
-                Capability::by_name(name).map(|c| acc.with(c)).ok_or_else(|| {
-                    format!(
-                        "unknown capability {name:?}; known: {}",
-                        Capability::ALL
-                            .iter()
-                            .map(|c| c.name())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })
+                Capability::by_name(name)
+                    .map(|c| acc.with(c))
+                    .ok_or_else(|| {
+                        format!(
+                            "unknown capability {name:?}; known: {}",
+                            Capability::ALL
+                                .iter()
+                                .map(|c| c.name())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    })
             })
     }
 }

@@ -245,7 +245,9 @@ impl Tickets {
 
     fn knows_key(&self, t: &Ticket, by: Party) -> bool {
         t.key_holders & by.bit() != 0
-            || (by == Party::Attacker && self.caps.has(Capability::MaliciousConsumer) && t.key_holders & Party::X.bit() != 0)
+            || (by == Party::Attacker
+                && self.caps.has(Capability::MaliciousConsumer)
+                && t.key_holders & Party::X.bit() != 0)
     }
 
     /// Whether the Authority accepts a call on ticket `t` now (spec TSR-TICKET-5, TSR-REG-8).
@@ -266,11 +268,16 @@ impl Tickets {
     fn accepted(&self, st: &mut TicketState, t: &Ticket, by: Party) {
         // The attacker using an app ticket it minted with C's leaked key acts as C: that is the
         // leak's consequence, which the rotation property bounds.
-        let leaked_own = by == Party::Attacker && t.app == Consumer::C && t.key_holders & Party::Attacker.bit() != 0;
+        let leaked_own = by == Party::Attacker
+            && t.app == Consumer::C
+            && t.key_holders & Party::Attacker.bit() != 0;
         if Self::acts_as(by) != t.app && !leaked_own {
             st.ghost.impersonated = true;
         }
-        if self.attacker_is(by) && t.generation < st.generation[t.app as usize] && t.app == Consumer::C {
+        if self.attacker_is(by)
+            && t.generation < st.generation[t.app as usize]
+            && t.app == Consumer::C
+        {
             st.ghost.after_rotation = true;
         }
     }
@@ -416,7 +423,11 @@ impl Tickets {
             }
             TicketAction::PartyUsesAppTicket { ticket, by } => {
                 let t = *st.tickets.get(ticket as usize)?;
-                if t.user || !self.knows_key(&t, by) || !self.live(&st, &t) || st.calls >= self.bounds.calls {
+                if t.user
+                    || !self.knows_key(&t, by)
+                    || !self.live(&st, &t)
+                    || st.calls >= self.bounds.calls
+                {
                     return None;
                 }
                 st.calls += 1;
@@ -426,13 +437,18 @@ impl Tickets {
                 }
             }
             TicketAction::KeyLeaks => {
-                if !self.caps.has(Capability::KeyLeak) || st.leaked.is_some() || st.generation[0] > 0 {
+                if !self.caps.has(Capability::KeyLeak)
+                    || st.leaked.is_some()
+                    || st.generation[0] > 0
+                {
                     return None;
                 }
                 st.leaked = Some(st.generation[0]);
             }
             TicketAction::OperatorRotatesKey => {
-                if st.generation[0] > 0 || (self.caps.has(Capability::KeyLeak) && st.leaked.is_none()) {
+                if st.generation[0] > 0
+                    || (self.caps.has(Capability::KeyLeak) && st.leaked.is_none())
+                {
                     return None;
                 }
                 st.generation[0] += 1;
@@ -471,18 +487,23 @@ impl Tickets {
             }
             for &by in &parties {
                 for scope in [PROFILE, PROFILE | EMAIL] {
-                    out.push(TicketAction::PartyReissues { ticket: i, scope, by });
+                    out.push(TicketAction::PartyReissues {
+                        ticket: i,
+                        scope,
+                        by,
+                    });
                 }
                 for scope in SCOPES {
-                    out.push(TicketAction::PartyReads { ticket: i, scope, by });
+                    out.push(TicketAction::PartyReads {
+                        ticket: i,
+                        scope,
+                        by,
+                    });
                 }
                 out.push(TicketAction::PartyUsesAppTicket { ticket: i, by });
             }
         }
-        for (consumer, by) in [
-            (Consumer::C, Party::C),
-            (Consumer::C, Party::Attacker),
-        ] {
+        for (consumer, by) in [(Consumer::C, Party::C), (Consumer::C, Party::Attacker)] {
             out.push(TicketAction::PartyGetsAppTicket { consumer, by });
         }
         out.push(TicketAction::KeyLeaks);
@@ -498,7 +519,11 @@ impl fmt::Display for TicketAction {
                 f,
                 "u consents to C for {}{}",
                 scope_text(scope),
-                if delegation { ", and to sharing with X" } else { "" }
+                if delegation {
+                    ", and to sharing with X"
+                } else {
+                    ""
+                }
             ),
             TicketAction::ConsumerDelegates { ticket, scope } => {
                 write!(f, "C delegates t{ticket} to X for {}", scope_text(scope))
@@ -512,7 +537,9 @@ impl fmt::Display for TicketAction {
             TicketAction::PartyGetsAppTicket { consumer, by } => {
                 write!(f, "{by:?} gets an app ticket of {consumer:?}")
             }
-            TicketAction::PartyUsesAppTicket { ticket, by } => write!(f, "{by:?} uses app ticket t{ticket}"),
+            TicketAction::PartyUsesAppTicket { ticket, by } => {
+                write!(f, "{by:?} uses app ticket t{ticket}")
+            }
             TicketAction::KeyLeaks => write!(f, "C's key leaks to the attacker"),
             TicketAction::OperatorRotatesKey => write!(f, "the operator rotates C's key"),
             TicketAction::ClockTicks => write!(f, "time passes"),
@@ -544,7 +571,12 @@ pub const TICKET_PROPERTIES: &[TicketProperty] = &[
     TicketProperty {
         name: T_CONSENT,
         expectation: crate::world::Expectation::Always,
-        requirements: &["TSR-DELEGATE-1", "TSR-DELEGATE-5", "TSR-REISSUE-1", "TSR-DATA-1"],
+        requirements: &[
+            "TSR-DELEGATE-1",
+            "TSR-DELEGATE-5",
+            "TSR-REISSUE-1",
+            "TSR-DATA-1",
+        ],
         witness: Some(TW_DELEGATED),
         condition: |_, s| !s.ghost.overread,
     },

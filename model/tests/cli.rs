@@ -32,7 +32,9 @@ fn check_json_has_the_documented_shape() {
         assert!(p["requirements"].as_array().is_some_and(|r| !r.is_empty()));
         if p["expectation"] == "always" && p["holds"] == false {
             let steps = p["counterexample"].as_array().expect("counterexample");
-            assert!(steps[0]["messages"].as_array().is_some_and(|m| !m.is_empty()));
+            assert!(steps[0]["messages"]
+                .as_array()
+                .is_some_and(|m| !m.is_empty()));
         }
     }
     assert!(props.iter().any(|p| p["holds"] == false));
@@ -56,14 +58,20 @@ fn check_gates_on_declared_safe_variants() {
 fn bad_arguments_are_refused_with_a_reason() {
     for (args, needle) in [
         (vec!["check", "--logins", "9"], "over its limit"),
-        (vec!["check", "--capabilities", "telepathy"], "unknown capability"),
+        (
+            vec!["check", "--capabilities", "telepathy"],
+            "unknown capability",
+        ),
         (vec!["check", "--off", "nonsense"], "unknown switch"),
         (vec!["check", "--off", "delegate-key"], "ticket model"),
         (vec!["attack", "nonsense"], "unknown attack"),
     ] {
         let out = exec(&args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(needle), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(needle),
+            "{args:?}"
+        );
     }
 }
 
@@ -84,7 +92,11 @@ fn trace_formats() {
 #[test]
 fn attacks_are_listed_and_shown() {
     let list = run(&["attack", "--list"]);
-    for name in ["v1-fixation-despite-burn", "v1-replay-across-instances", "v1-delegation-beyond-consent"] {
+    for name in [
+        "v1-fixation-despite-burn",
+        "v1-replay-across-instances",
+        "v1-delegation-beyond-consent",
+    ] {
         assert!(list.contains(name), "{name}");
     }
     let one = run(&["attack", "v1-replay-across-instances"]);

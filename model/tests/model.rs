@@ -89,9 +89,16 @@ fn hardened_holds_under_every_capability() {
     let m = model("hardened", Capabilities::all_of(World::Flow));
     let r = check("hardened", &m, None);
     for p in &r.properties {
-        assert!(p.holds, "hardened under all capabilities: {} does not hold", p.def.name);
+        assert!(
+            p.holds,
+            "hardened under all capabilities: {} does not hold",
+            p.def.name
+        );
     }
-    let t = Tickets::new(Variant::hardened().switches, Capabilities::all_of(World::Tickets));
+    let t = Tickets::new(
+        Variant::hardened().switches,
+        Capabilities::all_of(World::Tickets),
+    );
     let s = tessera_model::check::bfs("tickets", &t, tessera_model::check::Stop::Never, None);
     for (p, f) in TICKET_PROPERTIES.iter().zip(&s.found) {
         match p.expectation {
@@ -117,13 +124,27 @@ fn witnesses_are_found_in_every_variant() {
 #[test]
 fn every_always_property_has_a_witness_and_cites_existing_requirements() {
     let defined: Vec<String> = tessera_requirements();
-    for p in PROPERTIES.iter().filter(|p| p.expectation == Expectation::Always) {
+    for p in PROPERTIES
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always)
+    {
         let w = p.witness.expect("an always has a witness");
-        assert!(property(w).is_some_and(|d| d.expectation == Expectation::Sometimes), "{w}");
+        assert!(
+            property(w).is_some_and(|d| d.expectation == Expectation::Sometimes),
+            "{w}"
+        );
     }
-    for p in TICKET_PROPERTIES.iter().filter(|p| p.expectation == Expectation::Always) {
+    for p in TICKET_PROPERTIES
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always)
+    {
         let w = p.witness.expect("an always has a witness");
-        assert!(TICKET_PROPERTIES.iter().any(|d| d.name == w && d.expectation == Expectation::Sometimes), "{w}");
+        assert!(
+            TICKET_PROPERTIES
+                .iter()
+                .any(|d| d.name == w && d.expectation == Expectation::Sometimes),
+            "{w}"
+        );
     }
     let cited = PROPERTIES
         .iter()
@@ -131,7 +152,10 @@ fn every_always_property_has_a_witness_and_cites_existing_requirements() {
         .chain(TICKET_PROPERTIES.iter().flat_map(|p| p.requirements.iter()))
         .chain(Switch::ALL.iter().flat_map(|w| w.requirements().iter()));
     for id in cited {
-        assert!(defined.iter().any(|d| d == id), "{id} is cited by the model but not defined in spec/");
+        assert!(
+            defined.iter().any(|d| d == id),
+            "{id} is cited by the model but not defined in spec/"
+        );
     }
 }
 
@@ -158,10 +182,22 @@ fn tessera_requirements() -> Vec<String> {
 fn bounds_are_range_checked() {
     assert!(Bounds::default().validate().is_ok());
     for b in [
-        Bounds { logins: 9, ..Bounds::default() },
-        Bounds { sessions: 17, ..Bounds::default() },
-        Bounds { requests: 33, ..Bounds::default() },
-        Bounds { logins: 0, ..Bounds::default() },
+        Bounds {
+            logins: 9,
+            ..Bounds::default()
+        },
+        Bounds {
+            sessions: 17,
+            ..Bounds::default()
+        },
+        Bounds {
+            requests: 33,
+            ..Bounds::default()
+        },
+        Bounds {
+            logins: 0,
+            ..Bounds::default()
+        },
     ] {
         assert!(b.validate().is_err(), "{b:?}");
     }
@@ -183,7 +219,10 @@ fn v1_shows_the_three_findings_and_hardened_refuses_them() {
         assert!(attacks::find(a).is_some(), "{name} is not found in v1");
         let mut hardened = *a;
         hardened.variant = "hardened";
-        assert!(attacks::find(&hardened).is_none(), "{name} is still possible in hardened");
+        assert!(
+            attacks::find(&hardened).is_none(),
+            "{name} is still possible in hardened"
+        );
     }
     // The fixation needs both capabilities: without refusal the burn is timely.
     let mut no_refusal = *attacks::by_name("v1-fixation-despite-burn").expect("attack");
@@ -200,7 +239,11 @@ fn named_attacks_are_found_and_pinned() {
     for a in ATTACKS {
         let text = tessera_model::render::attack(a, false, false)
             .unwrap_or_else(|e| panic!("{}: {e}", a.name));
-        assert!(text.contains("==> here"), "{}: the breaking step is not marked", a.name);
+        assert!(
+            text.contains("==> here"),
+            "{}: the breaking step is not marked",
+            a.name
+        );
         insta::assert_snapshot!(format!("attack-{}", a.name), text);
     }
 }
@@ -211,9 +254,17 @@ fn named_attacks_violate_the_property_they_name() {
         if let attacks::Target::Flow(_) = a.target {
             let m = attacks::model_of(a);
             let path = attacks::flow_path(a).unwrap_or_else(|| panic!("{} not found", a.name));
-            let end = tessera_model::check::replay(&m, &path).pop().expect("a state");
-            let def = property(a.violates).unwrap_or_else(|| panic!("{}: unknown property", a.name));
-            assert!(!(def.condition)(&m, &end), "{}: its end state satisfies {}", a.name, a.violates);
+            let end = tessera_model::check::replay(&m, &path)
+                .pop()
+                .expect("a state");
+            let def =
+                property(a.violates).unwrap_or_else(|| panic!("{}: unknown property", a.name));
+            assert!(
+                !(def.condition)(&m, &end),
+                "{}: its end state satisfies {}",
+                a.name,
+                a.violates
+            );
         }
     }
 }
@@ -234,7 +285,10 @@ fn every_hardened_minus_variant_under_default_capabilities() {
         Switch::ReuseDetection,
         Switch::Expiry,
     ];
-    for w in Switch::ALL.iter().filter(|w| Variant::hardened().switches.on(**w) && w.world() == World::Flow) {
+    for w in Switch::ALL
+        .iter()
+        .filter(|w| Variant::hardened().switches.on(**w) && w.world() == World::Flow)
+    {
         let r = report(&Variant::hardened_minus(*w).name);
         assert_eq!(r.violated(), breaks_with_capture.contains(w), "{}", r.name);
     }
@@ -253,7 +307,11 @@ fn exchanges_name_kind_authority_values_and_outcome() {
         .collect();
     assert_eq!(
         kinds,
-        vec![RequestKind::Handshake, RequestKind::Authorize, RequestKind::Result]
+        vec![
+            RequestKind::Handshake,
+            RequestKind::Authorize,
+            RequestKind::Result
+        ]
     );
     let hs = path[0].exchange(&m, &st[0]).expect("handshake");
     assert_eq!(hs.state, Some(0), "v1.1 sends the state");
@@ -335,6 +393,11 @@ fn necessity_table_in_sync() {
         .collect();
     assert_eq!(open, ["sid-hidden", "pending-once"]);
     for m in a.mitigations.iter().filter(|m| m.withdrawn) {
-        assert_eq!(m.verdict, tessera_model::necessity::Verdict::Unjustified, "{}", m.name);
+        assert_eq!(
+            m.verdict,
+            tessera_model::necessity::Verdict::Unjustified,
+            "{}",
+            m.name
+        );
     }
 }

@@ -136,15 +136,12 @@ async fn tessera(file: bool, headers: &str, count: usize) -> Res<()> {
         .ok_or("no code")?
         .1
         .into_owned();
-    let result: Value = post(
-        "/v1/result",
-        &json!({"sid": hs["sid"], "code": code}),
-    )?
-    .send()
-    .await?
-    .bytes()
-    .await
-    .map(|b| serde_json::from_slice(&b))??;
+    let result: Value = post("/v1/result", &json!({"sid": hs["sid"], "code": code}))?
+        .send()
+        .await?
+        .bytes()
+        .await
+        .map(|b| serde_json::from_slice(&b))??;
     let t = &result["ticket"];
     let (Some(id), Some(key), Some(app)) = (t["id"].as_str(), t["key"].as_str(), t["app"].as_str())
     else {

@@ -42,7 +42,11 @@ impl Tessera {
                     add(&mut st.know.flows, login);
                 }
             }
-            Req::Result { sid, code, verifier } => {
+            Req::Result {
+                sid,
+                code,
+                verifier,
+            } => {
                 add(&mut st.know.sids, sid);
                 add(&mut st.know.verifiers, verifier);
                 if let Some(c) = code {
@@ -67,7 +71,9 @@ impl Tessera {
             req: f.req,
             pre_restart: f.pre_restart,
         };
-        if st.captured.len() < self.bounds.captured as usize && !st.captured.iter().any(|x| x.id == f.id) {
+        if st.captured.len() < self.bounds.captured as usize
+            && !st.captured.iter().any(|x| x.id == f.id)
+        {
             st.captured.push(c);
             st.captured.sort_unstable();
         }
@@ -87,6 +93,7 @@ impl Tessera {
     }
 
     /// A request the attacker sends `A` itself (replayed or forged).
+    #[allow(clippy::too_many_arguments)] // one per field of the request as it arrives
     fn attacker_request(
         &self,
         st: &mut State,
@@ -111,7 +118,8 @@ impl Tessera {
             let outlived = |st: &State, sid: u8, refresh: bool| {
                 st.sessions.get(sid as usize).is_some_and(|s| {
                     has(st.ghost.recovered, s.family)
-                        && (has(st.ghost.forked, sid) || (refresh && has(st.ghost.stolen_sids, sid)))
+                        && (has(st.ghost.forked, sid)
+                            || (refresh && has(st.ghost.stolen_sids, sid)))
                 })
             };
             match req {
@@ -150,12 +158,30 @@ impl Tessera {
     /// The attacker replays a captured request. Replays the replay store refuses change
     /// nothing and are not generated (the conformance generator turns them into
     /// `replayed_request` steps).
-    pub(crate) fn replay(&self, st: &mut State, eff: &mut Effect, id: u8, instance: u8) -> Option<()> {
+    pub(crate) fn replay(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        id: u8,
+        instance: u8,
+    ) -> Option<()> {
         let c = *st.captured.iter().find(|c| c.id == id)?;
-        if instance >= self.instances() || self.replay_refusal(st, id, instance, c.pre_restart).is_some() {
+        if instance >= self.instances()
+            || self
+                .replay_refusal(st, id, instance, c.pre_restart)
+                .is_some()
+        {
             return None;
         }
-        self.attacker_request(st, eff, Some(id), c.req, Sender::Replay, instance, c.pre_restart)
+        self.attacker_request(
+            st,
+            eff,
+            Some(id),
+            c.req,
+            Sender::Replay,
+            instance,
+            c.pre_restart,
+        )
     }
 
     /// The attacker steals the honest Subject's live session and the Consumer's key (theft).
@@ -193,7 +219,8 @@ impl Tessera {
         } else {
             &[None]
         };
-        let carries_flow = self.on(Switch::State) || (!self.on(Switch::Binding) && self.on(Switch::Code));
+        let carries_flow =
+            self.on(Switch::State) || (!self.on(Switch::Binding) && self.on(Switch::Code));
         let flows: Vec<Option<u8>> = if carries_flow {
             members(st.know.flows).map(Some).collect()
         } else {
@@ -272,7 +299,10 @@ impl Tessera {
         }
         for c in &st.captured {
             for instance in 0..self.instances() {
-                if self.replay_refusal(st, c.id, instance, c.pre_restart).is_none() {
+                if self
+                    .replay_refusal(st, c.id, instance, c.pre_restart)
+                    .is_none()
+                {
                     out.push(Action::AttackerReplays { id: c.id, instance });
                 }
             }

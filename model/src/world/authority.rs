@@ -275,7 +275,13 @@ impl Tessera {
 
     /// Whether the replay store refuses the request with nonce `id` at `instance` (without
     /// changing anything).
-    pub(crate) fn replay_refusal(&self, st: &State, id: u8, instance: u8, pre_restart: bool) -> Option<Outcome> {
+    pub(crate) fn replay_refusal(
+        &self,
+        st: &State,
+        id: u8,
+        instance: u8,
+        pre_restart: bool,
+    ) -> Option<Outcome> {
         if !self.on(Switch::Nonce) {
             return None;
         }
@@ -294,7 +300,13 @@ impl Tessera {
 
     /// The replay store's verdict on a signed request with nonce `id` at `instance`, before
     /// anything else: `Some(refusal)`, or `None` and the nonce is remembered.
-    fn replay_check(&self, st: &mut State, id: u8, instance: u8, pre_restart: bool) -> Option<Outcome> {
+    fn replay_check(
+        &self,
+        st: &mut State,
+        id: u8,
+        instance: u8,
+        pre_restart: bool,
+    ) -> Option<Outcome> {
         if let Some(refusal) = self.replay_refusal(st, id, instance, pre_restart) {
             return Some(refusal);
         }
@@ -325,10 +337,19 @@ impl Tessera {
     }
 
     /// `A` processes a request (after the replay store let it through). `None`: past a bound.
-    pub(crate) fn process(&self, st: &mut State, req: Req, sender: Sender, ex: &mut Exchange) -> Option<()> {
+    pub(crate) fn process(
+        &self,
+        st: &mut State,
+        req: Req,
+        sender: Sender,
+        ex: &mut Exchange,
+    ) -> Option<()> {
         match req {
             Req::Handshake { login } => {
-                let browser = st.logins.get(login as usize).map_or(Browser::E, |l| l.browser);
+                let browser = st
+                    .logins
+                    .get(login as usize)
+                    .map_or(Browser::E, |l| l.browser);
                 ex.new_sid = Some(self.a_handshake(st, login, browser)?);
                 ex.outcome = Outcome::Ok;
             }
@@ -373,13 +394,26 @@ impl Tessera {
     }
 
     /// `A` answers the in-flight request `id` at `instance`; the Consumer gets the answer.
-    pub(crate) fn deliver(&self, st: &mut State, eff: &mut Effect, id: u8, instance: u8) -> Option<()> {
+    pub(crate) fn deliver(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        id: u8,
+        instance: u8,
+    ) -> Option<()> {
         if instance >= self.instances() {
             return None;
         }
         let i = st.inflight.iter().position(|f| f.id == id)?;
         let f = st.inflight.remove(i);
-        let ex = self.receive(st, Some(f.id), f.req, Sender::Consumer, instance, f.pre_restart)?;
+        let ex = self.receive(
+            st,
+            Some(f.id),
+            f.req,
+            Sender::Consumer,
+            instance,
+            f.pre_restart,
+        )?;
         self.capture(st, eff, &f);
         self.consumer_answer(st, eff, &f, &ex);
         eff.exchange = Some(ex);

@@ -14,7 +14,7 @@ impl Tessera {
         request: u8,
         allow: bool,
     ) -> Option<()> {
-        if !allow && !(browser == Browser::U && self.can(Capability::Leaks)) {
+        if !(allow || browser == Browser::U && self.can(Capability::Leaks)) {
             return None;
         }
         let followed = st.browsers[browser.ix()].at == Some(Url::Authorize(request));

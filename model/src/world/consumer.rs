@@ -64,7 +64,8 @@ impl Tessera {
                     st.know.key = true;
                 }
                 add(&mut st.know.flows, login);
-                let mut ex = exchange_of(&Req::Handshake { login }, Sender::Consumer, self.switches);
+                let mut ex =
+                    exchange_of(&Req::Handshake { login }, Sender::Consumer, self.switches);
                 ex.authority = Auth::M;
                 ex.outcome = Outcome::AttackerChosen;
                 eff.exchange = Some(ex);
@@ -246,7 +247,13 @@ impl Tessera {
     }
 
     /// `C` gets `A`'s answer to an in-flight request.
-    pub(crate) fn consumer_answer(&self, st: &mut State, eff: &mut Effect, f: &Flight, ex: &Exchange) {
+    pub(crate) fn consumer_answer(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        f: &Flight,
+        ex: &Exchange,
+    ) {
         let b = f.browser.ix();
         match f.req {
             Req::Result { sid, .. } => {
@@ -275,7 +282,10 @@ impl Tessera {
                         add(&mut st.ghost.recovered, fam);
                     }
                 }
-                let holds = st.browsers[b].logged_in.as_ref().is_some_and(|l| l.sid == sid);
+                let holds = st.browsers[b]
+                    .logged_in
+                    .as_ref()
+                    .is_some_and(|l| l.sid == sid);
                 match (ex.outcome, ex.new_sid) {
                     (Outcome::Ok, Some(n)) => {
                         if self.can(Capability::SidLeak) {
@@ -310,7 +320,12 @@ impl Tessera {
 
     /// `C` refreshes the browser's session: at most one refresh per session in flight (the
     /// Consumer library's single flight, so a double submit is one request).
-    pub(crate) fn consumer_refresh(&self, st: &mut State, eff: &mut Effect, browser: Browser) -> Option<()> {
+    pub(crate) fn consumer_refresh(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        browser: Browser,
+    ) -> Option<()> {
         let sid = Self::held_session(st, browser)?;
         if st.sent >= self.bounds.requests
             || st
@@ -326,7 +341,13 @@ impl Tessera {
     }
 
     /// A request `C` sends and gets answered in one step (revoke, data API).
-    fn consumer_request_now(&self, st: &mut State, eff: &mut Effect, req: Req, browser: Browser) -> Option<Exchange> {
+    fn consumer_request_now(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        req: Req,
+        browser: Browser,
+    ) -> Option<Exchange> {
         if st.sent >= self.bounds.requests {
             return None;
         }
@@ -346,7 +367,12 @@ impl Tessera {
     }
 
     /// `C` logs the browser out and revokes its session.
-    pub(crate) fn consumer_revoke(&self, st: &mut State, eff: &mut Effect, browser: Browser) -> Option<()> {
+    pub(crate) fn consumer_revoke(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        browser: Browser,
+    ) -> Option<()> {
         let sid = Self::held_session(st, browser)?;
         self.consumer_request_now(st, eff, Req::Revoke { sid }, browser)?;
         st.browsers[browser.ix()].logged_in = None;
@@ -355,7 +381,12 @@ impl Tessera {
     }
 
     /// `C` calls the Subject data API with the ticket of the browser's session.
-    pub(crate) fn consumer_api(&self, st: &mut State, eff: &mut Effect, browser: Browser) -> Option<()> {
+    pub(crate) fn consumer_api(
+        &self,
+        st: &mut State,
+        eff: &mut Effect,
+        browser: Browser,
+    ) -> Option<()> {
         let sid = Self::held_session(st, browser)?;
         let ex = self.consumer_request_now(st, eff, Req::Api { sid }, browser)?;
         match ex.outcome {

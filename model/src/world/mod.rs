@@ -15,8 +15,8 @@ pub mod browsers;
 pub mod consumer;
 pub mod properties;
 
-pub use properties::*;
 pub use authority::exchange_of;
+pub use properties::*;
 
 use crate::switches::{Capabilities, Capability, Switch, Switches};
 use serde::Serialize;
@@ -164,11 +164,23 @@ pub enum Token {
 /// A request from the Consumer to an Authority, as sent, captured or forged.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
 pub enum Req {
-    Handshake { login: u8 },
-    Result { sid: u8, code: Option<u8>, verifier: u8 },
-    Refresh { sid: u8 },
-    Revoke { sid: u8 },
-    Api { sid: u8 },
+    Handshake {
+        login: u8,
+    },
+    Result {
+        sid: u8,
+        code: Option<u8>,
+        verifier: u8,
+    },
+    Refresh {
+        sid: u8,
+    },
+    Revoke {
+        sid: u8,
+    },
+    Api {
+        sid: u8,
+    },
 }
 
 /// A request the Consumer sent to `A` and has no answer for yet.
@@ -647,9 +659,15 @@ impl Tessera {
                 self.deliver(&mut st, &mut eff, id, instance)?;
             }
             Action::AuthorityRefuses { id } => self.refuse(&mut st, &mut eff, id)?,
-            Action::ConsumerRefreshes { browser } => self.consumer_refresh(&mut st, &mut eff, browser)?,
-            Action::ConsumerRevokes { browser } => self.consumer_revoke(&mut st, &mut eff, browser)?,
-            Action::ConsumerCallsApi { browser } => self.consumer_api(&mut st, &mut eff, browser)?,
+            Action::ConsumerRefreshes { browser } => {
+                self.consumer_refresh(&mut st, &mut eff, browser)?;
+            }
+            Action::ConsumerRevokes { browser } => {
+                self.consumer_revoke(&mut st, &mut eff, browser)?;
+            }
+            Action::ConsumerCallsApi { browser } => {
+                self.consumer_api(&mut st, &mut eff, browser)?;
+            }
             Action::ClockTicks => {
                 if st.now >= self.bounds.max_time {
                     return None;
@@ -680,7 +698,11 @@ impl Tessera {
             (0..self.instances()).all(|i| self.replay_refusal(st, c.id, i, c.pre_restart).is_some())
                 && (st.restarted || !self.can(Capability::Restart) || self.on(Switch::Fence))
         };
-        let keep: Vec<bool> = st.captured.iter().map(|c| !refused_for_good(st, c)).collect();
+        let keep: Vec<bool> = st
+            .captured
+            .iter()
+            .map(|c| !refused_for_good(st, c))
+            .collect();
         let mut i = 0;
         st.captured.retain(|_| {
             i += 1;
@@ -812,7 +834,9 @@ impl fmt::Display for Action {
             Action::AuthorityDelivers { id, instance } => {
                 write!(f, "A#{instance} answers request #{id}")
             }
-            Action::AuthorityRefuses { id } => write!(f, "A refuses request #{id} (outside the protocol)"),
+            Action::AuthorityRefuses { id } => {
+                write!(f, "A refuses request #{id} (outside the protocol)")
+            }
             Action::ConsumerRefreshes { browser } => write!(f, "C refreshes {browser:?}'s session"),
             Action::ConsumerRevokes { browser } => write!(f, "C logs {browser:?} out"),
             Action::ConsumerCallsApi { browser } => write!(f, "C calls the API for {browser:?}"),
@@ -833,7 +857,7 @@ pub(crate) fn has(set: u16, i: u8) -> bool {
     i < 16 && set & (1 << i) != 0
 }
 pub(crate) fn add(set: &mut u16, i: u8) {
-    debug_assert!(i < 16 || i >= M_SID, "value {i} outside the bitset");
+    debug_assert!(!(16..M_SID).contains(&i), "value {i} outside the bitset");
     if i < 16 {
         *set |= 1 << i;
     }

@@ -25,11 +25,14 @@ pub struct PropertyDef {
 
 pub const P_INTEGRITY: &str =
     "a browser is logged in only as its own subject, or at an authority it meant to use";
-pub const P_MIXUP: &str = "the consumer records an identity under an issuer only on that issuer's word";
-pub const P_SECRECY: &str = "the attacker never holds the honest subject's data nor a usable session of it";
+pub const P_MIXUP: &str =
+    "the consumer records an identity under an issuer only on that issuer's word";
+pub const P_SECRECY: &str =
+    "the attacker never holds the honest subject's data nor a usable session of it";
 pub const P_REPLAY: &str = "no signed request is processed twice";
 pub const P_REDEEMED_TWICE: &str = "no session of the honest subject is redeemed twice";
-pub const P_EXPIRY: &str = "the attacker gets nothing accepted on the honest subject's session past its expiry";
+pub const P_EXPIRY: &str =
+    "the attacker gets nothing accepted on the honest subject's session past its expiry";
 pub const P_RECOVERY: &str = "a stolen session dies once the honest consumer refreshes it";
 pub const W_LOGIN: &str = "an honest login completes";
 pub const W_REFRESH: &str = "a refresh completes";
@@ -107,9 +110,12 @@ fn w_api(_: &Tessera, s: &State) -> bool {
     s.ghost.api_ok
 }
 fn w_attacker_login(_: &Tessera, s: &State) -> bool {
-    s.browsers[Browser::E.ix()].logged_in.as_ref().is_some_and(|l| {
-        l.vouched_by == Auth::A && l.subject == Subject::E && l.flow_by == Browser::E
-    })
+    s.browsers[Browser::E.ix()]
+        .logged_in
+        .as_ref()
+        .is_some_and(|l| {
+            l.vouched_by == Auth::A && l.subject == Subject::E && l.flow_by == Browser::E
+        })
 }
 
 /// Every property, `always` first, each citing the spec's requirement IDs.
