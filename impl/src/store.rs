@@ -620,7 +620,7 @@ impl Store for SqliteStore {
                     |r| r.get(0),
                 )
                 .optional()?;
-            let mut s = subject.clone();
+            let mut s = subject;
             let mut password_changed = false;
             if let Some(id) = existing {
                 // spec TSR-REG-7: the internal id never changes
