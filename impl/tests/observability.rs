@@ -75,6 +75,10 @@ async fn security_events_are_counted_and_audited_without_secrets() {
     )
     .await;
     assert_eq!(wrong.status, 200);
+    // a fresh login for the success path: the first one is bound to the browser above (spec
+    // TSR-AUTHZ-9), and html_authorize brings its own browser
+    let (hs, _) = h.handshake(&c, &[], &["email"]).await;
+    let url = hs.json["authorize_url"].as_str().unwrap().to_owned();
     let alice_pw = h.password("alice");
     let cb = html_authorize(&h, &url, "alice", &alice_pw, "allow", &["email"]).await;
     let code = query_param(&cb, "code").unwrap();
@@ -127,8 +131,8 @@ async fn security_events_are_counted_and_audited_without_secrets() {
         ),
         2.0
     );
-    // handshake, two results: three nonces remembered
-    assert_eq!(metric(&text, "tessera_replay_store_nonces"), 3.0);
+    // two handshakes, two results: four nonces remembered
+    assert_eq!(metric(&text, "tessera_replay_store_nonces"), 4.0);
     assert!(text.contains("tessera_store_operation_duration_seconds_bucket{"));
 
     let events = log.events();
