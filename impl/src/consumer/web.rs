@@ -395,9 +395,11 @@ async fn login_page(
         login_form_html(&web, &csrf, q.authority.as_deref())
     );
     let mut r = (StatusCode::OK, axum::response::Html(body)).into_response();
+    // No `form-action 'self'`: browsers apply form-action to the redirect that answers the
+    // POST, and that redirect goes to the Authority's authorize page on another origin.
     r.headers_mut().insert(
         header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; form-action 'self'; frame-ancestors 'none'"),
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
     );
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         r.headers_mut().insert(header::SET_COOKIE, c);
