@@ -666,6 +666,7 @@ impl VectorRun<'_> {
             &mut t.ext,
             &mut t.target,
             &mut t.nonce,
+            &mut t.relabel,
         ] {
             if let Some(v) = field.as_mut() {
                 *v = self.scope.splice(v)?;

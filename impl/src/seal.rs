@@ -204,6 +204,45 @@ impl Sealer {
         Ok(())
     }
 
+    /// Adds `key` as `kid` and makes it current on a running server (spec TSR-TICKET-2):
+    /// values sealed under the keys held before keep opening until withdrawn. Returns the id
+    /// of the key that was current.
+    pub fn rotate_to(&self, kid: &str, key: &[u8]) -> Result<String, SealError> {
+        let entry = make_entry(kid, key)?;
+        let mut held = self
+            .held
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if held.position(kid).is_some() {
+            return Err(SealError::DuplicateKid);
+        }
+        let previous = held
+            .keys
+            .get(held.current)
+            .map_or_else(String::new, |e| e.kid.clone());
+        held.keys.push(entry);
+        held.current = held.keys.len() - 1;
+        Ok(previous)
+    }
+
+    /// Withdraws `kid` on a running server: values sealed under it no longer open (spec
+    /// TSR-TICKET-2). The current key cannot be withdrawn.
+    pub fn withdraw(&self, kid: &str) -> Result<(), SealError> {
+        let mut held = self
+            .held
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let pos = held.position(kid).ok_or(SealError::UnknownKid)?;
+        if pos == held.current {
+            return Err(SealError::CannotRemoveCurrent);
+        }
+        held.keys.remove(pos);
+        if pos < held.current {
+            held.current -= 1;
+        }
+        Ok(())
+    }
+
     /// The id of the key new values are sealed with.
     #[must_use]
     pub fn current_kid(&self) -> String {

@@ -774,7 +774,7 @@ pub fn tampered_ticket_ids() -> Vec<Vector> {
         let mut v = e.negative(
             "ticket-id.unknown-key-id",
             "a ticket id relabelled to a key id the Authority never had is 401 invalid_credentials",
-            // not TSR-TICKET-2: its retired keys cannot be reached from outside
+            // retired key ids: `retired_key_ids`
             &["TSR-TICKET-1", "TSR-HAWK-6"],
             err("invalid_credentials"),
             |r| r.hawk.relabel = Some("zz-never-issued".into()),
@@ -783,6 +783,109 @@ pub fn tampered_ticket_ids() -> Vec<Vector> {
         out.push(v);
     }
     out
+}
+
+/// `POST /conformance/sealing-keys` (spec A.4a) with `body`; a rotation binds `{bind}` to the
+/// key id that was current.
+fn sealing_keys(body: Value, bind: Option<&str>) -> Step {
+    let mut expect = Expect::ok();
+    if let Some(name) = bind {
+        expect = expect.bind(name, "/previous");
+    }
+    step(note(
+        post(Actor::Anonymous, "/conformance/sealing-keys", body, expect),
+        "the operator rotates or withdraws a ticket sealing key (spec A.4a)",
+    ))
+}
+
+/// Retired and withdrawn sealing keys (spec TSR-TICKET-2, through the hook of A.4a): a ticket
+/// sealed under a retired key keeps working, one under a withdrawn key stops, and a ticket
+/// relabelled to a retired key id (the key exists, but did not seal it) is refused.
+pub fn retired_key_ids() -> Vec<Vector> {
+    let reqs = &["TSR-TICKET-2", "TSR-CONF-12", "TSR-HAWK-6"];
+    let rotate = |bind| sealing_keys(json!({"action": "rotate"}), Some(bind));
+    let mut still_opens = login("1");
+    still_opens.extend([
+        rotate("old"),
+        ok_subject("$t1"),
+        sealing_keys(json!({"action": "withdraw", "kid": "${old}"}), None),
+        subject("$t1", err("invalid_credentials")),
+    ]);
+    let mut new_key = login("1");
+    new_key.push(rotate("old"));
+    new_key.extend(login("2"));
+    new_key.extend([
+        sealing_keys(json!({"action": "withdraw", "kid": "${old}"}), None),
+        ok_subject("$t2"),
+    ]);
+    let mut relabelled = vec![rotate("old")];
+    relabelled.extend(login("1"));
+    relabelled.extend([
+        step(tweak(get(ticket("$t1"), "/v1/subject", err("invalid_credentials")), |h| {
+            h.relabel = Some("${old}".into());
+        })),
+        ok_subject("$t1"),
+    ]);
+    let refused = |body: Value, why: &str| {
+        step(note(
+            post(
+                Actor::Anonymous,
+                "/conformance/sealing-keys",
+                body,
+                err("invalid_request"),
+            ),
+            why,
+        ))
+    };
+    let mut bad_changes = login("1");
+    bad_changes.extend([
+        step(get(
+            Actor::Anonymous,
+            "/conformance/sealing-keys",
+            Expect::ok().bind("current", "/current"),
+        )),
+        refused(
+            json!({"action": "withdraw", "kid": "${current}"}),
+            "the current key cannot be withdrawn",
+        ),
+        refused(
+            json!({"action": "withdraw", "kid": "zz-never-issued"}),
+            "a key id the Authority does not hold",
+        ),
+        refused(json!({"action": "rotate", "kid": "${current}"}), "rotate takes no kid"),
+        refused(json!({"action": "forget"}), "an unknown action"),
+        ok_subject("$t1"),
+    ]);
+    vec![
+        vector(
+            "ticket-id.retired-key.keeps-working",
+            "a ticket sealed under a key that was then retired keeps working until the key is withdrawn, then is 401 invalid_credentials",
+            reqs,
+            Origin::Requirement,
+            still_opens,
+        ),
+        vector(
+            "ticket-id.retired-key.new-tickets",
+            "after a rotation new tickets are sealed under the new key: withdrawing the old one leaves them working",
+            reqs,
+            Origin::Requirement,
+            new_key,
+        ),
+        vector(
+            "ticket-id.retired-key.relabelled",
+            "a ticket id relabelled to a retired key id the Authority still holds is 401 invalid_credentials (the key id is bound to the sealed payload)",
+            &["TSR-TICKET-1", "TSR-TICKET-2", "TSR-CONF-12", "TSR-HAWK-6"],
+            Origin::Requirement,
+            relabelled,
+        ),
+        vector(
+            "conformance.sealing-keys-refused",
+            "the sealing-key hook refuses withdrawing the current key, an unknown key id and malformed changes with 400 invalid_request, and changes nothing",
+            &["TSR-CONF-12"],
+            Origin::Requirement,
+            bad_changes,
+        ),
+    ]
 }
 
 trait VectorExt {

@@ -31,6 +31,7 @@ pub fn all() -> Vec<Vector> {
     v.extend(hawk::omitted_attributes());
     v.extend(hawk::order_of_checks());
     v.extend(hawk::tampered_ticket_ids());
+    v.extend(hawk::retired_key_ids());
     v.extend(endpoints::bodies());
     v.extend(endpoints::handshakes());
     v.extend(endpoints::results());

@@ -18,6 +18,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/conformance/clock", get(clock).post(advance))
         .route("/conformance/fixtures", get(fixtures))
         .route("/conformance/authorize", post(authorize))
+        .route(
+            "/conformance/sealing-keys",
+            get(sealing_keys).post(change_sealing_keys),
+        )
 }
 
 async fn json_body<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, Error> {
@@ -54,6 +58,86 @@ async fn fixtures(State(st): State<AppState>) -> Response {
     match st.fixtures() {
         Some(f) => json_response(f),
         None => Error::NotFound.into_response(),
+    }
+}
+
+/// `POST /conformance/sealing-keys` request (spec A.4a): `{"action": "rotate"}` or
+/// `{"action": "withdraw", "kid": "…"}`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SealingKeyChange {
+    action: String,
+    #[serde(default)]
+    kid: Option<String>,
+}
+
+/// `GET`/`POST /conformance/sealing-keys` response (spec A.4a).
+#[derive(Debug, serde::Serialize)]
+struct SealingKeys {
+    current: String,
+    keys: Vec<String>,
+    /// After a rotation: the key that was current, now retired.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    previous: Option<String>,
+}
+
+fn sealing_keys_now(st: &AppState, previous: Option<String>) -> SealingKeys {
+    SealingKeys {
+        current: st.0.sealer.current_kid(),
+        keys: st.0.sealer.kids(),
+        previous,
+    }
+}
+
+/// `GET /conformance/sealing-keys` (spec A.4a).
+async fn sealing_keys(State(st): State<AppState>) -> Response {
+    json_response(&sealing_keys_now(&st, None))
+}
+
+/// `POST /conformance/sealing-keys` (spec A.4a, TSR-CONF-12): rotate to a fresh ticket sealing
+/// key, or withdraw a retired one, as an operator would (TSR-TICKET-2).
+async fn change_sealing_keys(State(st): State<AppState>, req: Request) -> Response {
+    use crate::seal::SealError;
+    let out = async {
+        let change: SealingKeyChange = json_body(req).await?;
+        let sealer = &st.0.sealer;
+        match (change.action.as_str(), change.kid) {
+            ("rotate", None) => {
+                // key ids c1, c2, …: one past the highest ever held, so a withdrawn id is
+                // never reused
+                let next = sealer
+                    .kids()
+                    .iter()
+                    .filter_map(|k| k.strip_prefix('c')?.parse::<u32>().ok())
+                    .max()
+                    .unwrap_or(0)
+                    + 1;
+                let key = crate::seal::generate_key(&*st.0.rng);
+                let previous = sealer
+                    .rotate_to(&format!("c{next}"), &key)
+                    .map_err(|_| Error::Internal)?;
+                tracing::info!(kid = %sealer.current_kid(), "conformance: sealing key rotated");
+                Ok::<_, Error>(sealing_keys_now(&st, Some(previous)))
+            }
+            ("withdraw", Some(kid)) => {
+                sealer.withdraw(&kid).map_err(|e| match e {
+                    SealError::CannotRemoveCurrent => {
+                        Error::invalid_request("the current sealing key cannot be withdrawn")
+                    }
+                    _ => Error::invalid_request("no sealing key has this kid"),
+                })?;
+                tracing::info!(%kid, "conformance: sealing key withdrawn");
+                Ok(sealing_keys_now(&st, None))
+            }
+            _ => Err(Error::invalid_request(
+                "action must be \"rotate\" (no kid) or \"withdraw\" with a kid",
+            )),
+        }
+    }
+    .await;
+    match out {
+        Ok(v) => json_response(&v),
+        Err(e) => e.into_response(),
     }
 }
 
