@@ -36,6 +36,7 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod json;
+pub mod listen;
 pub mod metrics;
 pub mod migrate;
 pub mod password;

@@ -71,6 +71,49 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7701")]
         consumer_addr: std::net::SocketAddr,
     },
+    /// Run the demo Consumer alone against an Authority of your own (e.g. `tessera serve`),
+    /// with a Consumer registered there by `tessera consumer add`; print the URL to open.
+    #[command(
+        long_about = "Run the demo Consumer alone against an Authority of your own.\n\n\
+        For example, with `tessera serve` running on its defaults:\n\n  \
+        tessera consumer add --id shop --name \"My shop\" \\\n      \
+        --redirect-uri http://localhost:7701/callback --scope email > shop.key\n  \
+        tessera subject add --username ada --data email='\"ada@example.org\"'\n  \
+        tessera demo-consumer --authority http://127.0.0.1:7700 --key-file shop.key \
+        --scope email\n\n\
+        then open http://localhost:7701/. At start it makes one test handshake, so a wrong \
+        key, an unregistered redirect URI or a scope the registration lacks is reported at \
+        once."
+    )]
+    DemoConsumer(DemoConsumerArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoConsumerArgs {
+    /// The Authority's issuer URL (what `tessera serve` logs as `issuer`), or its metadata URL.
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    authority: String,
+    /// The registered consumer_id [default: the `consumer_id:` line of --key-file].
+    #[arg(long)]
+    consumer_id: Option<String>,
+    /// A file holding the Consumer's key: the key alone, or what `tessera consumer add`
+    /// printed (its `consumer_id:` and `key:` lines).
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7701")]
+    listen: std::net::SocketAddr,
+    /// The registered redirect URI to use; its origin is the URL to open [default:
+    /// http://localhost:{listen port}/callback, or http://127.0.0.1:… when the Authority is on
+    /// localhost: the two must differ in host name, as cookies are per host name].
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// A grant (role) to ask about (repeatable; the registration must allow it).
+    #[arg(long = "grant")]
+    grants: Vec<String>,
+    /// A scope (Subject data) to ask for (repeatable; the registration must allow it).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -448,10 +491,39 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 .build()?
                 .block_on(tessera::demo::run(opts))
         }
+        Command::DemoConsumer(args) => demo_consumer(args),
         Command::Consumer(c) => consumer(&settings, c),
         Command::Subject(s) => subject(&settings, s),
         Command::SealKey(k) => seal_key(&settings, k),
     }
+}
+
+fn demo_consumer(args: DemoConsumerArgs) -> Result<(), AnyError> {
+    use tessera::demo::standalone;
+    let text = std::fs::read_to_string(&args.key_file)
+        .map_err(|e| format!("cannot read --key-file {}: {e}", args.key_file.display()))?;
+    let (file_id, key) = standalone::parse_key_file(&text)
+        .map_err(|e| format!("--key-file {}: {e}", args.key_file.display()))?;
+    let consumer_id = args.consumer_id.or(file_id).ok_or(
+        "no consumer_id: pass --consumer-id, or a --key-file with the `consumer_id:` line \
+         `tessera consumer add` prints",
+    )?;
+    let redirect_uri = args
+        .redirect_uri
+        .unwrap_or_else(|| standalone::default_redirect_uri(&args.authority, args.listen));
+    let opts = standalone::StandaloneOptions {
+        authority: args.authority,
+        consumer_id,
+        key,
+        listen: args.listen,
+        redirect_uri,
+        grants: args.grants,
+        scopes: args.scopes,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(standalone::run(opts))
 }
 
 fn consumer(settings: &Settings, command: ConsumerCommand) -> Result<(), AnyError> {
@@ -697,7 +769,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        let listener = tessera::listen::bind(&addr, "--addr").await?;
         let local = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = Issuer::parse(&issuer_arg.unwrap_or_else(|| format!("{scheme}://{local}")))?;
