@@ -462,13 +462,14 @@ fn migrate(settings: &Settings, db: &DbArg) -> Result<(), AnyError> {
 }
 
 fn read_password(username: &str) -> Result<String, AnyError> {
-    eprintln!("Password for {username} (one line on standard input):");
+    eprintln!(
+        "Password for {username} (one line on standard input, at least {} characters):",
+        password::MIN_PASSWORD_CHARS
+    );
     let mut pw = String::new();
     std::io::stdin().lock().read_line(&mut pw)?;
     let pw = pw.trim_end_matches(['\n', '\r']).to_owned();
-    if pw.is_empty() {
-        return Err("empty password".into());
-    }
+    password::check_new(&pw).map_err(|e| format!("{e}; nothing was changed"))?;
     Ok(pw)
 }
 
