@@ -13,7 +13,7 @@
 //!   configuration, time and password hashing.
 
 pub use tessera_consumer as consumer;
-pub use tessera_protocol::{clock, rand, PROTOCOL_VERSION};
+pub use tessera_protocol::{clock, html, rand, PROTOCOL_VERSION};
 
 /// Hawk 1.1 (`tessera_protocol::hawk`), with the Authority's in-memory nonce cache.
 pub mod hawk {

@@ -1,7 +1,7 @@
 //! `tessera`: the reference Authority and its operator commands.
 //!
 //! Settings come, highest first, from the command line, the environment (`TESSERA_DB`,
-//! `TESSERA_ADDR`, `TESSERA_ISSUER`, `TESSERA_TLS_CERT`, `TESSERA_TLS_KEY`,
+//! `TESSERA_ADDR`, `TESSERA_NAME`, `TESSERA_ISSUER`, `TESSERA_TLS_CERT`, `TESSERA_TLS_KEY`,
 //! `TESSERA_AUDIT_LOG`, `TESSERA_DB_CONNECTIONS`, `TESSERA_KEY_RELOAD_SECS`), a TOML file
 //! (`--config FILE` or `TESSERA_CONFIG`) and the defaults.
 
@@ -26,10 +26,10 @@ use tessera::store_pg::PgStore;
     version,
     about = "Tessera reference Authority",
     long_about = "Tessera reference Authority.\n\nSettings come, highest first, from the command \
-                  line, the environment (TESSERA_DB, TESSERA_ADDR, TESSERA_ISSUER, \
+                  line, the environment (TESSERA_DB, TESSERA_ADDR, TESSERA_NAME, TESSERA_ISSUER, \
                   TESSERA_TLS_CERT, TESSERA_TLS_KEY, TESSERA_AUDIT_LOG, TESSERA_DB_CONNECTIONS, \
                   TESSERA_KEY_RELOAD_SECS), the TOML file given by --config or TESSERA_CONFIG \
-                  (keys db, addr, issuer, tls_cert, tls_key, audit_log, db_connections, \
+                  (keys db, addr, name, issuer, tls_cert, tls_key, audit_log, db_connections, \
                   key_reload_secs), and the defaults.",
     propagate_version = true
 )]
@@ -130,6 +130,10 @@ struct ServeArgs {
     /// Address to listen on [env: TESSERA_ADDR; default: 127.0.0.1:7700].
     #[arg(long)]
     addr: Option<String>,
+    /// The Authority's name, shown to people at the top of its sign-in and consent pages [env:
+    /// TESSERA_NAME; default: Tessera Authority].
+    #[arg(long)]
+    name: Option<String>,
     /// Where the Authority's state lives: a SQLite file, or a PostgreSQL URL
     /// (`postgres://user:password@host:port/db`) that several instances share [env:
     /// TESSERA_DB; default: tessera.db; not allowed with --conformance, which always starts
@@ -316,6 +320,7 @@ fn parse_data(s: &str) -> Result<(String, serde_json::Value), String> {
 struct FileConfig {
     db: Option<String>,
     addr: Option<String>,
+    name: Option<String>,
     issuer: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -738,6 +743,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
     let addr = Settings::pick(args.addr, "TESSERA_ADDR", f.addr.clone())?
         .unwrap_or_else(|| "127.0.0.1:7700".to_owned());
     let issuer_arg = Settings::pick(args.issuer, "TESSERA_ISSUER", f.issuer.clone())?;
+    let name = Settings::pick(args.name, "TESSERA_NAME", f.name.clone())?;
     let tls_cert = Settings::pick(args.tls_cert, "TESSERA_TLS_CERT", f.tls_cert.clone())?;
     let tls_key = Settings::pick(args.tls_key, "TESSERA_TLS_KEY", f.tls_key.clone())?;
     let connections = Settings::pick(
@@ -783,6 +789,9 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         }
         let mut config = Config::new(issuer);
         config.conformance = args.conformance;
+        if let Some(name) = name {
+            config.name = name;
+        }
         // spec TSR-CONV-14 (plain HTTP listener; the TLS listener keeps axum-server's own)
         config.http = tessera::config::HttpLimits {
             header_timeout: std::time::Duration::from_secs(args.header_timeout),

@@ -170,6 +170,30 @@ async fn screenshot(c: &Client, name: &str) {
     }
 }
 
+/// The `id` of the element that has the keyboard focus.
+async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            "return document.activeElement && document.activeElement.id",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or("").to_owned()
+}
+
+/// Whether the page's stylesheet applied (`main` is a bounded, bordered card).
+async fn styled(c: &Client) -> bool {
+    let v = c
+        .execute(
+            "return getComputedStyle(document.querySelector('main')).borderTopStyle",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str() == Some("solid")
+}
+
 async fn fill(c: &Client, css: &str, value: &str) {
     find(c, css).await.send_keys(value).await.unwrap();
 }
@@ -457,7 +481,15 @@ async fn a_consumer_registered_with_the_cli_logs_in_against_tessera_serve() {
     let addr = format!("127.0.0.1:{authority_port}");
     let _serve = Running(
         Command::new(env!("CARGO_BIN_EXE_tessera"))
-            .args(["serve", "--db", db, "--addr", &addr])
+            .args([
+                "serve",
+                "--db",
+                db,
+                "--addr",
+                &addr,
+                "--name",
+                "Ada's Authority",
+            ])
             .env_remove("TESSERA_DB")
             .env_remove("TESSERA_CONFIG")
             .stdout(Stdio::null())
@@ -485,18 +517,65 @@ async fn a_consumer_registered_with_the_cli_logs_in_against_tessera_serve() {
     assert_eq!(open, format!("{consumer_url}/"));
 
     let (_driver, c) = browser().await;
+    // Opened directly, the Authority says what it is (no JSON 404).
+    c.goto(&format!("{issuer}/")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "A Tessera Authority");
+    assert_eq!(text(&c, "#issuer").await, issuer);
+    assert_eq!(text(&c, "#authority-name").await, "Ada's Authority");
+    assert!(styled(&c).await, "the stylesheet applies");
+
     c.goto(&open).await.unwrap();
+    assert!(text(&c, "#status").await.contains("not logged in"));
     click(&c, "#login").await;
+    // The login start page says where the browser is going.
+    assert!(text(&c, "#where").await.contains(&issuer));
+    assert!(
+        styled(&c).await,
+        "the stylesheet applies on the Consumer too"
+    );
     click(&c, "#start-login").await;
     wait_url(&c, &format!("{issuer}/authorize")).await;
+    // The sign-in page names the Authority and the application, with labelled fields and the
+    // focus in the first one.
+    assert_eq!(text(&c, "#authority-name").await, "Ada's Authority");
+    let signin_for = text(&c, "#signin-for").await;
+    assert!(
+        signin_for.contains("Ada's Shop") && signin_for.contains("Ada's Authority"),
+        "{signin_for}"
+    );
+    assert_eq!(text(&c, "label[for=username]").await, "Username");
+    assert_eq!(text(&c, "label[for=password]").await, "Password");
+    assert_eq!(focused(&c).await, "username");
+    // A wrong password: a message, the username kept, the focus on the password.
     fill(&c, "input[name=username]", "ada").await;
+    fill(&c, "input[name=password]", "not the password").await;
+    click(&c, "form button[type=submit]").await;
+    assert!(text(&c, "#login-error")
+        .await
+        .contains("Wrong username or password"));
+    let kept = find(&c, "input[name=username]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("ada"), "the username is kept");
+    assert_eq!(focused(&c).await, "password");
     fill(&c, "input[name=password]", "correct horse battery staple").await;
     click(&c, "form button[type=submit]").await;
-    // The consent page names the registered Consumer and the signed-in account.
-    assert!(text(&c, "#account").await.contains("ada"));
-    let page = text(&c, "body").await;
-    assert!(page.contains("Ada's Shop"), "{page}");
-    assert!(page.contains("email"), "{page}");
+    // The consent page: the signed-in account at this Authority, the application, what it
+    // asks for, and where the browser goes next.
+    let account = text(&c, "#account").await;
+    assert!(
+        account.contains("ada") && account.contains("Ada's Authority"),
+        "{account}"
+    );
+    assert_eq!(text(&c, "#consumer-name").await, "Ada's Shop");
+    assert!(text(&c, "#scopes").await.contains("email"));
+    let host = text(&c, "#redirect-host").await;
+    assert!(
+        host.contains(&format!("localhost:{consumer_port}")),
+        "{host}"
+    );
     click(&c, "button[name=decision][value=allow]").await;
     wait_url(&c, &format!("{consumer_url}/")).await;
     assert!(text(&c, "#status").await.contains("You are logged in"));
@@ -509,6 +588,30 @@ async fn a_consumer_registered_with_the_cli_logs_in_against_tessera_serve() {
         text(&c, "#data").await.contains("ada@example.org"),
         "Subject data via the ticket"
     );
+
+    // Error pages say what happened in words, with the code as a detail: the demo Consumer's
+    // (a callback it did not start) ...
+    c.goto(&format!(
+        "{consumer_url}/callback?code=c&state=s-0123456789abcdef&iss=x"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(text(&c, "h1").await, "Sign-in failed");
+    assert!(text(&c, "#message")
+        .await
+        .contains("not started in this browser"));
+    assert_eq!(text(&c, "#reason").await, "no_pending_login");
+    assert!(text(&c, "header").await.contains("Tessera demo Consumer"));
+    // ... and the Authority's (a sign-in link that does not exist).
+    c.goto(&format!("{issuer}/authorize?request=no-such-request"))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "h1").await, "This sign-in cannot continue");
+    assert_eq!(
+        text(&c, "#message").await,
+        "This sign-in link is not valid."
+    );
+    assert_eq!(text(&c, "#error-code").await, "unknown_request");
     c.close().await.unwrap();
     eprintln!("browser CLI-registered consumer test: {:?}", t0.elapsed());
 }

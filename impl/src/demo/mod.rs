@@ -123,6 +123,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     }
     let mut config = Config::new(Issuer::parse(&issuer)?);
     config.conformance = opts.conformance;
+    config.name = "Tessera demo Authority".into();
     // the demo's throwaway accounts use the cheap cost; the dummy hash must match them
     config.password_cost = Cost::FIXTURE;
 
@@ -192,7 +193,11 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     .await??;
 
     let consumer = Consumer::new(vec![AuthorityConfig::new(&issuer, registration.clone())?])?;
-    let web = WebConsumer::new(consumer, WebOptions::default());
+    let options = WebOptions {
+        app_name: app::APP_NAME.into(),
+        ..WebOptions::default()
+    };
+    let web = WebConsumer::new(consumer, options);
 
     let mut shutdown = Vec::new();
     let mut tasks = Vec::new();

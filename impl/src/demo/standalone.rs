@@ -163,7 +163,11 @@ pub async fn start(opts: StandaloneOptions) -> Result<RunningConsumer, AnyError>
         return Err(explain_handshake(&e, &opts).into());
     }
     let listener = crate::listen::bind(&opts.listen.to_string(), "--listen").await?;
-    let web = WebConsumer::new(consumer, WebOptions::default());
+    let options = WebOptions {
+        app_name: app::APP_NAME.into(),
+        ..WebOptions::default()
+    };
+    let web = WebConsumer::new(consumer, options);
     let router = app::host_guard(app::router(&web), &consumer_url, &authority_host);
     let (shutdown, rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(server::serve(listener, router, async move {
