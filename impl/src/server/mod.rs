@@ -734,7 +734,7 @@ pub fn spawn_purger(state: AppState) -> tokio::task::JoinHandle<()> {
         let mut tick = 0u64;
         loop {
             every.tick().await;
-            let all = tick % ratio == 0;
+            let all = tick.is_multiple_of(ratio);
             tick += 1;
             match purge_expired(&state, all).await {
                 Ok(n) => tracing::info!(sessions = n, all, "purged expired records"),
