@@ -194,15 +194,11 @@ impl WebConsumer {
     }
 
     fn cookie_id(&self, headers: &HeaderMap) -> Option<String> {
-        let name = &self.0.options.cookie_name;
-        headers
+        let values = headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_owned())
+            .filter_map(|v| v.to_str().ok());
+        html::cookie(values, &self.0.options.cookie_name).map(str::to_owned)
     }
 
     /// The browser's session from its cookie.
@@ -405,13 +401,9 @@ async fn login_page(
             login_form_html(&web, &csrf, q.authority.as_deref())
         ),
     );
-    let mut r = (StatusCode::OK, axum::response::Html(body)).into_response();
-    // No `form-action 'self'`: browsers apply form-action to the redirect that answers the
-    // POST, and that redirect goes to the Authority's authorize page on another origin.
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
-    );
+    // The page headers have no `form-action 'self'`: browsers apply form-action to the redirect
+    // that answers the POST, and that redirect goes to the Authority on another origin.
+    let mut r = page_response(StatusCode::OK, body);
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         r.headers_mut().insert(header::SET_COOKIE, c);
     }
@@ -508,6 +500,16 @@ fn page(web: &WebConsumer, title: &str, body: &str) -> String {
         t = escape(title),
         css = html::STYLESHEET_PATH,
     )
+}
+
+/// An HTML page with the headers of every Tessera page ([`html::PAGE_HEADERS`]).
+fn page_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, axum::response::Html(body)).into_response();
+    for (name, value) in html::PAGE_HEADERS {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    r
 }
 
 /// `GET /tessera.css`.
@@ -616,12 +618,7 @@ async fn error_page(State(web): State<WebConsumer>, Query(q): Query<ErrorQuery>)
             escape(&web.0.options.after_login)
         ),
     );
-    let mut r = (StatusCode::BAD_REQUEST, axum::response::Html(body)).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'self'; frame-ancestors 'none'"),
-    );
-    no_store(r)
+    page_response(StatusCode::BAD_REQUEST, body)
 }
 
 #[cfg(test)]

@@ -45,25 +45,11 @@ pub(crate) fn routes() -> Router<AppState> {
 
 use crate::html::escape;
 
-/// spec TSR-AUTHZ-4 on every page and redirect. Styles only from this origin's stylesheet; no
-/// script at all.
+/// spec TSR-AUTHZ-4 on every page and redirect ([`crate::html::PAGE_HEADERS`]).
 fn page_headers(h: &mut HeaderMap) {
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in crate::html::PAGE_HEADERS {
+        h.insert(name, HeaderValue::from_static(value));
+    }
 }
 
 /// A page of this Authority: its name and host at the top, `title` as the heading.
