@@ -833,6 +833,11 @@ async fn metadata_discovery_checks_the_issuer() {
     .await
     .expect("discovered");
     assert_eq!(a.endpoints.result, format!("{}/v1/result", d.issuer));
+    // The library's hand configuration (the reference layout) is what the Authority publishes.
+    assert_eq!(
+        a.endpoints,
+        tessera::consumer::Endpoints::reference_layout(&d.issuer).unwrap()
+    );
     let c = Consumer::new(vec![a]).unwrap();
     c.begin_login(None)
         .await
