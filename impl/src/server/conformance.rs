@@ -71,6 +71,8 @@ struct SealingKeyChange {
     kid: Option<String>,
 }
 
+impl wire::Request for SealingKeyChange {}
+
 /// `GET`/`POST /conformance/sealing-keys` response (spec A.4a).
 #[derive(Debug, serde::Serialize)]
 struct SealingKeys {
