@@ -12,8 +12,11 @@ use tessera::config::{Config, Issuer};
 use tessera::server::{app, Authority};
 use tower::ServiceExt as _;
 
+/// A target's body: panics on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the name of its `fuzz_targets/` binary and `seeds/` folder).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("hawk_header", hawk_header),
     ("json_bodies", json_bodies),
     ("sealed_ticket", sealed_ticket),
