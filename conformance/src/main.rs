@@ -91,6 +91,10 @@ struct RunArgs {
     /// `conformance`: the target's test clock, every vector. `production`: the target on
     /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
     /// that need the test clock are left out, and the runner waits out the fence.
+    /// `consumer`: the target is a Consumer in test mode (spec A.6); the runner plays the
+    /// honest Authority, the attacker's Authority and two browsers, and runs the Consumer
+    /// scenarios (`--vectors DIR` runs others than the built-in ones; without `--target`,
+    /// the reference Consumer is started in process).
     #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
     profile: ProfileArg,
 }
@@ -99,6 +103,7 @@ struct RunArgs {
 enum ProfileArg {
     Conformance,
     Production,
+    Consumer,
 }
 
 fn main() -> ExitCode {
@@ -173,6 +178,19 @@ async fn run(args: RunArgs) -> Result<bool, String> {
     let profile = match profile {
         ProfileArg::Conformance => Profile::Conformance,
         ProfileArg::Production => Profile::Production,
+        ProfileArg::Consumer => {
+            return run_consumer(RunArgs {
+                target,
+                vectors,
+                filter,
+                report_json,
+                junit,
+                deviations,
+                quiet,
+                profile,
+            })
+            .await
+        }
     };
     let (mut vs, mut left_out) = load(vectors, filter.as_deref())?;
     if vs.is_empty() {
@@ -181,13 +199,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             filter.as_deref().unwrap_or("")
         ));
     }
-    let deviations: Vec<Deviation> = match deviations {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", p.display()))?,
-        None => vec![],
-    };
+    let deviations = read_deviations(deviations)?;
     #[cfg(feature = "reference-server")]
     let mut reference = None;
     let url = match target {
@@ -276,4 +288,93 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(report.ok())
+}
+
+fn read_deviations(path: Option<PathBuf>) -> Result<Vec<Deviation>, String> {
+    match path {
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(vec![]),
+    }
+}
+
+/// `run --profile consumer` (spec A.6).
+#[cfg(feature = "reference-server")]
+async fn run_consumer(args: RunArgs) -> Result<bool, String> {
+    use tessera_conformance::consumer::{self, reference::ReferenceConsumer, run, scenario};
+    let all = match &args.vectors {
+        Some(dir) => scenario::load_dir(dir)?,
+        None => scenario::embedded()?,
+    };
+    let (scenarios, left_out): (Vec<_>, Vec<_>) = match args.filter.as_deref() {
+        Some(f) => all.into_iter().partition(|s| glob_match(f, &s.id)),
+        None => (all, vec![]),
+    };
+    if scenarios.is_empty() {
+        return Err(format!(
+            "no scenario matches --filter {}",
+            args.filter.as_deref().unwrap_or("")
+        ));
+    }
+    let deviations = read_deviations(args.deviations)?;
+    let mut reference = None;
+    let url = match args.target {
+        Some(t) => t,
+        None => {
+            let r = ReferenceConsumer::start().await?;
+            let url = r.url();
+            eprintln!("started the reference Consumer in test mode at {url}");
+            reference = Some(r);
+            url
+        }
+    };
+    let suite = run::Suite::start(&url, deviations).await?;
+    eprintln!(
+        "the suite plays the honest Authority A at {} and the attacker's Authority M at {}",
+        suite.honest.issuer, suite.attacker.issuer
+    );
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(scenarios.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut failed = 0;
+    let result = run::run_all(&suite, &scenarios, |s, verdict| {
+        if matches!(verdict, Verdict::Failed(_)) {
+            failed += 1;
+        }
+        bar.set_message(format!("{failed} failed · {}", s.id));
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    suite.stop().await;
+    if let Some(r) = reference {
+        r.stop().await;
+    }
+    let left: Vec<vector::Vector> = left_out.iter().map(run::as_vector).collect();
+    let mut report = Report::filtered(&url, &result, args.filter.as_deref(), &left);
+    report.profile = Some("consumer".into());
+    let verdicts: Vec<&Verdict> = result.runs.iter().map(|r| &r.verdict).collect();
+    report.requirements = consumer::coverage(scenarios.iter().zip(verdicts), &left_out);
+    print!("{}", report.console());
+    if let Some(p) = args.report_json {
+        std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = args.junit {
+        std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(report.ok())
+}
+
+#[cfg(not(feature = "reference-server"))]
+async fn run_consumer(_: RunArgs) -> Result<bool, String> {
+    Err("the Consumer profile needs the reference Authority (feature reference-server)".into())
 }
