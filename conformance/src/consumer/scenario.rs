@@ -191,12 +191,15 @@ fn parse(name: &str, text: &str) -> Result<Scenario, String> {
     Ok(s)
 }
 
-/// The scenarios built into this binary (`conformance/consumer-vectors/` when it was built).
+/// The scenarios built into this binary (`conformance/consumer-vectors/` when it was built),
+/// sorted by id.
 pub fn embedded() -> Result<Vec<Scenario>, String> {
-    embedded::CONSUMER_VECTOR_FILES
+    let mut out = embedded::CONSUMER_VECTOR_FILES
         .iter()
         .map(|(name, text)| parse(name, text))
-        .collect()
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
 }
 
 /// The scenarios of `dir`, sorted by id.
