@@ -218,7 +218,7 @@ impl Attacker {
         });
         match fault {
             Some("issuer-mismatch") => {
-                m["issuer"] = json!(format!("http://localhost:{}", self.port))
+                m["issuer"] = json!(format!("http://localhost:{}", self.port));
             }
             Some("endpoint-elsewhere") => {
                 m["result_endpoint"] = json!(format!("{i}.evil.example/v1/result"));
