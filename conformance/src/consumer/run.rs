@@ -266,6 +266,14 @@ impl Suite {
                 }
                 .citing("TSR-CONSUMER-9"));
             }
+            if let Some(url) = third_party_resource(&page.body, &self.origin) {
+                return Err(Fail {
+                    message: format!("the callback's answer loads a third-party resource: {url}"),
+                    actual: Some(page.summary()),
+                    ..Fail::default()
+                }
+                .citing("TSR-CONSUMER-9"));
+            }
             if let Some(code) = code.filter(|c| !c.is_empty()) {
                 if location.contains(code) || page.body.contains(code) {
                     return Err(Fail {
@@ -279,6 +287,29 @@ impl Suite {
         }
         Ok(())
     }
+}
+
+/// The first `src` or `href` of `html` that points to another origin than `origin` (spec
+/// TSR-CONSUMER-9: no third-party resources in the callback's answer).
+fn third_party_resource(html: &str, origin: &str) -> Option<String> {
+    let lower = html.to_ascii_lowercase();
+    for attr in ["src=", "href="] {
+        let mut from = 0;
+        while let Some(p) = lower[from..].find(attr) {
+            let start = from + p + attr.len();
+            from = start;
+            let value: String = html[start..]
+                .trim_start_matches(['"', '\''])
+                .chars()
+                .take_while(|c| !matches!(c, '"' | '\'' | ' ' | '>'))
+                .collect();
+            let absolute = value.starts_with("//") || value.contains("://");
+            if absolute && !value.starts_with(&format!("{origin}/")) && value != origin {
+                return Some(value);
+            }
+        }
+    }
+    None
 }
 
 /// The back-channel requests of one step against what it allows: `"any"`, or an array of
@@ -731,5 +762,26 @@ pub async fn run_all(
     RunResult {
         runs,
         elapsed: start.elapsed(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn third_party_resources_are_found() {
+        let o = "http://127.0.0.1:9";
+        assert_eq!(super::third_party_resource("<a href=\"/\">x</a>", o), None);
+        assert_eq!(
+            super::third_party_resource("<img src='http://127.0.0.1:9/a.png'>", o),
+            None
+        );
+        assert_eq!(
+            super::third_party_resource("<script src=\"https://cdn.example/x.js\">", o),
+            Some("https://cdn.example/x.js".into())
+        );
+        assert_eq!(
+            super::third_party_resource("<link href=//fonts.example/f>", o),
+            Some("//fonts.example/f".into())
+        );
     }
 }
