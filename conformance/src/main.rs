@@ -29,6 +29,10 @@ enum Command {
         /// Output directory. Default: `conformance/vectors/`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Output directory of the Consumer profile's scenarios. Default:
+        /// `conformance/consumer-vectors/`.
+        #[arg(long)]
+        consumer_out: Option<PathBuf>,
     },
     /// List the vectors: id, requirements, title.
     List {
@@ -120,11 +124,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Generate { out } => {
+        Command::Generate { out, consumer_out } => {
             let dir = out.unwrap_or_else(vectors_dir);
-            match generate::write(&dir) {
-                Ok(n) => {
+            let cdir = consumer_out.unwrap_or_else(tessera_conformance::consumer::scenario::dir);
+            match generate::write(&dir)
+                .map_err(|e| e.to_string())
+                .and_then(|n| generate::consumer::write(&cdir).map(|c| (n, c)))
+            {
+                Ok((n, c)) => {
                     println!("wrote {n} vectors to {}", dir.display());
+                    println!("wrote {c} Consumer scenarios to {}", cdir.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {

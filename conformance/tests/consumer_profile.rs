@@ -113,22 +113,11 @@ fn the_scenarios_account_for_every_consumer_requirement_and_switch() {
     // the model's Consumer-side switches (those standing for a TSR-CONSUMER requirement still in
     // force) each have a scenario replaying their counterexample against the Consumer
     use tessera_model::switches::Switch;
-    let consumer_side: Vec<Switch> = Switch::ALL
-        .iter()
-        .copied()
-        .filter(|w| {
-            w.requirements()
-                .iter()
-                .any(|r| r.starts_with("TSR-CONSUMER-") && *r != "TSR-CONSUMER-1")
-        })
-        .collect();
+    let consumer_side = tessera_conformance::generate::consumer::consumer_side_switches();
     assert!(consumer_side.len() >= 7, "{consumer_side:?}");
     for w in &consumer_side {
         let negative = scenarios.iter().filter(|s| {
-            s.origin
-                == scenario::Origin::ModelSwitch {
-                    switch: w.name().to_string(),
-                }
+            matches!(&s.origin, scenario::Origin::ModelSwitch { switch, .. } if switch == w.name())
         });
         let n = negative.count();
         assert!(
@@ -138,7 +127,14 @@ fn the_scenarios_account_for_every_consumer_requirement_and_switch() {
         );
     }
     for s in &scenarios {
-        if let scenario::Origin::ModelSwitch { switch } = &s.origin {
+        if let scenario::Origin::ModelSwitch { switch, attack } = &s.origin {
+            if let Some(a) = attack {
+                assert!(
+                    tessera_model::attacks::by_name(a).is_some(),
+                    "{}: the model has no attack {a}",
+                    s.id
+                );
+            }
             let w = Switch::by_name(switch)
                 .unwrap_or_else(|| panic!("{}: no model switch {switch}", s.id));
             assert!(
@@ -156,6 +152,45 @@ fn the_scenarios_account_for_every_consumer_requirement_and_switch() {
             );
         }
     }
+}
+
+/// The checked-in scenarios are what `tessera-conformance generate` writes
+/// (`conformance/src/generate/consumer.rs`); `TESSERA_REGENERATE=1` rewrites them.
+#[test]
+fn checked_in_scenarios_are_fresh() {
+    let dir = scenario::dir();
+    if std::env::var_os("TESSERA_REGENERATE").is_some() {
+        tessera_conformance::generate::consumer::write(&dir).expect("write scenarios");
+    }
+    let generated = tessera_conformance::generate::consumer::scenarios()
+        .expect("every Consumer-side switch has a scenario");
+    let mut stale = Vec::new();
+    let mut names = BTreeSet::new();
+    for s in &generated {
+        let name = format!("{}.json", s.id);
+        let text = tessera_conformance::generate::consumer::to_file_text(s);
+        match std::fs::read_to_string(dir.join(&name)) {
+            Ok(t) if t == text => {}
+            Ok(_) => stale.push(format!("differs: {name}")),
+            Err(_) => stale.push(format!("missing: {name}")),
+        }
+        names.insert(name);
+    }
+    for entry in std::fs::read_dir(&dir).expect("consumer-vectors/ exists") {
+        let name = entry
+            .expect("entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if name.ends_with(".json") && !names.contains(&name) {
+            stale.push(format!("not generated any more: {name}"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "conformance/consumer-vectors/ is stale; run `cargo run -p tessera-conformance -- generate`:\n{}",
+        stale.join("\n")
+    );
 }
 
 /// `run --profile consumer` with `--filter`, `--report-json` and `--junit`, against the

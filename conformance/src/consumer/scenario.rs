@@ -34,8 +34,13 @@ pub enum Origin {
     /// Written from a requirement's text.
     Requirement,
     /// The negative scenario of a Consumer-side switch of the model (`model/src/switches.rs`):
-    /// the switch's counterexample, which the Consumer must refuse.
-    ModelSwitch { switch: String },
+    /// the switch's counterexample, which the Consumer must refuse; `attack`, the model's named
+    /// attack (`model/src/attacks.rs`) it replays, when there is one.
+    ModelSwitch {
+        switch: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        attack: Option<String>,
+    },
 }
 
 /// One of the two Authorities the suite plays.
