@@ -608,7 +608,7 @@ impl Ctx<'_> {
                 let code = cb.code.clone();
                 let mark = suite.log.len();
                 let page = self.browser(*browser).get(&url).await?;
-                let sent = format!("GET {url} in the {browser:?} browser");
+                let sent = format!("GET {url} in the {browser} browser");
                 suite
                     .check_page(&page, Some(code.as_deref()))
                     .map_err(|mut e| {
@@ -673,7 +673,7 @@ impl Ctx<'_> {
                     .matches(&want, &j["logged_in"])
                     .map_err(|e| Fail {
                         message: format!(
-                            "the {browser:?} browser is logged in as {} ({e})",
+                            "the {browser} browser is logged in as {} ({e})",
                             if j["logged_in"].is_null() {
                                 "nobody".to_string()
                             } else {
@@ -681,7 +681,7 @@ impl Ctx<'_> {
                             }
                         ),
                         request: Some(format!(
-                            "GET /tessera-test/session in the {browser:?} browser"
+                            "GET /tessera-test/session in the {browser} browser"
                         )),
                         expected: Some(format!("logged_in: {logged_in}")),
                         actual: Some(j.to_string()),

@@ -69,6 +69,15 @@ pub enum BrowserName {
     Attacker,
 }
 
+impl std::fmt::Display for BrowserName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            BrowserName::Victim => "victim's",
+            BrowserName::Attacker => "attacker's",
+        })
+    }
+}
+
 impl BrowserName {
     pub fn other(self) -> Self {
         match self {
