@@ -286,10 +286,14 @@ struct NodeConsumer {
 
 impl NodeConsumer {
     fn start(skip_check: Option<&str>) -> NodeConsumer {
+        Self::start_in(true, skip_check)
+    }
+
+    fn start_in(test_mode: bool, skip_check: Option<&str>) -> NodeConsumer {
         let mut cmd = Command::new("node");
         cmd.arg("consumer.js")
             .current_dir(node_dir())
-            .env("TESSERA_TEST_MODE", "1")
+            .env("TESSERA_TEST_MODE", if test_mode { "1" } else { "0" })
             .env("PORT", "0")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -332,6 +336,36 @@ async fn every_scenario_passes_against_the_node_consumer() {
         scenarios.len(),
         failed.join("\n")
     );
+}
+
+/// spec TSR-CONF-7: outside test mode the Node.js Consumer has no `/tessera-test/` endpoint
+/// (a reset there would let anyone reconfigure its Authorities).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_node_consumer_has_no_test_mode_unless_started_in_it() {
+    if !node_available() {
+        return;
+    }
+    let node = NodeConsumer::start_in(false, None);
+    let http = reqwest::Client::new();
+    for (method, path) in [
+        ("GET", "/tessera-test/consumer"),
+        ("POST", "/tessera-test/reset"),
+        ("GET", "/tessera-test/session"),
+    ] {
+        let r = http
+            .request(method.parse().unwrap(), format!("{}{path}", node.url))
+            .body("{\"authorities\": []}")
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(r.status().as_u16(), 404, "{method} {path}");
+    }
+    let r = http
+        .get(format!("{}/login", node.url))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200, "the Consumer itself still serves");
 }
 
 /// Each check removed from the Node.js Consumer makes the profile fail, and the report names
