@@ -69,6 +69,9 @@ pub struct Flow {
 
 #[derive(Debug, Default)]
 struct MState {
+    /// Every `state` a handshake carried since `M` started, across scenarios (a repeated one is
+    /// refused: TSR-CONSUMER-13 asks for a fresh one per login).
+    seen_states: std::collections::BTreeSet<String>,
     behaviour: Behaviour,
     flows: Vec<Flow>,
     /// Seconds `M`'s clock is ahead of the real one (after a stale reply).
@@ -136,7 +139,10 @@ impl Attacker {
 
     /// Forgets every flow and takes `behaviour` for the next scenario.
     pub fn reset(&self, behaviour: Behaviour) {
-        *self.lock() = MState {
+        let mut st = self.lock();
+        let seen_states = std::mem::take(&mut st.seen_states);
+        *st = MState {
+            seen_states,
             behaviour,
             ..MState::default()
         };
@@ -303,10 +309,26 @@ async fn handle(
                     })
                     .unwrap_or_default()
             };
+            // TSR-HANDSHAKE-7, TSR-CONSUMER-13: 22 to 128 characters of base64url (at least 128
+            // bits), fresh for each login
+            let state = body["state"].as_str().unwrap_or_default().to_string();
+            let well_formed = (22..=128).contains(&state.len())
+                && state
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            if !well_formed || !m.lock().seen_states.insert(state.clone()) {
+                return signed(
+                    m,
+                    &request,
+                    StatusCode::BAD_REQUEST,
+                    &json!({"error": "invalid_request", "message": "state missing, malformed or not fresh"}),
+                    None,
+                );
+            }
             let flow = Flow {
                 handle: random_token(),
                 sid: random_token(),
-                state: body["state"].as_str().unwrap_or_default().to_string(),
+                state,
                 redirect_uri: body["redirect_uri"]
                     .as_str()
                     .unwrap_or_default()

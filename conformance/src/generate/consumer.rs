@@ -271,6 +271,21 @@ fn honest_flows() -> Vec<Scenario> {
             ],
         ),
         scenario(
+            "consumer.state.fresh",
+            "every login sends a fresh state of at least 128 bits (M refuses a repeated or shorter one): three logins at M, two in one browser, all start",
+            &["TSR-CONSUMER-13", "TSR-HANDSHAKE-7"],
+            r.clone(),
+            none(),
+            vec![
+                start("victim", "M", "l1", json!({"back_channel": ["M /v1/handshake"]})),
+                start("victim", "M", "l2", json!({"back_channel": ["M /v1/handshake"]})),
+                start("attacker", "M", "l3", json!({"back_channel": ["M /v1/handshake"]})),
+                authorize("l2", "cb2", none()),
+                callback("cb2", "victim", result_at("M")),
+                observe("victim", at("M")),
+            ],
+        ),
+        scenario(
             "consumer.hawk.stale-timestamp",
             "M answers the first handshake with a stale-timestamp reply whose tsm verifies: the Consumer adopts M's time and the login completes",
             &["TSR-HAWK-8"],
