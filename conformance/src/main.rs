@@ -42,12 +42,18 @@ enum Command {
         /// Only ids matching this pattern (`*` wildcards; without one, a substring).
         #[arg(long)]
         filter: Option<String>,
+        /// `consumer`: the Consumer profile's scenarios instead (spec A.6).
+        #[arg(long)]
+        profile: Option<ListProfile>,
     },
     /// Requirement coverage of the vector set (what a fully passing run covers).
     Coverage {
         /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
+        /// `consumer`: the Consumer profile's scenarios and requirements instead (spec A.6).
+        #[arg(long)]
+        profile: Option<ListProfile>,
     },
 }
 
@@ -104,6 +110,35 @@ struct RunArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListProfile {
+    Consumer,
+}
+
+/// The Consumer scenarios of `dir` (default: the built-in ones) whose id matches `filter`.
+fn load_scenarios(
+    dir: Option<PathBuf>,
+    filter: Option<&str>,
+) -> Result<Vec<tessera_conformance::consumer::scenario::Scenario>, String> {
+    use tessera_conformance::consumer::scenario;
+    let all = match dir {
+        Some(d) => scenario::load_dir(&d)?,
+        None => scenario::embedded()?,
+    };
+    Ok(all
+        .into_iter()
+        .filter(|s| filter.is_none_or(|f| glob_match(f, &s.id)))
+        .collect())
+}
+
+fn print_coverage(c: &coverage::Coverage) {
+    println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
+    println!("uncovered ({}):", c.uncovered.len());
+    for u in &c.uncovered {
+        println!("  {}: {}", u.id, u.reason);
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ProfileArg {
     Conformance,
     Production,
@@ -142,7 +177,39 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::List { vectors, filter } => match load(vectors, filter.as_deref()) {
+        Command::List {
+            vectors,
+            filter,
+            profile: Some(ListProfile::Consumer),
+        } => match load_scenarios(vectors, filter.as_deref()) {
+            Ok(ss) => {
+                for s in &ss {
+                    println!("{}\t{}\t{}", s.id, s.requirements.join(","), s.title);
+                }
+                println!("{} scenarios", ss.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Coverage {
+            vectors,
+            profile: Some(ListProfile::Consumer),
+        } => match load_scenarios(vectors, None) {
+            Ok(ss) => {
+                print_coverage(&tessera_conformance::consumer::planned(&ss));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::List {
+            vectors, filter, ..
+        } => match load(vectors, filter.as_deref()) {
             Ok((vs, _)) => {
                 for v in &vs {
                     println!("{}\t{}\t{}", v.id, v.requirements.join(","), v.title);
@@ -155,14 +222,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Coverage { vectors } => match load(vectors, None) {
+        Command::Coverage { vectors, .. } => match load(vectors, None) {
             Ok((vs, _)) => {
-                let c = coverage::planned(&vs);
-                println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
-                println!("uncovered ({}):", c.uncovered.len());
-                for u in &c.uncovered {
-                    println!("  {}: {}", u.id, u.reason);
-                }
+                print_coverage(&coverage::planned(&vs));
                 ExitCode::SUCCESS
             }
             Err(e) => {
