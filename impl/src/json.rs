@@ -4,8 +4,12 @@
 //! `{"sid":"bogus","sid":"<real>"}` would act on the second) and reads `null` as an absent
 //! `Option`.
 
-use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+use crate::error::Error;
+use serde::de::{
+    self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use std::fmt;
 
 /// Deepest nesting accepted: far more than any request needs (serde_json's own limit is 128).
@@ -139,6 +143,51 @@ impl<'de> Visitor<'de> for Strict<'_> {
     }
 }
 
+/// Parses a JSON request body. spec TSR-CONV-3, TSR-CONV-15: not JSON, not an object, a member
+/// twice or `null`, missing, wrongly typed or unknown members are all `400 invalid_request`.
+pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+    // spec TSR-CONV-15: duplicate members and null refused once, here, for every wire type
+    let value = parse_strict(body).map_err(|e| Error::InvalidRequest(Cow::Owned(e.to_string())))?;
+    if !value.is_object() {
+        return Err(Error::invalid_request("the body is not a JSON object"));
+    }
+    serde_json::from_value(value).map_err(|e| {
+        // serde's messages for unknown and missing members name only the member (ours or the
+        // client's own key); messages about values may quote the value, so they are replaced.
+        let msg = e.to_string();
+        if msg.starts_with("unknown field") {
+            let name = msg.split('`').nth(1).unwrap_or("?");
+            Error::InvalidRequest(Cow::Owned(format!("unknown member `{}`", short(name))))
+        } else if msg.starts_with("missing field") {
+            Error::InvalidRequest(Cow::Owned(msg))
+        } else {
+            Error::invalid_request("a member has the wrong type or value")
+        }
+    })
+}
+
+fn short(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_graphic())
+        .take(40)
+        .collect()
+}
+
+/// spec TSR-CONV-8: every name matches `[a-z][a-z0-9_.:-]{0,63}` and none repeats.
+pub fn check_names(names: &[String]) -> Result<(), Error> {
+    for (i, n) in names.iter().enumerate() {
+        if !crate::wire::is_name(n) {
+            return Err(Error::invalid_request(
+                "a name in grants or scopes does not match [a-z][a-z0-9_.:-]{0,63}",
+            ));
+        }
+        if names[..i].contains(n) {
+            return Err(Error::invalid_request("a name appears twice in a list"));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +227,36 @@ mod tests {
         assert_eq!(parse_strict(deep.as_bytes()), Err(StrictError::TooDeep));
         let ok = format!("{}{}", "[".repeat(20), "]".repeat(20));
         assert!(parse_strict(ok.as_bytes()).is_ok());
+    }
+
+    #[test]
+    fn parse_refuses_bad_bodies_without_echoing_values() {
+        let cases: &[&[u8]] = &[
+            b"",
+            b"nope",
+            b"[]",
+            b"{\"sid\": 5}",
+            b"{\"sid\": \"a\", \"extra\": 1}",
+            b"{}",
+        ];
+        for body in cases {
+            let e = parse::<crate::wire::SidRequest>(body).unwrap_err();
+            assert_eq!(e.code(), "invalid_request", "{body:?}");
+        }
+        let e = parse::<crate::wire::SidRequest>(br#"{"sid": ["SECRETVALUE"]}"#).unwrap_err();
+        assert!(!format!("{:?}", e.wire()).contains("SECRETVALUE"));
+        assert_eq!(
+            parse::<crate::wire::SidRequest>(br#"{"sid":"x"}"#)
+                .unwrap()
+                .sid,
+            "x"
+        );
+    }
+
+    #[test]
+    fn check_names_refuses_repeats() {
+        assert!(check_names(&["a".into(), "a".into()]).is_err());
+        assert!(check_names(&["a".into(), "b".into()]).is_ok());
+        assert!(check_names(&["A".into()]).is_err());
     }
 }

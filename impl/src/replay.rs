@@ -636,3 +636,82 @@ mod tests {
         assert!(l.capacity_per_sec() >= 200_000);
     }
 }
+
+/// The Hawk-facing behaviour of the cache, through [`crate::hawk::NonceCheck`] as the request
+/// verifier sees it (moved here from `hawk` with the crate split: the cache is the Authority's).
+#[cfg(test)]
+mod nonce_check_tests {
+    use crate::hawk::{NonceCache, NonceCheck, NonceError};
+
+    #[test]
+    fn nonce_cache_replay_expiry_and_capacity() {
+        let cache = NonceCache::new(2, 60, 0);
+        let now = 1_000;
+        assert_eq!(cache.check_and_remember("a", now, "n1", now), Ok(()));
+        assert_eq!(
+            cache.check_and_remember("a", now, "n1", now),
+            Err(NonceError::Replayed)
+        );
+        // same nonce, other id or other ts: distinct entries
+        assert_eq!(cache.check_and_remember("b", now, "n1", now), Ok(()));
+        // full of live entries: refused, and the live ones are still remembered
+        assert_eq!(
+            cache.check_and_remember("a", now, "n2", now),
+            Err(NonceError::Full)
+        );
+        assert_eq!(
+            cache.check_and_remember("a", now, "n1", now + 60),
+            Err(NonceError::Replayed)
+        );
+        // once the first entries are past the window they are evicted and room frees up
+        let later = now + 61;
+        assert_eq!(cache.check_and_remember("a", later, "n2", later), Ok(()));
+        assert_eq!(cache.len(), 1);
+        // outside the window
+        assert_eq!(
+            cache.check_and_remember("a", later - 61, "x", later),
+            Err(NonceError::OutsideWindow)
+        );
+        assert_eq!(
+            cache.check_and_remember("a", later + 61, "x", later),
+            Err(NonceError::OutsideWindow)
+        );
+    }
+
+    #[test]
+    fn nonce_cache_restart_fence() {
+        let started_at = 10_000;
+        let cache = NonceCache::new(10, 60, started_at);
+        assert_eq!(cache.min_timestamp(), started_at + 61);
+        // a request from a client 59 s fast, captured just before the restart, is refused
+        let captured_ts = started_at + 59;
+        assert_eq!(
+            cache.check_and_remember("a", captured_ts, "n", started_at + 1),
+            Err(NonceError::OutsideWindow)
+        );
+        assert_eq!(
+            cache.check_and_remember("a", started_at + 61, "n", started_at + 61),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn nonce_cache_is_shareable_across_threads() {
+        let cache = std::sync::Arc::new(NonceCache::new(1000, 60, 0));
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let cache = std::sync::Arc::clone(&cache);
+                std::thread::spawn(move || cache.check_and_remember("a", 500, "same", 500).is_ok())
+            })
+            .collect();
+        let accepted = handles
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count();
+        assert_eq!(
+            accepted, 1,
+            "exactly one of the concurrent uses of a nonce wins"
+        );
+    }
+}

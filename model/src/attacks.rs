@@ -57,6 +57,12 @@ fn login_start_csrf(_: &Tessera, s: &State) -> bool {
         .as_ref()
         .is_some_and(|l| l.vouched_by == Auth::M && !l.intended)
 }
+fn stale_pending(_: &Tessera, s: &State) -> bool {
+    s.browsers[Browser::U as usize]
+        .logged_in
+        .as_ref()
+        .is_some_and(|l| l.vouched_by == Auth::M && l.spent)
+}
 fn double_redemption(_: &Tessera, s: &State) -> bool {
     s.sessions
         .iter()
@@ -199,6 +205,26 @@ pub const ATTACKS: &[Attack] = &[
         description: "the honest browser's leaked authorize URL is allowed by the attacker, whose code then logs the honest browser in as the attacker",
         sessions: 2,
         target: Target::Flow(login_csrf),
+    },
+    Attack {
+        name: "sid-in-authorize-url",
+        variant: "hardened-minus-sid-hidden",
+        capabilities: &[SidLeak],
+        violates: P_INTEGRITY,
+        section: "9.13",
+        description: "with the sid in the authorize URL, a sid leaked from the Consumer's logs is an authorize URL: the attacker opens it before the honest browser does, allows as itself, and its code logs the honest browser in as the attacker",
+        sessions: 2,
+        target: Target::Flow(login_csrf),
+    },
+    Attack {
+        name: "stale-pending-login",
+        variant: "hardened-minus-pending-once",
+        capabilities: &[],
+        violates: P_INTEGRITY,
+        section: "9.3",
+        description: "a pending login kept after its callback: the attacker's Authority M, used once by the honest browser, sends it a second callback for that spent login whenever it likes (say after the Subject has since logged in at A) and logs it in again to an account of M's choosing",
+        sessions: 2,
+        target: Target::Flow(stale_pending),
     },
     Attack {
         name: "v1-login-start-csrf",

@@ -490,11 +490,19 @@ pub fn why(def: &PropertyDef, st: &State) -> String {
                     let bad = match (b, l.vouched_by) {
                         (Browser::E, Auth::A) => l.subject == Subject::U,
                         (Browser::U, Auth::A) => l.subject != Subject::U,
-                        (Browser::U, Auth::M) => !(l.chose == Auth::M && l.intended),
+                        (Browser::U, Auth::M) => {
+                            !(l.chose == Auth::M && l.intended && l.flow_by == Browser::U && !l.spent)
+                        }
                         _ => false,
                     };
                     if bad {
-                        let intent = if l.intended { "" } else { ", in a login U never meant to start" };
+                        let intent = if !l.intended {
+                            ", in a login U never meant to start"
+                        } else if l.spent {
+                            ", through a login that had already completed"
+                        } else {
+                            ""
+                        };
                         return format!("{b:?}'s browser is logged in as {} on {vouch} word{intent}", who(l));
                     }
                 }

@@ -27,6 +27,17 @@ impl Tessera {
         }
     }
 
+    /// The authorize requests the attacker can open: those it saw, and, with the `sid` in the
+    /// authorize URL (`sid-hidden` off), every sid it knows, since it can build that URL from
+    /// the sid alone (spec TSR-HANDSHAKE-5).
+    pub(crate) fn known_requests(&self, st: &State) -> u16 {
+        if self.on(Switch::SidHidden) {
+            st.know.requests
+        } else {
+            st.know.requests | st.know.sids
+        }
+    }
+
     /// The Consumer's request to `A` is captured when it is answered or refused (capture).
     pub(crate) fn capture(&self, st: &mut State, eff: &mut Effect, f: &Flight) {
         if !self.can(Capability::Capture) {

@@ -81,7 +81,7 @@ impl Tessera {
                         intended,
                         m_url: Url::MPage,
                     });
-                    for r in members(st.know.requests) {
+                    for r in members(self.known_requests(st)) {
                         out.push(Action::LoginStart {
                             browser: b,
                             authority: Auth::M,
@@ -95,7 +95,7 @@ impl Tessera {
         // Authorize pages: U follows its redirect or is sent by the attacker; E goes anywhere
         // the attacker knows.
         for &b in &browsers {
-            let mut rs = st.know.requests;
+            let mut rs = self.known_requests(st);
             if let Some(Url::Authorize(r)) = st.browsers[b.ix()].at {
                 add(&mut rs, r);
             }

@@ -39,6 +39,7 @@ impl Tessera {
                     auth: Auth::A,
                     sid: 0,
                     open: true,
+                    completed: false,
                 });
                 let ex = self.receive(st, Some(id), req, Sender::Consumer, 0, false)?;
                 let sid = ex.new_sid.expect("a handshake succeeds");
@@ -75,6 +76,7 @@ impl Tessera {
                     auth: Auth::M,
                     sid: M_SID + login,
                     open: true,
+                    completed: false,
                 });
                 m_url
             }
@@ -211,6 +213,7 @@ impl Tessera {
                 ex.authority = Auth::M;
                 ex.outcome = Outcome::AttackerChosen;
                 eff.exchange = Some(ex);
+                st.logins[login as usize].completed = true;
                 st.browsers[browser.ix()].logged_in = Some(LoggedIn {
                     issuer: self.on(Switch::IssuerKeyed).then_some(Auth::M),
                     subject: m_claim,
@@ -219,6 +222,7 @@ impl Tessera {
                     chose: p.auth,
                     flow_by: p.browser,
                     intended: p.intended,
+                    spent: p.completed,
                 });
                 eff.consumer = Some(ConsumerOutcome::LoggedIn);
             }
@@ -268,7 +272,9 @@ impl Tessera {
                         chose: p.auth,
                         flow_by: s.started_by,
                         intended: p.intended,
+                        spent: p.completed,
                     });
+                    st.logins[f.login as usize].completed = true;
                     eff.consumer = Some(ConsumerOutcome::LoggedIn);
                 } else {
                     eff.consumer = Some(ConsumerOutcome::LoginFailed);

@@ -103,6 +103,8 @@ pub struct Login {
     pub sid: u8,
     /// Still pending in the Consumer's global table (binding off; pending-once clears it).
     pub open: bool,
+    /// Ghost: the Consumer has completed it (logged a browser in through it).
+    pub completed: bool,
 }
 
 /// A browser's session at the Consumer and where it was last redirected.
@@ -130,6 +132,9 @@ pub struct LoggedIn {
     /// Ghost: the browser that started the flow, and whether its user meant to.
     pub flow_by: Browser,
     pub intended: bool,
+    /// Ghost: the login it came through had completed before (pending-once off): the user's
+    /// intent to log in was already spent.
+    pub spent: bool,
 }
 
 /// A URL a browser can open.

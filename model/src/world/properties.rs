@@ -41,11 +41,14 @@ pub const W_ATTACKER_LOGIN: &str = "the attacker's own honest login completes";
 
 /// Session integrity, with the browser's intent: `U` is logged in only as `u` on `A`'s word,
 /// or on `M`'s word after `U` itself chose `M` (a login-start CSRF into the attacker's account
-/// at `M` breaks it); `E` is never logged in as `u` on `A`'s word (session fixation).
+/// at `M` breaks it) in a login that had not completed before: an intent to log in is spent
+/// once its login completes, and a second completion is `M` logging `U` in again at a moment
+/// of its choosing, e.g. after `U` has since logged in at `A` (TSR-CONSUMER-6). `E` is never
+/// logged in as `u` on `A`'s word (session fixation).
 fn integrity(_: &Tessera, s: &State) -> bool {
     let u_ok = match &s.browsers[Browser::U.ix()].logged_in {
         Some(l) if l.vouched_by == Auth::A => l.subject == Subject::U,
-        Some(l) => l.chose == Auth::M && l.intended && l.flow_by == Browser::U,
+        Some(l) => l.chose == Auth::M && l.intended && l.flow_by == Browser::U && !l.spent,
         None => true,
     };
     let e_ok = match &s.browsers[Browser::E.ix()].logged_in {
@@ -126,6 +129,7 @@ pub const PROPERTIES: &[PropertyDef] = &[
         requirements: &[
             "TSR-CONSUMER-2",
             "TSR-CONSUMER-3",
+            "TSR-CONSUMER-6",
             "TSR-CONSUMER-13",
             "TSR-CONSUMER-14",
             "TSR-CALLBACK-3",

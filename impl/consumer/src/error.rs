@@ -1,6 +1,6 @@
 //! The Consumer library's one error enum: each variant names the check that failed.
 
-use crate::hawk::ResponseError;
+use tessera_protocol::hawk::ResponseError;
 
 /// Why a Consumer operation failed. Each variant says exactly which check refused it, and
 /// [`Error::kind`] gives a stable machine-readable name for it (used in the error page's URL by

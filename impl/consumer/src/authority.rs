@@ -1,7 +1,7 @@
 //! One configured Authority: its endpoints and this Consumer's registration there.
 
 use super::error::{Error, Result};
-use crate::wire::Metadata;
+use tessera_protocol::wire::Metadata;
 
 /// The well-known path of the metadata document (spec 5.1).
 pub const WELL_KNOWN_PATH: &str = "/.well-known/tessera-authority";
@@ -74,7 +74,7 @@ impl Endpoints {
             }
         };
         // spec TSR-META-3: a v1 Authority neither takes nor echoes `state`.
-        if m.protocol_version != crate::PROTOCOL_VERSION {
+        if m.protocol_version != tessera_protocol::PROTOCOL_VERSION {
             return Err(Error::MetadataInvalid(format!(
                 "protocol_version {:?} is not {}",
                 m.protocol_version
@@ -82,7 +82,7 @@ impl Endpoints {
                     .filter(char::is_ascii_graphic)
                     .take(20)
                     .collect::<String>(),
-                crate::PROTOCOL_VERSION
+                tessera_protocol::PROTOCOL_VERSION
             )));
         }
         if !m.hawk.algorithms.iter().any(|x| x == "sha256") {
@@ -202,7 +202,7 @@ impl AuthorityConfig {
         let r = url::Url::parse(&registration.redirect_uri)
             .map_err(|_| Error::InvalidConfig("redirect_uri is not an absolute URL".into()))?;
         check_transport(&r).map_err(|w| Error::InvalidConfig(format!("redirect_uri: {w}")))?;
-        crate::hawk::Credentials::new(
+        tessera_protocol::hawk::Credentials::new(
             registration.consumer_id.clone(),
             registration.key.as_bytes(),
             "sha256",
@@ -240,14 +240,14 @@ mod tests {
             exchange_endpoint: e("/v1/exchange"),
             subject_endpoint: e("/v1/subject"),
             ticket_endpoint: e("/v1/ticket"),
-            hawk: crate::wire::HawkMetadata {
+            hawk: tessera_protocol::wire::HawkMetadata {
                 version: "1.1".into(),
                 algorithms: vec!["sha256".into()],
                 timestamp_skew_seconds: 60,
             },
             grants_supported: vec![],
             scopes_supported: vec![],
-            ttl: crate::wire::TtlMetadata {
+            ttl: tessera_protocol::wire::TtlMetadata {
                 authorize: 600,
                 code: 60,
                 session: 86_400,

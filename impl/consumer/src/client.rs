@@ -4,19 +4,19 @@
 use super::authority::{check_issuer, AuthorityConfig, Endpoints, Registration, WELL_KNOWN_PATH};
 use super::error::{Error, Result};
 use super::pending::PendingLogin;
-use crate::clock::{Clock, SystemClock};
-use crate::hawk::{self, Artifacts, Credentials, Payload};
-use crate::rand::{Random, SystemRandom};
-use crate::wire::{
-    HandshakeRequest, HandshakeResponse, Metadata, RefreshResponse, ResultRequest, ResultResponse,
-    SidRequest, Ticket, TicketInfo,
-};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tessera_protocol::clock::{Clock, SystemClock};
+use tessera_protocol::hawk::{self, Artifacts, Credentials, Payload};
+use tessera_protocol::rand::{Random, SystemRandom};
+use tessera_protocol::wire::{
+    HandshakeRequest, HandshakeResponse, Metadata, RefreshResponse, ResultRequest, ResultResponse,
+    SidRequest, Ticket, TicketInfo,
+};
 
 const JSON: &str = "application/json";
 
@@ -354,7 +354,7 @@ impl Consumer {
         let reg = &a.config.registration;
         let started = self.clock.now();
         // spec TSR-CONSUMER-13: 16 random bytes (128 bits), 22 characters of base64url.
-        let state = crate::rand::token(&*self.rng, STATE_BYTES);
+        let state = tessera_protocol::rand::token(&*self.rng, STATE_BYTES);
         let req = HandshakeRequest {
             redirect_uri: reg.redirect_uri.clone(),
             grants: reg.grants.clone(),
@@ -450,7 +450,7 @@ impl Consumer {
         match (&callback.error, &callback.code) {
             (Some(e), _) if e == "access_denied" => return Err(Error::AccessDenied),
             (Some(e), _) => {
-                let e = if crate::wire::is_name(e) {
+                let e = if tessera_protocol::wire::is_name(e) {
                     e.clone()
                 } else {
                     "unknown".into()
@@ -598,12 +598,12 @@ impl Consumer {
         login: &Login,
         delegate: &str,
         scope: Option<Vec<String>>,
-    ) -> Result<crate::wire::DelegateResponse> {
+    ) -> Result<tessera_protocol::wire::DelegateResponse> {
         let a = self.state(&login.issuer)?;
         let t = &login.ticket;
         let creds = Credentials::new(t.id.clone(), t.key.as_bytes(), &t.algorithm)
             .map_err(|e| Error::InvalidResponse(format!("ticket credentials: {e}")))?;
-        let req = crate::wire::DelegateRequest {
+        let req = tessera_protocol::wire::DelegateRequest {
             delegate: delegate.to_owned(),
             scope,
         };
@@ -617,7 +617,7 @@ impl Consumer {
                 Some(&req),
             )
             .await?;
-        let r: crate::wire::DelegateResponse = decode(status, &body)?;
+        let r: tessera_protocol::wire::DelegateResponse = decode(status, &body)?;
         if r.delegate != delegate || r.grant.is_empty() {
             return Err(Error::InvalidResponse(
                 "the grant is not for the delegate asked for".into(),
@@ -631,7 +631,7 @@ impl Consumer {
     /// ticket's `user` is this Consumer's pairwise `sub` for the Subject (TSR-DELEGATE-2).
     pub async fn exchange(&self, issuer: &str, grant: &str) -> Result<Ticket> {
         let a = self.state(issuer)?;
-        let req = crate::wire::ExchangeRequest {
+        let req = tessera_protocol::wire::ExchangeRequest {
             grant: grant.to_owned(),
         };
         let (status, body) = self
@@ -888,7 +888,7 @@ fn check_ticket(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rand::SeededRandom;
+    use tessera_protocol::rand::SeededRandom;
 
     fn ticket(sub: &str, scope: &[&str]) -> Ticket {
         Ticket {

@@ -692,7 +692,8 @@ pub enum NonceError {
 
 /// Replay protection: remembers `(id, ts, nonce)` triples.
 ///
-/// [`NonceCache`] is the in-memory implementation; a persistent store can implement this too.
+/// The Authority's in-memory implementation is `tessera::replay::ReplayCache`; a persistent store can
+/// implement this too.
 pub trait NonceCheck {
     /// The smallest timestamp this cache can vouch for (the restart fence); requests with an
     /// older `ts` are refused as stale. `0` means no fence.
@@ -952,13 +953,6 @@ pub fn verify_stale_timestamp_header(
         .ok_or(ResponseError::TimestampOutOfRange)
 }
 
-// ---------------------------------------------------------------------------------------------
-// Nonce cache
-
-/// The in-memory nonce cache: bucketed, sharded, bounded in bytes, with per-owner quotas and a
-/// restart fence (see [`crate::replay`]).
-pub use crate::replay::ReplayCache as NonceCache;
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -998,77 +992,5 @@ mod tests {
             CredentialsError::EmptyKey
         );
         assert!(!format!("{:?}", creds()).contains("key-one"));
-    }
-
-    #[test]
-    fn nonce_cache_replay_expiry_and_capacity() {
-        let cache = NonceCache::new(2, 60, 0);
-        let now = 1_000;
-        assert_eq!(cache.check_and_remember("a", now, "n1", now), Ok(()));
-        assert_eq!(
-            cache.check_and_remember("a", now, "n1", now),
-            Err(NonceError::Replayed)
-        );
-        // same nonce, other id or other ts: distinct entries
-        assert_eq!(cache.check_and_remember("b", now, "n1", now), Ok(()));
-        // full of live entries: refused, and the live ones are still remembered
-        assert_eq!(
-            cache.check_and_remember("a", now, "n2", now),
-            Err(NonceError::Full)
-        );
-        assert_eq!(
-            cache.check_and_remember("a", now, "n1", now + 60),
-            Err(NonceError::Replayed)
-        );
-        // once the first entries are past the window they are evicted and room frees up
-        let later = now + 61;
-        assert_eq!(cache.check_and_remember("a", later, "n2", later), Ok(()));
-        assert_eq!(cache.len(), 1);
-        // outside the window
-        assert_eq!(
-            cache.check_and_remember("a", later - 61, "x", later),
-            Err(NonceError::OutsideWindow)
-        );
-        assert_eq!(
-            cache.check_and_remember("a", later + 61, "x", later),
-            Err(NonceError::OutsideWindow)
-        );
-    }
-
-    #[test]
-    fn nonce_cache_restart_fence() {
-        let started_at = 10_000;
-        let cache = NonceCache::new(10, 60, started_at);
-        assert_eq!(cache.min_timestamp(), started_at + 61);
-        // a request from a client 59 s fast, captured just before the restart, is refused
-        let captured_ts = started_at + 59;
-        assert_eq!(
-            cache.check_and_remember("a", captured_ts, "n", started_at + 1),
-            Err(NonceError::OutsideWindow)
-        );
-        assert_eq!(
-            cache.check_and_remember("a", started_at + 61, "n", started_at + 61),
-            Ok(())
-        );
-    }
-
-    #[test]
-    fn nonce_cache_is_shareable_across_threads() {
-        let cache = std::sync::Arc::new(NonceCache::new(1000, 60, 0));
-        let handles: Vec<_> = (0..8)
-            .map(|_| {
-                let cache = std::sync::Arc::clone(&cache);
-                std::thread::spawn(move || cache.check_and_remember("a", 500, "same", 500).is_ok())
-            })
-            .collect();
-        let accepted = handles
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .filter(|ok| *ok)
-            .count();
-        assert_eq!(
-            accepted, 1,
-            "exactly one of the concurrent uses of a nonce wins"
-        );
     }
 }

@@ -8,14 +8,15 @@
 //! - [`PendingLogin`] and [`PendingStore`]: the pending logins, kept server-side per browser
 //!   session and `state` (several per session); [`MemoryPendingStore`] keeps them in memory.
 //! - [`Error`]: one enum, one variant per failed check.
-//! - [`web`]: an axum integration (`/login`, `/callback`, session cookie, error page).
+//! - [`web`] (feature `axum`): an axum integration (`/login`, `/callback`, session cookie, error
+//!   page).
 //!
 //! It uses no web framework itself: a Consumer on another framework keeps a
 //! [`PendingLogin`] per browser session and passes the callback's query to
 //! [`CallbackParams::from_query`]; the checks are all in [`Consumer::complete_login`]:
 //!
 //! ```no_run
-//! use tessera::consumer::*;
+//! use tessera_consumer::*;
 //! # async fn f(browser_session: &str, callback_query: &str) -> Result<()> {
 //! let registration = Registration {
 //!     consumer_id: "shop".into(),
@@ -48,6 +49,7 @@ mod authority;
 mod client;
 mod error;
 mod pending;
+#[cfg(feature = "axum")]
 pub mod web;
 
 pub use authority::{check_issuer, AuthorityConfig, Endpoints, Registration, WELL_KNOWN_PATH};

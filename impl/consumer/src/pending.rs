@@ -35,7 +35,7 @@ impl PendingLogin {
     /// Whether `state` is this login's `state` (constant time, spec TSR-CONV-10).
     #[must_use]
     pub fn has_state(&self, state: &str) -> bool {
-        crate::hawk::constant_time_eq(self.state.as_bytes(), state.as_bytes())
+        tessera_protocol::hawk::constant_time_eq(self.state.as_bytes(), state.as_bytes())
     }
 }
 

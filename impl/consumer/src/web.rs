@@ -2,8 +2,8 @@
 //! extractor for the logged-in Subject.
 //!
 //! ```no_run
-//! # async fn f(consumer: tessera::consumer::Consumer) {
-//! use tessera::consumer::web::{BrowserSession, WebConsumer, WebOptions};
+//! # async fn f(consumer: tessera_consumer::Consumer) {
+//! use tessera_consumer::web::{BrowserSession, WebConsumer, WebOptions};
 //! let web = WebConsumer::new(consumer, WebOptions::default());
 //! let app = axum::Router::new()
 //!     .route("/", axum::routing::get(|s: BrowserSession| async move {
@@ -24,7 +24,6 @@
 use super::client::{CallbackParams, Consumer, Login};
 use super::error::Error;
 use super::pending::{MemoryPendingStore, PendingStore};
-use crate::rand::{token, TOKEN_BYTES};
 use axum::extract::{FromRef, FromRequestParts, Query, State};
 use axum::http::{header, request::Parts, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -33,6 +32,7 @@ use axum::Router;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
+use tessera_protocol::rand::{token, TOKEN_BYTES};
 
 /// Settings of the integration.
 #[derive(Debug, Clone)]
@@ -217,10 +217,9 @@ impl WebConsumer {
     /// Whether `token` is the CSRF token of `session` (constant time).
     #[must_use]
     pub fn check_csrf(&self, session: &BrowserSession, token: &str) -> bool {
-        session
-            .csrf
-            .as_deref()
-            .is_some_and(|c| crate::hawk::constant_time_eq(c.as_bytes(), token.as_bytes()))
+        session.csrf.as_deref().is_some_and(|c| {
+            tessera_protocol::hawk::constant_time_eq(c.as_bytes(), token.as_bytes())
+        })
     }
 
     fn new_session(&self, login: Option<Login>) -> String {
@@ -549,7 +548,7 @@ async fn error_page(State(web): State<WebConsumer>, Query(q): Query<ErrorQuery>)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::consumer::{AuthorityConfig, Registration};
+    use crate::{AuthorityConfig, Registration};
 
     fn web(redirect: &str) -> WebConsumer {
         let reg = Registration {
