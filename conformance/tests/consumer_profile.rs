@@ -193,6 +193,60 @@ fn checked_in_scenarios_are_fresh() {
     );
 }
 
+/// `consumer-scenario.schema.json` names every member the scenarios use, and every value of
+/// the enumerations the attacker's Authority understands.
+#[test]
+fn the_schema_names_every_member_the_scenarios_use() {
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("consumer-scenario.schema.json"),
+        )
+        .expect("conformance/consumer-scenario.schema.json"),
+    )
+    .expect("the schema is JSON");
+    let text = schema.to_string();
+    let mut missing = BTreeSet::new();
+    for s in scenario::embedded().expect("scenarios") {
+        let j = serde_json::to_value(&s).expect("json");
+        let mut keys = BTreeSet::new();
+        structural_keys(&j, &mut keys);
+        for k in keys {
+            if !text.contains(&format!("\"{k}\"")) {
+                missing.insert(k);
+            }
+        }
+        for v in j["attacker"]
+            .as_object()
+            .into_iter()
+            .flat_map(|m| m.values())
+        {
+            if !text.contains(&v.to_string()) {
+                missing.insert(v.to_string());
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "used by scenarios but absent from the schema: {missing:?}"
+    );
+}
+
+/// Keys of the format itself, not of the free JSON inside `logged_in`, `change`, `bind`.
+fn structural_keys(v: &serde_json::Value, out: &mut BTreeSet<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                out.insert(k.clone());
+                if !matches!(k.as_str(), "logged_in" | "change" | "bind") {
+                    structural_keys(x, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => a.iter().for_each(|x| structural_keys(x, out)),
+        _ => {}
+    }
+}
+
 /// `run --profile consumer` with `--filter`, `--report-json` and `--junit`, against the
 /// reference Consumer: the reports of A.5.5, the profile named, the filtered-out requirements
 /// reported as such.
