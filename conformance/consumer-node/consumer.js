@@ -333,8 +333,11 @@ const routes = {
         const session = sessions.get(cookieOf(req));
         const form = new URLSearchParams(await readBody(req));
         if (checks('start-csrf')) {
+            // The token is what proves the form is ours. Origin is checked too where the browser
+            // names one: under this page's Referrer-Policy: no-referrer it sends "null".
             const origin = req.headers.origin;
-            if (!session || !sameSecret(session.csrf, form.get('csrf') || '') || (origin && origin !== base)) {
+            const foreign = origin && origin !== 'null' && origin !== base;
+            if (!session || !sameSecret(session.csrf, form.get('csrf') || '') || foreign) {
                 return refuse(res, session, 'login_csrf');
             }
         }

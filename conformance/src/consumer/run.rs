@@ -489,11 +489,7 @@ impl Ctx<'_> {
                         },
                         shown.join("&")
                     ));
-                    let origin = if *form == Form::CrossOrigin {
-                        "https://attacker.example".to_string()
-                    } else {
-                        suite.origin.clone()
-                    };
+                    let origin = suite.origin.clone();
                     let r = self
                         .browser(*browser)
                         .submit(&f.action, &fields, &origin, with_cookies)

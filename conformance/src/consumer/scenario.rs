@@ -112,8 +112,6 @@ pub enum Form {
     TokenOfOtherBrowser,
     /// The fields as served, but no cookie (a cross-site POST under `SameSite=Lax`).
     NoCookie,
-    /// The fields and cookies as served, but `Origin` another site's.
-    CrossOrigin,
 }
 
 /// Whether the login must start.

@@ -418,7 +418,6 @@ fn counterexamples(w: Switch) -> Vec<Scenario> {
             ("no-token", "no-csrf", "a login-start form sent without its CSRF token starts no login"),
             ("token-of-other-browser", "token-of-other-browser", "a cross-site form carrying the attacker's own CSRF token, sent with the victim's cookies, starts no login"),
             ("no-cookie", "no-cookie", "a login-start form sent without the browser's cookies (a cross-site POST under SameSite=Lax) starts no login"),
-            ("cross-origin", "cross-origin", "a login-start form sent from another site (Origin another site's), even with the victim's cookies and token, starts no login"),
         ]
         .into_iter()
         .map(|(id, form, title)| {
