@@ -25,7 +25,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub struct Behaviour {
     /// The metadata document: `issuer-mismatch` (its `issuer` is another URL),
     /// `endpoint-elsewhere` (the result endpoint is not under the issuer), `protocol-v1`
-    /// (`protocol_version` `"1"`), `no-sha256` (Hawk `sha1` only).
+    /// (`protocol_version` `"1"`), `no-sha256` (Hawk `sha1` only); `other-paths`: correct, but
+    /// every endpoint under `{issuer}/alt/…`, served only there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<String>,
     /// Which answer gets [`Behaviour::server_authorization`]: `handshake` or `result`.
@@ -231,6 +232,17 @@ impl Attacker {
             }
             Some("protocol-v1") => m["protocol_version"] = json!("1"),
             Some("no-sha256") => m["hawk"]["algorithms"] = json!(["sha1"]),
+            Some("other-paths") => {
+                for (name, v) in m.as_object_mut().into_iter().flatten() {
+                    if name.ends_with("_endpoint") {
+                        let path = v
+                            .as_str()
+                            .unwrap_or_default()
+                            .trim_start_matches(i.as_str());
+                        *v = json!(format!("{i}/alt{path}"));
+                    }
+                }
+            }
             _ => {}
         }
         m
@@ -251,9 +263,16 @@ async fn handle(
         let fault = m.lock().behaviour.metadata.clone();
         return json_response(StatusCode::OK, &m.metadata(fault.as_deref()), None);
     }
-    if path.starts_with("/v1/") {
+    if path.starts_with("/v1/") || path.starts_with("/alt/v1/") {
         m.log.record(format!("M {path}"));
     }
+    // `other-paths`: the endpoints are where the metadata says, under /alt/, and only there
+    let alt = m.lock().behaviour.metadata.as_deref() == Some("other-paths");
+    let endpoint = match (alt, path.strip_prefix("/alt")) {
+        (true, Some(p)) => p.to_string(),
+        (true, None) => String::new(),
+        (false, _) => path.clone(),
+    };
     // Hawk, checked as an Authority does (chapter 4); M is the attacker's, but refusing a badly
     // signed request shows the Consumer signed with its key for M (TSR-CONSUMER-5).
     let target = uri
@@ -289,7 +308,7 @@ async fn handle(
             )
         }
     };
-    match path.as_str() {
+    match endpoint.as_str() {
         "/v1/handshake" => {
             if let Some(kind) = behaviour.stale.as_deref() {
                 let mut st = m.lock();

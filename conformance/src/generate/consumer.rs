@@ -239,6 +239,19 @@ fn honest_flows() -> Vec<Scenario> {
             ],
         ),
         scenario(
+            "consumer.login.metadata-endpoints",
+            "M publishes its endpoints under /alt/ (its metadata says so): the Consumer sends the handshake and the result request there, and the login completes",
+            &["TSR-CONSUMER-5", "TSR-META-1"],
+            r.clone(),
+            json!({"metadata": "other-paths"}),
+            vec![
+                start("victim", "M", "l1", json!({"back_channel": ["M /alt/v1/handshake"]})),
+                authorize("l1", "cb1", none()),
+                callback("cb1", "victim", json!({"back_channel": ["M /alt/v1/result"]})),
+                observe("victim", at("M")),
+            ],
+        ),
+        scenario(
             "consumer.login.denied",
             "a denial callback is refused like any, logs nobody in, and a new login still completes",
             &["TSR-CONSUMER-12"],
