@@ -397,7 +397,16 @@ const testRoutes = {
     'GET /tessera-test/consumer': (req, res) => json(res, 200, { redirect_uri: redirectUri(), login_url: `${base}/login` }),
 
     'POST /tessera-test/reset': async (req, res) => {
-        const body = JSON.parse(await readBody(req));
+        let body;
+        try {
+            body = JSON.parse(await readBody(req));
+        }
+        catch (err) {
+            return json(res, 400, { error: 'invalid_request' });
+        }
+        if (!body || !Array.isArray(body.authorities)) {
+            return json(res, 400, { error: 'invalid_request' });
+        }
         sessions = new Map();
         users = new Map();
         authorities = [];
