@@ -22,7 +22,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the vectors against an Authority in conformance mode (spec appendix A).
+    /// Run the vectors against an Authority in conformance mode (spec appendix A), or with
+    /// `--profile consumer` the scenarios against a Consumer in test mode (spec A.6).
     Run(RunArgs),
     /// Regenerate the vector files from the generator (and the model).
     Generate {
@@ -75,11 +76,12 @@ fn load(
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Base URL of the Authority. Default: start the reference Authority in process.
+    /// Base URL of the Authority (with `--profile consumer`: of the Consumer, in test mode).
+    /// Default: start the reference Authority (Consumer) in process.
     #[arg(long)]
     target: Option<String>,
-    /// Directory of vector files. Default: the vectors built into this binary (the
-    /// suite's `conformance/vectors/` when it was built).
+    /// Directory of vector files (with `--profile consumer`: of scenario files). Default:
+    /// the ones built into this binary (`conformance/vectors/`, `conformance/consumer-vectors/`).
     #[arg(long)]
     vectors: Option<PathBuf>,
     /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
