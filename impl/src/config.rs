@@ -179,6 +179,9 @@ impl Default for LoginLimits {
 pub struct Config {
     /// The issuer identifier.
     pub issuer: Issuer,
+    /// The Authority's name for people, at the top of its pages ("Sign in to …"): "Tessera
+    /// Authority" unless the operator names it (`tessera serve --name`).
+    pub name: String,
     /// TTLs.
     pub ttl: Ttls,
     /// Hawk timestamp skew in seconds (60; never over 300, spec TSR-CONV-13).
@@ -215,6 +218,7 @@ impl Config {
     pub fn new(issuer: Issuer) -> Self {
         Self {
             issuer,
+            name: "Tessera Authority".into(),
             ttl: Ttls::default(),
             skew: 60,
             conformance: false,

@@ -5,9 +5,7 @@
 //! `Option`.
 
 use crate::error::Error;
-use serde::de::{
-    self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::fmt;
@@ -145,7 +143,7 @@ impl<'de> Visitor<'de> for Strict<'_> {
 
 /// Parses a JSON request body. spec TSR-CONV-3, TSR-CONV-15: not JSON, not an object, a member
 /// twice or `null`, missing, wrongly typed or unknown members are all `400 invalid_request`.
-pub fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, Error> {
+pub fn parse<T: crate::wire::Request>(body: &[u8]) -> Result<T, Error> {
     // spec TSR-CONV-15: duplicate members and null refused once, here, for every wire type
     let value = parse_strict(body).map_err(|e| Error::InvalidRequest(Cow::Owned(e.to_string())))?;
     if !value.is_object() {

@@ -13,7 +13,7 @@
 //!   configuration, time and password hashing.
 
 pub use tessera_consumer as consumer;
-pub use tessera_protocol::{clock, rand, PROTOCOL_VERSION};
+pub use tessera_protocol::{clock, html, rand, PROTOCOL_VERSION};
 
 /// Hawk 1.1 (`tessera_protocol::hawk`), with the Authority's in-memory nonce cache.
 pub mod hawk {
@@ -36,6 +36,7 @@ pub mod core;
 pub mod demo;
 pub mod error;
 pub mod json;
+pub mod listen;
 pub mod metrics;
 pub mod migrate;
 pub mod password;

@@ -1,7 +1,7 @@
 //! `tessera`: the reference Authority and its operator commands.
 //!
 //! Settings come, highest first, from the command line, the environment (`TESSERA_DB`,
-//! `TESSERA_ADDR`, `TESSERA_ISSUER`, `TESSERA_TLS_CERT`, `TESSERA_TLS_KEY`,
+//! `TESSERA_ADDR`, `TESSERA_NAME`, `TESSERA_ISSUER`, `TESSERA_TLS_CERT`, `TESSERA_TLS_KEY`,
 //! `TESSERA_AUDIT_LOG`, `TESSERA_DB_CONNECTIONS`, `TESSERA_KEY_RELOAD_SECS`), a TOML file
 //! (`--config FILE` or `TESSERA_CONFIG`) and the defaults.
 
@@ -26,10 +26,10 @@ use tessera::store_pg::PgStore;
     version,
     about = "Tessera reference Authority",
     long_about = "Tessera reference Authority.\n\nSettings come, highest first, from the command \
-                  line, the environment (TESSERA_DB, TESSERA_ADDR, TESSERA_ISSUER, \
+                  line, the environment (TESSERA_DB, TESSERA_ADDR, TESSERA_NAME, TESSERA_ISSUER, \
                   TESSERA_TLS_CERT, TESSERA_TLS_KEY, TESSERA_AUDIT_LOG, TESSERA_DB_CONNECTIONS, \
                   TESSERA_KEY_RELOAD_SECS), the TOML file given by --config or TESSERA_CONFIG \
-                  (keys db, addr, issuer, tls_cert, tls_key, audit_log, db_connections, \
+                  (keys db, addr, name, issuer, tls_cert, tls_key, audit_log, db_connections, \
                   key_reload_secs), and the defaults.",
     propagate_version = true
 )]
@@ -71,6 +71,49 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:7701")]
         consumer_addr: std::net::SocketAddr,
     },
+    /// Run the demo Consumer alone against an Authority of your own (e.g. `tessera serve`),
+    /// with a Consumer registered there by `tessera consumer add`; print the URL to open.
+    #[command(
+        long_about = "Run the demo Consumer alone against an Authority of your own.\n\n\
+        For example, with `tessera serve` running on its defaults:\n\n  \
+        tessera consumer add --id shop --name \"My shop\" \\\n      \
+        --redirect-uri http://localhost:7701/callback --scope email > shop.key\n  \
+        tessera subject add --username ada --data email='\"ada@example.org\"'\n  \
+        tessera demo-consumer --authority http://127.0.0.1:7700 --key-file shop.key \
+        --scope email\n\n\
+        then open http://localhost:7701/. At start it makes one test handshake, so a wrong \
+        key, an unregistered redirect URI or a scope the registration lacks is reported at \
+        once."
+    )]
+    DemoConsumer(DemoConsumerArgs),
+}
+
+#[derive(Debug, Args)]
+struct DemoConsumerArgs {
+    /// The Authority's issuer URL (what `tessera serve` logs as `issuer`), or its metadata URL.
+    #[arg(long, default_value = "http://127.0.0.1:7700")]
+    authority: String,
+    /// The registered consumer_id [default: the `consumer_id:` line of --key-file].
+    #[arg(long)]
+    consumer_id: Option<String>,
+    /// A file holding the Consumer's key: the key alone, or what `tessera consumer add`
+    /// printed (its `consumer_id:` and `key:` lines).
+    #[arg(long)]
+    key_file: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:7701")]
+    listen: std::net::SocketAddr,
+    /// The registered redirect URI to use; its origin is the URL to open [default:
+    /// http://localhost:{listen port}/callback, or http://127.0.0.1:… when the Authority is on
+    /// localhost: the two must differ in host name, as cookies are per host name].
+    #[arg(long)]
+    redirect_uri: Option<String>,
+    /// A grant (role) to ask about (repeatable; the registration must allow it).
+    #[arg(long = "grant")]
+    grants: Vec<String>,
+    /// A scope (Subject data) to ask for (repeatable; the registration must allow it).
+    #[arg(long = "scope")]
+    scopes: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -87,6 +130,10 @@ struct ServeArgs {
     /// Address to listen on [env: TESSERA_ADDR; default: 127.0.0.1:7700].
     #[arg(long)]
     addr: Option<String>,
+    /// The Authority's name, shown to people at the top of its sign-in and consent pages [env:
+    /// TESSERA_NAME; default: Tessera Authority].
+    #[arg(long)]
+    name: Option<String>,
     /// Where the Authority's state lives: a SQLite file, or a PostgreSQL URL
     /// (`postgres://user:password@host:port/db`) that several instances share [env:
     /// TESSERA_DB; default: tessera.db; not allowed with --conformance, which always starts
@@ -273,6 +320,7 @@ fn parse_data(s: &str) -> Result<(String, serde_json::Value), String> {
 struct FileConfig {
     db: Option<String>,
     addr: Option<String>,
+    name: Option<String>,
     issuer: Option<String>,
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
@@ -419,13 +467,14 @@ fn migrate(settings: &Settings, db: &DbArg) -> Result<(), AnyError> {
 }
 
 fn read_password(username: &str) -> Result<String, AnyError> {
-    eprintln!("Password for {username} (one line on standard input):");
+    eprintln!(
+        "Password for {username} (one line on standard input, at least {} characters):",
+        password::MIN_PASSWORD_CHARS
+    );
     let mut pw = String::new();
     std::io::stdin().lock().read_line(&mut pw)?;
     let pw = pw.trim_end_matches(['\n', '\r']).to_owned();
-    if pw.is_empty() {
-        return Err("empty password".into());
-    }
+    password::check_new(&pw).map_err(|e| format!("{e}; nothing was changed"))?;
     Ok(pw)
 }
 
@@ -448,10 +497,39 @@ fn run(cli: Cli) -> Result<(), AnyError> {
                 .build()?
                 .block_on(tessera::demo::run(opts))
         }
+        Command::DemoConsumer(args) => demo_consumer(args),
         Command::Consumer(c) => consumer(&settings, c),
         Command::Subject(s) => subject(&settings, s),
         Command::SealKey(k) => seal_key(&settings, k),
     }
+}
+
+fn demo_consumer(args: DemoConsumerArgs) -> Result<(), AnyError> {
+    use tessera::demo::standalone;
+    let text = std::fs::read_to_string(&args.key_file)
+        .map_err(|e| format!("cannot read --key-file {}: {e}", args.key_file.display()))?;
+    let (file_id, key) = standalone::parse_key_file(&text)
+        .map_err(|e| format!("--key-file {}: {e}", args.key_file.display()))?;
+    let consumer_id = args.consumer_id.or(file_id).ok_or(
+        "no consumer_id: pass --consumer-id, or a --key-file with the `consumer_id:` line \
+         `tessera consumer add` prints",
+    )?;
+    let redirect_uri = args
+        .redirect_uri
+        .unwrap_or_else(|| standalone::default_redirect_uri(&args.authority, args.listen));
+    let opts = standalone::StandaloneOptions {
+        authority: args.authority,
+        consumer_id,
+        key,
+        listen: args.listen,
+        redirect_uri,
+        grants: args.grants,
+        scopes: args.scopes,
+    };
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(standalone::run(opts))
 }
 
 fn consumer(settings: &Settings, command: ConsumerCommand) -> Result<(), AnyError> {
@@ -665,6 +743,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
     let addr = Settings::pick(args.addr, "TESSERA_ADDR", f.addr.clone())?
         .unwrap_or_else(|| "127.0.0.1:7700".to_owned());
     let issuer_arg = Settings::pick(args.issuer, "TESSERA_ISSUER", f.issuer.clone())?;
+    let name = Settings::pick(args.name, "TESSERA_NAME", f.name.clone())?;
     let tls_cert = Settings::pick(args.tls_cert, "TESSERA_TLS_CERT", f.tls_cert.clone())?;
     let tls_key = Settings::pick(args.tls_key, "TESSERA_TLS_KEY", f.tls_key.clone())?;
     let connections = Settings::pick(
@@ -697,7 +776,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         .enable_all()
         .build()?;
     rt.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(&addr).await?;
+        let listener = tessera::listen::bind(&addr, "--addr").await?;
         let local = listener.local_addr()?;
         let scheme = if tls.is_some() { "https" } else { "http" };
         let issuer = Issuer::parse(&issuer_arg.unwrap_or_else(|| format!("{scheme}://{local}")))?;
@@ -710,6 +789,9 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         }
         let mut config = Config::new(issuer);
         config.conformance = args.conformance;
+        if let Some(name) = name {
+            config.name = name;
+        }
         // spec TSR-CONV-14 (plain HTTP listener; the TLS listener keeps axum-server's own)
         config.http = tessera::config::HttpLimits {
             header_timeout: std::time::Duration::from_secs(args.header_timeout),

@@ -26,6 +26,34 @@ impl Cost {
     };
 }
 
+/// Fewest characters a Subject's new password may have (NIST SP 800-63B's floor).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password in bytes: the sign-in page looks at no longer one, so none may be set.
+pub const MAX_PASSWORD_BYTES: usize = 1_024;
+
+/// Why a new password is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PolicyError {
+    /// Fewer than [`MIN_PASSWORD_CHARS`] characters.
+    #[error("the password is too short: {0} characters, at least {MIN_PASSWORD_CHARS} needed")]
+    TooShort(usize),
+    /// More than [`MAX_PASSWORD_BYTES`] bytes.
+    #[error("the password is too long: at most {MAX_PASSWORD_BYTES} bytes")]
+    TooLong,
+}
+
+/// Whether `password` may be set as a Subject's password (every command that sets one checks).
+pub fn check_new(password: &str) -> Result<(), PolicyError> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(PolicyError::TooShort(chars));
+    }
+    if password.len() > MAX_PASSWORD_BYTES {
+        return Err(PolicyError::TooLong);
+    }
+    Ok(())
+}
+
 /// Why hashing failed (never for valid parameters).
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed")]
@@ -177,6 +205,24 @@ pub fn verify_or_dummy(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn new_passwords_have_a_minimum_and_a_maximum_length() {
+        assert_eq!(check_new(""), Err(PolicyError::TooShort(0)));
+        assert_eq!(check_new("seven77"), Err(PolicyError::TooShort(7)));
+        // characters, not bytes
+        assert_eq!(check_new("ééééééé"), Err(PolicyError::TooShort(7)));
+        assert!(check_new("eight888").is_ok());
+        assert!(check_new(&"x".repeat(MAX_PASSWORD_BYTES)).is_ok());
+        assert_eq!(
+            check_new(&"x".repeat(MAX_PASSWORD_BYTES + 1)),
+            Err(PolicyError::TooLong)
+        );
+        assert!(check_new("seven77")
+            .unwrap_err()
+            .to_string()
+            .contains("at least 8"));
+    }
     use crate::rand::SeededRandom;
 
     #[test]

@@ -170,6 +170,30 @@ async fn screenshot(c: &Client, name: &str) {
     }
 }
 
+/// The `id` of the element that has the keyboard focus.
+async fn focused(c: &Client) -> String {
+    let v = c
+        .execute(
+            "return document.activeElement && document.activeElement.id",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str().unwrap_or("").to_owned()
+}
+
+/// Whether the page's stylesheet applied (`main` is a bounded, bordered card).
+async fn styled(c: &Client) -> bool {
+    let v = c
+        .execute(
+            "return getComputedStyle(document.querySelector('main')).borderTopStyle",
+            vec![],
+        )
+        .await
+        .unwrap();
+    v.as_str() == Some("solid")
+}
+
 async fn fill(c: &Client, css: &str, value: &str) {
     find(c, css).await.send_keys(value).await.unwrap();
 }
@@ -316,4 +340,278 @@ async fn forged_callbacks_delivered_into_the_victims_browser_are_refused() {
     c.close().await.unwrap();
     d.stop().await;
     eprintln!("browser forged-callback test: {:?}", t0.elapsed());
+}
+
+/// Runs the `tessera` binary to completion with `stdin`; returns its stdout, panicking with its
+/// stderr when it fails.
+fn tessera_cli(args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env_remove("TESSERA_DB")
+        .env_remove("TESSERA_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "tessera {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// A long-running `tessera` child, killed on drop.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `tessera args…` and waits (60 s at most) for a stdout line containing `label`;
+/// returns the child and the rest of that line.
+fn tessera_until(args: &[&str], label: &str) -> (Running, String) {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(args)
+        .env_remove("TESSERA_DB")
+        .env_remove("TESSERA_CONFIG")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let running = Running(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let line = rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .unwrap_or_else(|_| panic!("tessera {args:?} never printed {label:?}"));
+        if let Some((_, rest)) = line.split_once(label) {
+            return (running, rest.trim().to_owned());
+        }
+    }
+}
+
+/// Waits (60 s at most) until `url` answers 200.
+async fn wait_up(url: &str) {
+    let http = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(r) = http.get(url).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "{url} never came up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The newcomer's path (issue 14): a Consumer registered with `tessera consumer add` and a
+/// Subject with `tessera subject add` in a SQLite file, `tessera serve` on that file, and
+/// `tessera demo-consumer` against it; a real browser logs in with them.
+#[tokio::test]
+async fn a_consumer_registered_with_the_cli_logs_in_against_tessera_serve() {
+    if !browser_available() {
+        return;
+    }
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("tessera.db");
+    let db = db.to_str().unwrap();
+    let (authority_port, consumer_port) = (free_port(), free_port());
+    let redirect = format!("http://localhost:{consumer_port}/callback");
+    let registration = tessera_cli(
+        &[
+            "consumer",
+            "add",
+            "--db",
+            db,
+            "--id",
+            "shop",
+            "--name",
+            "Ada's Shop",
+            "--redirect-uri",
+            &redirect,
+            "--scope",
+            "email",
+        ],
+        "",
+    );
+    let key_file = dir.path().join("shop.key");
+    std::fs::write(&key_file, &registration).unwrap();
+    tessera_cli(
+        &[
+            "subject",
+            "add",
+            "--db",
+            db,
+            "--username",
+            "ada",
+            "--data",
+            "email=\"ada@example.org\"",
+        ],
+        "correct horse battery staple\n",
+    );
+    let issuer = format!("http://127.0.0.1:{authority_port}");
+    let addr = format!("127.0.0.1:{authority_port}");
+    let _serve = Running(
+        Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args([
+                "serve",
+                "--db",
+                db,
+                "--addr",
+                &addr,
+                "--name",
+                "Ada's Authority",
+            ])
+            .env_remove("TESSERA_DB")
+            .env_remove("TESSERA_CONFIG")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_up(&format!("{issuer}/.well-known/tessera-authority")).await;
+    let listen = format!("127.0.0.1:{consumer_port}");
+    let (_consumer, open) = tessera_until(
+        &[
+            "demo-consumer",
+            "--authority",
+            &issuer,
+            "--key-file",
+            key_file.to_str().unwrap(),
+            "--listen",
+            &listen,
+            "--scope",
+            "email",
+        ],
+        "Open the demo Consumer:",
+    );
+    let consumer_url = format!("http://localhost:{consumer_port}");
+    assert_eq!(open, format!("{consumer_url}/"));
+
+    let (_driver, c) = browser().await;
+    // Opened directly, the Authority says what it is (no JSON 404).
+    c.goto(&format!("{issuer}/")).await.unwrap();
+    assert_eq!(text(&c, "h1").await, "A Tessera Authority");
+    assert_eq!(text(&c, "#issuer").await, issuer);
+    assert_eq!(text(&c, "#authority-name").await, "Ada's Authority");
+    assert!(styled(&c).await, "the stylesheet applies");
+
+    c.goto(&open).await.unwrap();
+    assert!(text(&c, "#status").await.contains("not logged in"));
+    click(&c, "#login").await;
+    // The login start page says where the browser is going.
+    assert!(text(&c, "#where").await.contains(&issuer));
+    assert!(
+        styled(&c).await,
+        "the stylesheet applies on the Consumer too"
+    );
+    click(&c, "#start-login").await;
+    wait_url(&c, &format!("{issuer}/authorize")).await;
+    // The sign-in page names the Authority and the application, with labelled fields and the
+    // focus in the first one.
+    assert_eq!(text(&c, "#authority-name").await, "Ada's Authority");
+    let signin_for = text(&c, "#signin-for").await;
+    assert!(
+        signin_for.contains("Ada's Shop") && signin_for.contains("Ada's Authority"),
+        "{signin_for}"
+    );
+    assert_eq!(text(&c, "label[for=username]").await, "Username");
+    assert_eq!(text(&c, "label[for=password]").await, "Password");
+    assert_eq!(focused(&c).await, "username");
+    // A wrong password: a message, the username kept, the focus on the password.
+    fill(&c, "input[name=username]", "ada").await;
+    fill(&c, "input[name=password]", "not the password").await;
+    click(&c, "form button[type=submit]").await;
+    assert!(text(&c, "#login-error")
+        .await
+        .contains("Wrong username or password"));
+    let kept = find(&c, "input[name=username]")
+        .await
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("ada"), "the username is kept");
+    assert_eq!(focused(&c).await, "password");
+    fill(&c, "input[name=password]", "correct horse battery staple").await;
+    click(&c, "form button[type=submit]").await;
+    // The consent page: the signed-in account at this Authority, the application, what it
+    // asks for, and where the browser goes next.
+    let account = text(&c, "#account").await;
+    assert!(
+        account.contains("ada") && account.contains("Ada's Authority"),
+        "{account}"
+    );
+    assert_eq!(text(&c, "#consumer-name").await, "Ada's Shop");
+    assert!(text(&c, "#scopes").await.contains("email"));
+    let host = text(&c, "#redirect-host").await;
+    assert!(
+        host.contains(&format!("localhost:{consumer_port}")),
+        "{host}"
+    );
+    click(&c, "button[name=decision][value=allow]").await;
+    wait_url(&c, &format!("{consumer_url}/")).await;
+    assert!(text(&c, "#status").await.contains("You are logged in"));
+    assert_eq!(text(&c, "#issuer").await, issuer);
+    assert!(
+        text(&c, "#scopes").await.contains("email yes"),
+        "scopes shown"
+    );
+    assert!(
+        text(&c, "#data").await.contains("ada@example.org"),
+        "Subject data via the ticket"
+    );
+
+    // Error pages say what happened in words, with the code as a detail: the demo Consumer's
+    // (a callback it did not start) ...
+    c.goto(&format!(
+        "{consumer_url}/callback?code=c&state=s-0123456789abcdef&iss=x"
+    ))
+    .await
+    .unwrap();
+    assert_eq!(text(&c, "h1").await, "Sign-in failed");
+    assert!(text(&c, "#message")
+        .await
+        .contains("not started in this browser"));
+    assert_eq!(text(&c, "#reason").await, "no_pending_login");
+    assert!(text(&c, "header").await.contains("Tessera demo Consumer"));
+    // ... and the Authority's (a sign-in link that does not exist).
+    c.goto(&format!("{issuer}/authorize?request=no-such-request"))
+        .await
+        .unwrap();
+    assert_eq!(text(&c, "h1").await, "This sign-in cannot continue");
+    assert_eq!(
+        text(&c, "#message").await,
+        "This sign-in link is not valid."
+    );
+    assert_eq!(text(&c, "#error-code").await, "unknown_request");
+    c.close().await.unwrap();
+    eprintln!("browser CLI-registered consumer test: {:?}", t0.elapsed());
 }

@@ -136,3 +136,127 @@ async fn a_consumer_with_two_authorities_refuses_a_callback_from_the_other_one()
     a.stop().await;
     b.stop().await;
 }
+
+/// Runs `tessera args…` to completion off the runtime's thread (the in-process Authority keeps
+/// answering); returns (success, stderr).
+async fn tessera_exits(args: Vec<String>) -> (bool, String) {
+    tokio::task::spawn_blocking(move || {
+        let out = Command::new(env!("CARGO_BIN_EXE_tessera"))
+            .args(&args)
+            .env_remove("TESSERA_DB")
+            .env_remove("TESSERA_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    })
+    .await
+    .unwrap()
+}
+
+/// The first hour (issue 14): what `tessera demo-consumer` says when the registration does not
+/// match, and what `serve`, `demo` and `demo-consumer` say when their address is taken: each
+/// names the address or value at fault and the flag that changes it.
+#[tokio::test]
+async fn start_up_errors_say_what_to_change() {
+    let d = demo::start(DemoOptions::ephemeral()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("demo.key");
+    let wrong_key_file = dir.path().join("wrong.key");
+    std::fs::write(&key_file, format!("key: {}\n", d.registration.key)).unwrap();
+    std::fs::write(&wrong_key_file, "A".repeat(43)).unwrap();
+    let consumer_addr = d.consumer_url.trim_start_matches("http://").to_owned();
+    let base = |key: &std::path::Path, extra: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = [
+            "demo-consumer",
+            "--authority",
+            &d.issuer,
+            "--consumer-id",
+            "demo-consumer",
+            "--key-file",
+            key.to_str().unwrap(),
+        ]
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+        v.extend(extra.iter().map(|s| (*s).to_owned()));
+        v
+    };
+    let registered = d.registration.redirect_uri.clone();
+
+    let (ok, err) = tessera_exits(base(&wrong_key_file, &["--listen", "127.0.0.1:0"])).await;
+    assert!(!ok);
+    assert!(
+        err.contains("did not accept consumer_id \"demo-consumer\"") && err.contains("--key-file"),
+        "{err}"
+    );
+
+    // The default redirect URI (on 127.0.0.1, as the Authority is on localhost) is not the
+    // registered one.
+    let (ok, err) = tessera_exits(base(&key_file, &["--listen", "127.0.0.1:0"])).await;
+    assert!(!ok);
+    assert!(
+        err.contains("http://127.0.0.1:0/callback is not a registered redirect URI")
+            && err.contains("--redirect-uri"),
+        "{err}"
+    );
+
+    let (ok, err) = tessera_exits(base(
+        &key_file,
+        &["--redirect-uri", &registered, "--scope", "nope"],
+    ))
+    .await;
+    assert!(!ok);
+    assert!(err.contains("--scope asked for (nope)"), "{err}");
+
+    // All good but the address: the demo's own Consumer holds it.
+    let (ok, err) = tessera_exits(base(
+        &key_file,
+        &["--redirect-uri", &registered, "--listen", &consumer_addr],
+    ))
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!(
+            "cannot listen on {consumer_addr}: the address is already in use"
+        )) && err.contains("--listen"),
+        "{err}"
+    );
+
+    let db = dir.path().join("t.db");
+    let (ok, err) = tessera_exits(
+        [
+            "serve",
+            "--db",
+            db.to_str().unwrap(),
+            "--addr",
+            &consumer_addr,
+        ]
+        .map(str::to_owned)
+        .to_vec(),
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("cannot listen on {consumer_addr}")) && err.contains("--addr"),
+        "{err}"
+    );
+    let (ok, err) = tessera_exits(
+        ["demo", "--authority-addr", &consumer_addr]
+            .map(str::to_owned)
+            .to_vec(),
+    )
+    .await;
+    assert!(!ok);
+    assert!(
+        err.contains(&format!("cannot listen on {consumer_addr}"))
+            && err.contains("--authority-addr"),
+        "{err}"
+    );
+    d.stop().await;
+}

@@ -463,6 +463,10 @@ enum Tamper {
     /// The first request to the path is recorded and answered `502` without reaching the
     /// Authority (a refused or indefinitely delayed back-channel request); later ones pass.
     RefuseFirst,
+    /// On every path (`only_path` "*"): members no version defines added to the JSON body and
+    /// to its nested objects, and the response signed again with the Consumer's key (an
+    /// Authority of a later minor version, spec TSR-CONV-17).
+    Extend,
 }
 
 struct Proxy {
@@ -473,6 +477,15 @@ struct Proxy {
 }
 
 async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
+    proxy_signing(tamper, only_path, Keys::default()).await
+}
+
+/// The credentials a [`Tamper::Extend`] proxy signs altered responses with, found by the
+/// request's Hawk `id` (the Consumer's, or a ticket's once the test adds it).
+type Keys = Arc<std::sync::Mutex<Vec<tessera::hawk::Credentials>>>;
+
+/// [`proxy`], signing altered responses again with the matching one of `keys`.
+async fn proxy_signing(tamper: Tamper, only_path: &'static str, keys: Keys) -> Proxy {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let hits = Arc::new(AtomicUsize::new(0));
@@ -488,6 +501,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
         let upstream = upstream.clone();
         let h = h.clone();
         let log = log.clone();
+        let keys = keys.clone();
         async move {
             let uri = req.uri().to_string();
             let path = req.uri().path().to_owned();
@@ -513,7 +527,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                 *resp.status_mut() = axum::http::StatusCode::BAD_GATEWAY;
                 return resp;
             }
-            let mut rb = upstream.request(method, &uri).body(body.to_vec());
+            let mut rb = upstream.request(method.clone(), &uri).body(body.to_vec());
             for (k, v) in &headers {
                 if k != "host" && k != "proxy-connection" {
                     rb = rb.header(k, v);
@@ -523,7 +537,7 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
             let status = r.status();
             let mut out_headers = r.headers().clone();
             let mut out = r.bytes().await.unwrap().to_vec();
-            if path == only_path && tamper != Tamper::RefuseFirst {
+            if (path == only_path || only_path == "*") && tamper != Tamper::RefuseFirst {
                 h.fetch_add(1, Ordering::SeqCst);
                 match tamper {
                     Tamper::Body => {
@@ -543,6 +557,23 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
                     }
                     Tamper::Strip => {
                         out_headers.remove("server-authorization");
+                    }
+                    Tamper::Extend => {
+                        out = extended(&out);
+                        if let Some(auth) = headers.get("authorization") {
+                            let sa = sign_again(
+                                &keys.lock().unwrap(),
+                                method.as_str(),
+                                &uri,
+                                auth.to_str().unwrap(),
+                                status.as_u16(),
+                                out_headers
+                                    .get("content-type")
+                                    .and_then(|v| v.to_str().ok()),
+                                &out,
+                            );
+                            out_headers.insert("server-authorization", sa.parse().unwrap());
+                        }
                     }
                     Tamper::Record | Tamper::RefuseFirst | Tamper::Status => {}
                     Tamper::Tsm => {
@@ -570,6 +601,64 @@ async fn proxy(tamper: Tamper, only_path: &'static str) -> Proxy {
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     Proxy { url, hits, seen }
+}
+
+/// A JSON object body with a member no version defines added at the top and in each nested
+/// object that is a struct of the spec (`ticket`, `hawk`, `ttl`); other bodies unchanged.
+fn extended(body: &[u8]) -> Vec<u8> {
+    let Ok(serde_json::Value::Object(mut m)) = serde_json::from_slice(body) else {
+        return body.to_vec();
+    };
+    let future = serde_json::json!({"from": "a later minor version", "n": [1, 2]});
+    for nested in ["ticket", "hawk", "ttl"] {
+        if let Some(serde_json::Value::Object(o)) = m.get_mut(nested) {
+            o.insert("x_future_member".into(), future.clone());
+        }
+    }
+    m.insert("x_future_member".into(), future);
+    serde_json::to_vec(&m).unwrap()
+}
+
+/// The `Server-Authorization` the Authority would send for `body`, for the request signed
+/// with `authorization` (TSR-HAWK-17: `ext` carries the status).
+fn sign_again(
+    keys: &[tessera::hawk::Credentials],
+    method: &str,
+    uri: &str,
+    authorization: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> String {
+    use tessera::hawk::{self, Artifacts, Payload};
+    let a = hawk::parse_authorization_header(authorization).unwrap();
+    let key = keys
+        .iter()
+        .find(|k| k.id() == a.id)
+        .expect("a key for this id");
+    let u = url::Url::parse(uri).unwrap();
+    let resource = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_owned(),
+    };
+    let mut request = Artifacts::new(
+        method,
+        resource,
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap(),
+        a.ts,
+        a.nonce,
+    );
+    request.app = a.app;
+    request.dlg = a.dlg;
+    let payload = Payload { content_type, body };
+    hawk::server_authorization_header(
+        key,
+        &request,
+        Some(payload),
+        Some(&hawk::status_ext(status)),
+    )
+    .unwrap()
 }
 
 fn proxied(p: &Proxy) -> reqwest::Client {
@@ -630,6 +719,68 @@ async fn a_response_with_a_bad_server_authorization_is_refused() {
     d.stop().await;
 }
 
+/// spec TSR-CONV-17: an Authority that adds members to its responses (metadata, handshake,
+/// result and its ticket, refresh, ticket, error bodies) keeps working with this Consumer.
+#[tokio::test]
+async fn responses_with_members_this_version_does_not_know_are_accepted() {
+    let d = start().await;
+    let key = tessera::hawk::Credentials::new(
+        d.registration.consumer_id.clone(),
+        d.registration.key.as_bytes(),
+        "sha256",
+    )
+    .unwrap();
+    let keys = Keys::new(vec![key].into());
+    let p = proxy_signing(Tamper::Extend, "*", keys.clone()).await;
+    let a = Consumer::discover(&proxied(&p), &d.issuer, d.registration.clone())
+        .await
+        .expect("metadata with unknown members");
+    let c = Consumer::new(vec![a])
+        .unwrap()
+        .with_http_client(proxied(&p));
+    let start = c
+        .begin_login(None)
+        .await
+        .expect("handshake with unknown members");
+    let cb = Agent::new()
+        .authorize(&start.authorize_url, &d.username, &d.password, "allow")
+        .await;
+    let params = CallbackParams::from_query(cb.split_once('?').unwrap().1).unwrap();
+    let login = c
+        .complete_login(Some(start.pending), &params)
+        .await
+        .expect("result and ticket with unknown members");
+    let t = &login.ticket;
+    keys.lock()
+        .unwrap()
+        .push(tessera::hawk::Credentials::new(t.id.clone(), t.key.as_bytes(), "sha256").unwrap());
+    let info = c
+        .ticket_info(&login)
+        .await
+        .expect("ticket info with unknown members");
+    assert_eq!(info.user.as_deref(), Some(login.sub.as_str()));
+    let refreshed = c
+        .refresh(&login)
+        .await
+        .expect("refresh with unknown members");
+    assert_ne!(refreshed.sid, login.sid);
+    c.revoke(&refreshed)
+        .await
+        .expect("revoke with unknown members");
+    // An error body with an unknown member still names its code.
+    let e = c.refresh(&refreshed).await.unwrap_err();
+    assert!(
+        matches!(&e, Error::Authority { status: 400, code } if code == "session_revoked"),
+        "{e:?}"
+    );
+    let (bodies, extended) = (p.seen.lock().unwrap().len(), p.hits.load(Ordering::SeqCst));
+    assert!(
+        extended >= 6 && extended == bodies,
+        "{extended} of {bodies} altered"
+    );
+    d.stop().await;
+}
+
 /// spec TSR-HAWK-8: a Consumer whose clock is off gets a stale-timestamp reply, verifies its
 /// tsm, adjusts its offset and retries once; a reply whose tsm does not verify moves nothing.
 #[tokio::test]
@@ -682,6 +833,11 @@ async fn metadata_discovery_checks_the_issuer() {
     .await
     .expect("discovered");
     assert_eq!(a.endpoints.result, format!("{}/v1/result", d.issuer));
+    // The library's hand configuration (the reference layout) is what the Authority publishes.
+    assert_eq!(
+        a.endpoints,
+        tessera::consumer::Endpoints::reference_layout(&d.issuer).unwrap()
+    );
     let c = Consumer::new(vec![a]).unwrap();
     c.begin_login(None)
         .await

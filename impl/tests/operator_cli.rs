@@ -350,3 +350,30 @@ fn speaks_h2(port: u16, ca_pem: &str) -> bool {
     let alpn = tls.conn.alpn_protocol().map(<[u8]>::to_vec);
     alpn.as_deref() == Some(b"h2") && frame[3] == 0x4
 }
+
+/// A new password has a minimum length, in `subject add` and `subject set-password` alike, and
+/// a refused one changes nothing.
+#[test]
+fn a_short_password_is_refused_with_what_is_needed() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let db = db.to_str().unwrap();
+    let add = ["subject", "add", "--db", db, "--username", "ada"];
+    let (ok, _, err) = tessera(&add, &[], Some("short\n"));
+    assert!(!ok);
+    assert!(
+        err.contains("too short: 5 characters, at least 8 needed"),
+        "{err}"
+    );
+    let (_, out, _) = tessera(&["subject", "list", "--db", db], &[], None);
+    assert!(!out.contains("ada"), "nothing saved: {out}");
+    let (ok, _, err) = tessera(&add, &[], Some("long enough\n"));
+    assert!(ok, "{err}");
+    let (ok, _, err) = tessera(
+        &["subject", "set-password", "--db", db, "--username", "ada"],
+        &[],
+        Some("1234567\n"),
+    );
+    assert!(!ok);
+    assert!(err.contains("at least 8"), "{err}");
+}

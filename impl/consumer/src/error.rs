@@ -177,20 +177,74 @@ impl Error {
     #[must_use]
     pub fn describe_kind(kind: &str) -> &'static str {
         match kind {
-            "no_pending_login" => "This sign-in was not started in this browser (or it was already completed), so it was refused.",
-            "pending_login_expired" => "This sign-in took too long and has expired. Please start again.",
-            "missing_issuer" => "The sign-in response did not say which Authority sent it, so it was refused.",
-            "issuer_mismatch" => "The sign-in response came from a different Authority than the one this sign-in was started with, so it was refused.",
+            "no_pending_login" => {
+                "This sign-in was not started in this browser (or it was already completed), so \
+                 it was refused."
+            }
+            "pending_login_expired" => {
+                "This sign-in took too long and has expired. Please start again."
+            }
+            "missing_issuer" => {
+                "The sign-in response did not say which Authority sent it, so it was refused."
+            }
+            "issuer_mismatch" => {
+                "The sign-in response came from a different Authority than the one this sign-in \
+                 was started with, so it was refused."
+            }
             "access_denied" => "You declined the request, so you are not signed in.",
             "callback_error" => "The Authority reported an error for this sign-in.",
             "malformed_callback" => "The sign-in response was malformed, so it was refused.",
-            "login_csrf" => "This sign-in was not started from this site, so it was refused. Start again from the application.",
-            "server_authorization_missing" | "server_authorization_invalid" => "The Authority's answer could not be verified, so it was not used.",
+            "login_csrf" => {
+                "This sign-in was not started from this site, so it was refused. Start again from \
+                 the application."
+            }
+            "server_authorization_missing" | "server_authorization_invalid" => {
+                "The Authority's answer could not be verified, so it was not used."
+            }
             "session_reused" => "Your session was used twice; for safety you have been signed out.",
             "transport" => "The Authority could not be reached. Please try again later.",
             "authority" => "The Authority refused to complete the sign-in.",
+            "metadata_invalid"
+            | "metadata_issuer_mismatch"
+            | "invalid_config"
+            | "unknown_authority" => {
+                "This application is not set up correctly for signing in. Please tell its \
+                 operator."
+            }
+            "invalid_response" | "subject_mismatch" => {
+                "The Authority's answer did not make sense, so it was not used."
+            }
+            "stale_timestamp" | "stale_timestamp_unverified" => {
+                "This application's clock and the Authority's disagree, so the sign-in could not \
+                 finish. Please tell the application's operator."
+            }
+            "not_logged_in" => "You are not signed in.",
             _ => "The sign-in failed.",
         }
+    }
+
+    /// One sentence for a person about a wire error code the Authority answered with (spec
+    /// 8.2), where there is something more specific to say than "the Authority refused".
+    #[must_use]
+    pub fn describe_authority_code(code: &str) -> Option<&'static str> {
+        Some(match code {
+            "code_expired" | "session_expired" => {
+                "The sign-in took too long and has expired. Please start again."
+            }
+            "code_reused" | "invalid_code" | "unknown_session" | "session_revoked"
+            | "session_not_active" => {
+                "This sign-in was already used or is no longer valid. Please start again."
+            }
+            "invalid_redirect_uri" | "grant_not_allowed" | "scope_not_allowed" => {
+                "This application asked the Authority for something it is not registered for. \
+                 Please tell its operator."
+            }
+            "too_many_requests" | "temporarily_unavailable" => {
+                "The Authority is busy. Please try again in a minute."
+            }
+            "access_denied" => "You declined the request, so you are not signed in.",
+            _ => return None,
+        })
     }
 }
 

@@ -32,6 +32,7 @@ use axum::Router;
 use std::collections::HashMap;
 use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
+use tessera_protocol::html::{self, escape};
 use tessera_protocol::rand::{token, TOKEN_BYTES};
 
 /// Settings of the integration.
@@ -49,6 +50,8 @@ pub struct WebOptions {
     pub after_login: String,
     /// Most browser sessions kept in memory (the oldest are dropped beyond).
     pub max_sessions: usize,
+    /// The application's name, at the top of the integration's pages (none when empty).
+    pub app_name: String,
 }
 
 impl Default for WebOptions {
@@ -59,6 +62,7 @@ impl Default for WebOptions {
             error_path: "/login/error".into(),
             after_login: "/".into(),
             max_sessions: 100_000,
+            app_name: String::new(),
         }
     }
 }
@@ -166,13 +170,16 @@ impl WebConsumer {
         &self.0.consumer
     }
 
-    /// The routes: `GET {login_path}`, `GET {error_path}` and the callback path of each
-    /// Authority's redirect URI. Merge them into your app.
+    /// The routes: `GET {login_path}`, `GET {error_path}`, the callback path of each
+    /// Authority's redirect URI, and the pages' stylesheet at
+    /// [`STYLESHEET_PATH`](tessera_protocol::html::STYLESHEET_PATH) (use it for your own pages
+    /// too). Merge them into your app.
     pub fn router(&self) -> Router {
         let o = &self.0.options;
         let mut r = Router::new()
             .route(&o.login_path, get(login_page).post(login))
-            .route(&o.error_path, get(error_page));
+            .route(&o.error_path, get(error_page))
+            .route(html::STYLESHEET_PATH, get(stylesheet));
         for p in &self.0.callback_paths {
             r = r.route(p, get(callback));
         }
@@ -187,15 +194,11 @@ impl WebConsumer {
     }
 
     fn cookie_id(&self, headers: &HeaderMap) -> Option<String> {
-        let name = &self.0.options.cookie_name;
-        headers
+        let values = headers
             .get_all(header::COOKIE)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(';'))
-            .filter_map(|kv| kv.trim().split_once('='))
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.to_owned())
+            .filter_map(|v| v.to_str().ok());
+        html::cookie(values, &self.0.options.cookie_name).map(str::to_owned)
     }
 
     /// The browser's session from its cookie.
@@ -343,16 +346,12 @@ struct LoginForm {
 /// `session`'s CSRF token (spec TSR-CONSUMER-14). Embed it in your own pages.
 #[must_use]
 pub fn login_form_html(web: &WebConsumer, csrf: &str, authority: Option<&str>) -> String {
-    let esc = |s: &str| {
-        s.replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;")
-            .replace('"', "&quot;")
-    };
+    let esc = escape;
     format!(
         "<form method=\"post\" action=\"{}\">\
          <input type=\"hidden\" name=\"csrf\" value=\"{}\">{}\
-         <button id=\"start-login\" type=\"submit\">Continue to sign in</button></form>",
+         <button id=\"start-login\" type=\"submit\" class=\"primary\" autofocus>Continue to \
+         sign in</button></form>",
         esc(&web.0.options.login_path),
         esc(csrf),
         authority
@@ -387,19 +386,24 @@ async fn login_page(
             (csrf, Some(c))
         }
     };
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign in</title></head><body><h1>Sign in</h1>{}</body></html>",
-        login_form_html(&web, &csrf, q.authority.as_deref())
+    let issuer = q
+        .authority
+        .as_deref()
+        .or_else(|| web.0.consumer.issuers().first().copied())
+        .unwrap_or_default();
+    let body = page(
+        &web,
+        "Sign in",
+        &format!(
+            "<p id=\"where\">To sign in, you will be sent to the Authority at \
+             <strong>{}</strong>, then brought back here.</p>{}",
+            escape(issuer),
+            login_form_html(&web, &csrf, q.authority.as_deref())
+        ),
     );
-    let mut r = (StatusCode::OK, axum::response::Html(body)).into_response();
-    // No `form-action 'self'`: browsers apply form-action to the redirect that answers the
-    // POST, and that redirect goes to the Authority's authorize page on another origin.
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
+    // The page headers have no `form-action 'self'`: browsers apply form-action to the redirect
+    // that answers the POST, and that redirect goes to the Authority on another origin.
+    let mut r = page_response(StatusCode::OK, body);
     if let Some(c) = cookie.and_then(|c| HeaderValue::from_str(&c).ok()) {
         r.headers_mut().insert(header::SET_COOKIE, c);
     }
@@ -464,8 +468,67 @@ async fn login(
     }
 }
 
+/// The error page's URL for `e`: its kind, and for a refusal by the Authority its wire code
+/// (already checked to be a short `[a-z_]` code).
 fn error_location(web: &WebConsumer, e: &Error) -> String {
-    format!("{}?reason={}", web.0.options.error_path, e.kind())
+    match e {
+        Error::Authority { code, .. } => format!(
+            "{}?reason={}&code={code}",
+            web.0.options.error_path,
+            e.kind()
+        ),
+        _ => format!("{}?reason={}", web.0.options.error_path, e.kind()),
+    }
+}
+
+/// A page of the integration: the application's name at the top, the shared stylesheet.
+fn page(web: &WebConsumer, title: &str, body: &str) -> String {
+    let app = &web.0.options.app_name;
+    let header = if app.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<header class=\"site\"><span class=\"brand\">{}</span></header>",
+            escape(app)
+        )
+    };
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{t}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body>{header}\
+         <main><h1>{t}</h1>{body}</main></body></html>",
+        t = escape(title),
+        css = html::STYLESHEET_PATH,
+    )
+}
+
+/// An HTML page with the headers of every Tessera page ([`html::PAGE_HEADERS`]).
+fn page_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, axum::response::Html(body)).into_response();
+    for (name, value) in html::PAGE_HEADERS {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
+    r
+}
+
+/// `GET /tessera.css`.
+async fn stylesheet() -> Response {
+    let mut r = html::STYLESHEET.into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    r
 }
 
 /// The callback: every check of [`Consumer::complete_login`], then a new session id and a 303
@@ -519,30 +582,43 @@ async fn callback(
 #[derive(serde::Deserialize)]
 struct ErrorQuery {
     reason: Option<String>,
+    code: Option<String>,
 }
 
-/// The error page: a fixed sentence per refused check; no third-party resources.
+/// A short `[a-z_]` code from the query, or `None`.
+fn well_formed(code: Option<String>) -> Option<String> {
+    code.filter(|r| {
+        !r.is_empty() && r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+    })
+}
+
+/// The error page: a sentence for people per refused check (and per Authority error code),
+/// the code as a detail; no third-party resources.
 async fn error_page(State(web): State<WebConsumer>, Query(q): Query<ErrorQuery>) -> Response {
-    let reason = q
-        .reason
-        .filter(|r| r.len() <= 40 && r.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'))
-        .unwrap_or_else(|| "unknown".into());
-    let text = Error::describe_kind(&reason);
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign-in refused</title></head><body>\
-         <h1>Sign-in refused</h1><p id=\"message\">{text}</p>\
-         <p>Reason: <code id=\"reason\">{reason}</code></p>\
-         <p><a href=\"{}\">Start again</a></p></body></html>",
-        web.0.options.after_login
+    let reason = well_formed(q.reason).unwrap_or_else(|| "unknown".into());
+    let code = well_formed(q.code).filter(|_| reason == "authority");
+    let text = code
+        .as_deref()
+        .and_then(Error::describe_authority_code)
+        .unwrap_or_else(|| Error::describe_kind(&reason));
+    let detail = match &code {
+        Some(c) => format!(
+            "Error code: <code id=\"reason\">{reason}</code>, from the Authority: \
+             <code id=\"authority-code\">{c}</code>"
+        ),
+        None => format!("Error code: <code id=\"reason\">{reason}</code>"),
+    };
+    let body = page(
+        &web,
+        "Sign-in failed",
+        &format!(
+            "<p class=\"error\" id=\"message\" role=\"alert\">{text}</p>\
+             <p><a class=\"button\" href=\"{}\">Back to the start</a></p>\
+             <p class=\"detail\">{detail}</p>",
+            escape(&web.0.options.after_login)
+        ),
     );
-    let mut r = (StatusCode::BAD_REQUEST, axum::response::Html(body)).into_response();
-    r.headers_mut().insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
-    );
-    no_store(r)
+    page_response(StatusCode::BAD_REQUEST, body)
 }
 
 #[cfg(test)]
@@ -576,5 +652,36 @@ mod tests {
             web("https://shop.example/cb").0.callback_paths,
             vec!["/cb".to_owned()]
         );
+    }
+
+    async fn get(web: &WebConsumer, uri: &str) -> (StatusCode, String) {
+        use tower::ServiceExt as _;
+        let req = axum::http::Request::get(uri)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = web.router().oneshot(req).await.unwrap();
+        let status = r.status();
+        let body = axum::body::to_bytes(r.into_body(), 1 << 20).await.unwrap();
+        (status, String::from_utf8(body.to_vec()).unwrap())
+    }
+
+    /// The error page says what happened in words, with the codes as details; only
+    /// well-formed codes are shown.
+    #[tokio::test]
+    async fn the_error_page_explains_and_shows_the_codes() {
+        let web = web("https://shop.example/cb");
+        let (status, body) = get(&web, "/login/error?reason=authority&code=code_expired").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(body.contains("took too long"), "{body}");
+        assert!(body.contains("<code id=\"authority-code\">code_expired</code>"));
+        assert!(body.contains(html::STYLESHEET_PATH));
+        let (_, body) = get(&web, "/login/error?reason=%3Cscript%3E&code=x").await;
+        assert!(
+            body.contains("<code id=\"reason\">unknown</code>"),
+            "{body}"
+        );
+        assert!(!body.contains("<script") && !body.contains("authority-code"));
+        let (status, css) = get(&web, html::STYLESHEET_PATH).await;
+        assert_eq!((status, css.as_str()), (StatusCode::OK, html::STYLESHEET));
     }
 }

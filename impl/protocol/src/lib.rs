@@ -3,7 +3,8 @@
 //! - [`wire`]: the JSON wire types of the spec (requests strict, responses forward compatible);
 //! - [`hawk`]: Hawk 1.1 request and response authentication (sans-IO);
 //! - [`rand`]: randomness from ring, and a seeded source for tests;
-//! - [`clock`]: the injected clock.
+//! - [`clock`]: the injected clock;
+//! - [`html`]: the HTML escape and the stylesheet of both roles' pages.
 //!
 //! The Authority (`tessera`) and the Consumer library (`tessera-consumer`) both build on this
 //! crate; it is re-exported as `tessera::{wire, hawk, rand, clock}`.
@@ -13,5 +14,6 @@ pub const PROTOCOL_VERSION: &str = "1.1";
 
 pub mod clock;
 pub mod hawk;
+pub mod html;
 pub mod rand;
 pub mod wire;

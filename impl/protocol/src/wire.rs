@@ -1,11 +1,32 @@
 //! Wire types of the JSON API, exactly as the spec defines them (chapters 5, 6, 7, A).
 //!
-//! Request types refuse unknown members (spec TSR-CONV-3); the Authority parses them with
-//! `tessera::wire::parse`, which turns any serde failure into `400 invalid_request` with a
-//! description that never echoes a value from the body (spec TSR-ERROR-2).
+//! Request types refuse unknown members (spec TSR-CONV-3) and implement [`Request`]; the
+//! Authority parses them with `tessera::wire::parse`, which also refuses duplicate members and
+//! `null` (TSR-CONV-15) and turns any failure into `400 invalid_request` with a description that
+//! never echoes a value from the body (spec TSR-ERROR-2).
+//!
+//! Response types (what a Consumer or the conformance runner parses) ignore members they do not
+//! know (spec TSR-CONV-17), so an Authority can add a member without breaking deployed
+//! Consumers; a missing or mistyped member is still an error.
 
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+
+/// A request body the Authority parses: strict, unknown members refused (spec TSR-CONV-3). Only
+/// these types can be given to the Authority's request parser, so a response type (lenient,
+/// TSR-CONV-17) is never used to read a request by mistake.
+pub trait Request: DeserializeOwned {}
+
+impl Request for HandshakeRequest {}
+impl Request for ResultRequest {}
+impl Request for SidRequest {}
+impl Request for AppTicketRequest {}
+impl Request for ReissueRequest {}
+impl Request for DelegateRequest {}
+impl Request for ExchangeRequest {}
+impl Request for ClockAdvance {}
+impl Request for ConformanceAuthorize {}
 
 /// `POST /v1/handshake` request (spec 5.2).
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -23,7 +44,7 @@ pub struct HandshakeRequest {
 
 /// `POST /v1/handshake` response (spec 5.2).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct HandshakeResponse {
     /// The new session's id.
     pub sid: String,
@@ -47,7 +68,7 @@ pub struct ResultRequest {
 
 /// `POST /v1/result` response (spec 5.5).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct ResultResponse {
     /// Pairwise Subject identifier.
     pub sub: String,
@@ -71,7 +92,7 @@ pub struct SidRequest {
 
 /// `POST /v1/refresh` response (spec 6.3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct RefreshResponse {
     /// The `sid` that was refreshed (now dead).
     pub previous_sid: String,
@@ -113,7 +134,7 @@ pub struct DelegateRequest {
 
 /// `POST /v1/delegate` response (spec 7.7).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct DelegateResponse {
     /// The single-use delegation grant (secret; for the delegate only).
     pub grant: String,
@@ -133,7 +154,7 @@ pub struct ExchangeRequest {
 
 /// The ticket object (spec 7.1).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct Ticket {
     /// Sealed ticket identifier; the Hawk `id`.
     pub id: String,
@@ -159,7 +180,7 @@ pub struct Ticket {
 
 /// `GET /v1/ticket` response: the ticket's public members (spec 7.6, TSR-DATA-3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct TicketInfo {
     /// See [`Ticket::app`].
     pub app: String,
@@ -179,7 +200,7 @@ pub struct TicketInfo {
 
 /// The `hawk` member of the metadata (spec 5.1).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct HawkMetadata {
     /// `"1.1"`.
     pub version: String,
@@ -191,7 +212,7 @@ pub struct HawkMetadata {
 
 /// The `ttl` member of the metadata (spec 5.1, TSR-META-2).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct TtlMetadata {
     /// Authorize request and pending session.
     pub authorize: i64,
@@ -207,7 +228,7 @@ pub struct TtlMetadata {
 
 /// `GET /.well-known/tessera-authority` (spec 5.1).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 #[allow(missing_docs)]
 pub struct Metadata {
     pub issuer: String,
@@ -241,7 +262,7 @@ pub struct ClockAdvance {
 
 /// `GET`/`POST /conformance/clock` response (spec A.2).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct ClockNow {
     /// The test clock's time.
     pub now: i64,
@@ -249,7 +270,7 @@ pub struct ClockNow {
 
 /// A Consumer as published by `GET /conformance/fixtures` (spec A.3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 #[allow(missing_docs)]
 pub struct FixtureConsumer {
     pub consumer_id: String,
@@ -266,7 +287,7 @@ pub struct FixtureConsumer {
 
 /// A Subject as published by `GET /conformance/fixtures` (spec A.3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 #[allow(missing_docs)]
 pub struct FixtureSubject {
     pub username: String,
@@ -277,7 +298,7 @@ pub struct FixtureSubject {
 
 /// `GET /conformance/fixtures` response (spec A.3).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 #[allow(missing_docs)]
 pub struct Fixtures {
     pub issuer: String,
@@ -305,7 +326,7 @@ pub struct ConformanceAuthorize {
 
 /// `POST /conformance/authorize` response (spec A.4).
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
+// spec TSR-CONV-17: a response; members this version does not know are ignored
 pub struct Redirect {
     /// The callback URL the browser would be sent to.
     pub redirect: String,
@@ -335,5 +356,176 @@ mod tests {
         assert!(!is_name("Email"));
         assert!(!is_name("9a"));
         assert!(!is_name(""));
+    }
+
+    /// `v` serialized, with an unknown member added to the object itself and to the objects
+    /// at `nested` (JSON pointers to members that are structs, not maps like `grants`).
+    fn extended<T: Serialize>(v: &T, nested: &[&str]) -> String {
+        let mut j = serde_json::to_value(v).unwrap();
+        for at in std::iter::once(&"").chain(nested) {
+            let obj = j.pointer_mut(at).and_then(|o| o.as_object_mut()).unwrap();
+            obj.insert(
+                "x_future_member".into(),
+                serde_json::json!({"any": [1, "x"]}),
+            );
+        }
+        j.to_string()
+    }
+
+    fn reads_back_extended<T>(v: &T, nested: &[&str])
+    where
+        T: Serialize + serde::de::DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let body = extended(v, nested);
+        let back: T = serde_json::from_str(&body)
+            .unwrap_or_else(|e| panic!("{}: {e}", std::any::type_name::<T>()));
+        assert_eq!(&back, v);
+    }
+
+    fn ticket() -> Ticket {
+        Ticket {
+            id: "t1.sealed".into(),
+            key: "k".repeat(43),
+            algorithm: "sha256".into(),
+            exp: 10,
+            app: "shop".into(),
+            user: Some("u1".into()),
+            scope: vec!["email".into()],
+            grant: Some("f1".into()),
+            dlg: None,
+            delegate: false,
+        }
+    }
+
+    /// spec TSR-CONV-17: every response type reads a body with members it does not know (at the
+    /// top and in nested objects) as if they were absent.
+    #[test]
+    fn responses_ignore_unknown_members() {
+        let e = |p: &str| format!("https://a.example{p}");
+        reads_back_extended(
+            &Metadata {
+                issuer: e(""),
+                handshake_endpoint: e("/v1/handshake"),
+                authorize_endpoint: e("/authorize"),
+                result_endpoint: e("/v1/result"),
+                refresh_endpoint: e("/v1/refresh"),
+                revoke_endpoint: e("/v1/revoke"),
+                app_ticket_endpoint: e("/v1/app-ticket"),
+                reissue_endpoint: e("/v1/reissue"),
+                delegate_endpoint: e("/v1/delegate"),
+                exchange_endpoint: e("/v1/exchange"),
+                subject_endpoint: e("/v1/subject"),
+                ticket_endpoint: e("/v1/ticket"),
+                hawk: HawkMetadata {
+                    version: "1.1".into(),
+                    algorithms: vec!["sha256".into()],
+                    timestamp_skew_seconds: 60,
+                },
+                grants_supported: vec![],
+                scopes_supported: vec!["email".into()],
+                ttl: TtlMetadata {
+                    authorize: 600,
+                    code: 60,
+                    session: 86_400,
+                    family: 2_592_000,
+                    ticket: 3_600,
+                },
+                conformance_mode: false,
+                protocol_version: crate::PROTOCOL_VERSION.into(),
+            },
+            &["/hawk", "/ttl"],
+        );
+        reads_back_extended(
+            &HandshakeResponse {
+                sid: "s".into(),
+                authorize_url: e("/authorize?request=r"),
+                exp: 5,
+                iss: e(""),
+            },
+            &[],
+        );
+        reads_back_extended(
+            &ResultResponse {
+                sub: "u1".into(),
+                grants: BTreeMap::new(),
+                scopes: [("email".to_owned(), true)].into(),
+                exp: 5,
+                ticket: ticket(),
+            },
+            &["/ticket"],
+        );
+        reads_back_extended(
+            &RefreshResponse {
+                previous_sid: "s0".into(),
+                sid: "s1".into(),
+                exp: 5,
+                ticket: ticket(),
+            },
+            &["/ticket"],
+        );
+        reads_back_extended(
+            &DelegateResponse {
+                grant: "g".into(),
+                delegate: "d".into(),
+                exp: 5,
+            },
+            &[],
+        );
+        reads_back_extended(&ticket(), &[]);
+        reads_back_extended(
+            &TicketInfo {
+                app: "shop".into(),
+                user: None,
+                scope: vec![],
+                exp: 5,
+                grant: None,
+                dlg: None,
+                delegate: false,
+            },
+            &[],
+        );
+        reads_back_extended(&ClockNow { now: 5 }, &[]);
+        reads_back_extended(&Redirect { redirect: e("/cb") }, &[]);
+        // a required member is still required
+        assert!(serde_json::from_str::<ClockNow>(r#"{"later": 5}"#).is_err());
+    }
+
+    /// spec TSR-CONV-3: request types refuse members they do not know.
+    #[test]
+    fn requests_refuse_unknown_members() {
+        fn refused<T: Request + Serialize>(v: &T) {
+            let body = extended(v, &[]);
+            assert!(
+                serde_json::from_str::<T>(&body).is_err(),
+                "{} accepted {body}",
+                std::any::type_name::<T>()
+            );
+        }
+        refused(&HandshakeRequest {
+            redirect_uri: "https://c.example/cb".into(),
+            grants: vec![],
+            scopes: vec![],
+            state: "st".into(),
+        });
+        refused(&ResultRequest {
+            sid: "s".into(),
+            code: "c".into(),
+        });
+        refused(&SidRequest { sid: "s".into() });
+        refused(&AppTicketRequest {});
+        refused(&ReissueRequest::default());
+        refused(&DelegateRequest {
+            delegate: "d".into(),
+            scope: None,
+        });
+        refused(&ExchangeRequest { grant: "g".into() });
+        refused(&ClockAdvance { advance: 1 });
+        refused(&ConformanceAuthorize {
+            authorize_url: "u".into(),
+            username: "alice".into(),
+            decision: "allow".into(),
+            scopes: None,
+            delegates: None,
+        });
     }
 }

@@ -58,7 +58,8 @@ pub fn host_guard(router: Router, consumer_url: &str, authority_host: &str) -> R
                         let mut r = page(
                             "Wrong address",
                             &format!(
-                                "<p class=\"notice\" id=\"host-warning\">You opened the demo \
+                                "<h1>Wrong address</h1>\
+                                 <p class=\"error\" id=\"host-warning\">You opened the demo \
                                  Consumer at <code>{}</code>, which {why}.</p>\
                                  <p>Open <a href=\"{1}/\">{1}/</a> instead.</p>",
                                 escape(&h),
@@ -75,48 +76,27 @@ pub fn host_guard(router: Router, consumer_url: &str, authority_host: &str) -> R
     ))
 }
 
-/// Minimal HTML escaping for text and attribute values.
-#[must_use]
-pub fn escape(s: &str) -> String {
-    let mut o = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use crate::html::escape;
+
+/// The demo Consumer's name, at the top of its pages and of the integration's.
+pub const APP_NAME: &str = "Tessera demo Consumer";
 
 fn page(title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title><style>\
-         body{{font-family:system-ui,sans-serif;max-width:42rem;margin:2rem auto;padding:0 1rem;line-height:1.5}}\
-         table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:.2rem .6rem;text-align:left}}\
-         button{{font-size:1rem;padding:.4rem 1rem;margin:.2rem .4rem .2rem 0}}\
-         .notice{{background:#eef;padding:.5rem}}code{{word-break:break-all}}\
-         </style></head><body><h1>Tessera demo Consumer</h1>{body}</body></html>",
-        t = escape(title)
+         <title>{t}</title><link rel=\"stylesheet\" href=\"{css}\"></head><body>\
+         <header class=\"site\"><span class=\"brand\">{APP_NAME}</span>\
+         <span class=\"where\">a demo application that signs you in with Tessera</span></header>\
+         <main class=\"wide\">{body}</main></body></html>",
+        t = escape(title),
+        css = crate::html::STYLESHEET_PATH,
     );
     let mut r = Html(html).into_response();
-    let h = r.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    for (name, value) in crate::html::PAGE_HEADERS {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     r
 }
 
@@ -160,14 +140,19 @@ async fn home(
                 // GET /login shows the button that POSTs with the CSRF token (TSR-CONSUMER-14)
                 "<form method=\"get\" action=\"/login\">\
                  <input type=\"hidden\" name=\"authority\" value=\"{0}\">\
-                 <button id=\"login\" type=\"submit\">Log in with Tessera</button> \
-                 <small>({0})</small></form>",
+                 <button id=\"login\" type=\"submit\" class=\"primary\">Log in with Tessera</button> \
+                 <span class=\"muted\">at {0}</span></form>",
                 escape(issuer)
             );
         }
         return page(
-            "Tessera demo Consumer",
-            &format!("{notice}<p>You are not logged in.</p>{buttons}"),
+            APP_NAME,
+            &format!(
+                "<h1>Welcome</h1>{notice}<p id=\"status\">You are not logged in.</p>\
+                 <p>Log in to see what the Authority tells this application about you: a \
+                 pairwise id, yes-or-no answers about your roles, and the data you agree to \
+                 share.</p>{buttons}"
+            ),
         );
     };
     // The Subject data API, with the login's ticket (Hawk, app/dlg).
@@ -177,12 +162,13 @@ async fn home(
             escape(&serde_json::to_string_pretty(&d).unwrap_or_default())
         ),
         Err(e) => format!(
-            "<p id=\"data-error\">Could not read the Subject data: {}</p>",
-            escape(&e.to_string())
+            "<p class=\"error\" id=\"data-error\">Could not read your data from the Authority. \
+             <span class=\"detail\">Error code: <code>{}</code></span></p>",
+            escape(e.kind())
         ),
     };
     let body = format!(
-        "{notice}<p id=\"status\">You are logged in.</p>\
+        "<h1>You are logged in</h1>{notice}<p id=\"status\">You are logged in.</p>\
          <table><tr><th>Authority (issuer)</th><td id=\"issuer\">{iss}</td></tr>\
          <tr><th>Pairwise subject id (sub)</th><td><code id=\"sub\">{sub}</code></td></tr>\
          <tr><th>Session expires</th><td id=\"exp\">{exp}</td></tr>\

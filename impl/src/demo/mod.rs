@@ -1,10 +1,12 @@
-//! `tessera demo`: the Authority and the demo Consumer together, on loopback, in one process.
+//! `tessera demo`: the Authority and the demo Consumer together, on loopback, in one process;
+//! and `tessera demo-consumer` ([`standalone`]): the demo Consumer alone, against any Authority.
 //!
 //! [`start`] runs an Authority (in-memory embedded SQLite store) with one registered Consumer
 //! (the demo app of [`app`]) and one demo Subject, and the demo Consumer itself. Tests use it
 //! too: it is the whole system a newcomer sees.
 
 pub mod app;
+pub mod standalone;
 
 use crate::clock::TestClock;
 use crate::config::{Config, Issuer};
@@ -89,8 +91,10 @@ type AnyError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Starts the Authority and the demo Consumer.
 pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
-    let a_listener = tokio::net::TcpListener::bind(opts.authority_addr).await?;
-    let c_listener = tokio::net::TcpListener::bind(opts.consumer_addr).await?;
+    let a_listener =
+        crate::listen::bind(&opts.authority_addr.to_string(), "--authority-addr").await?;
+    let c_listener =
+        crate::listen::bind(&opts.consumer_addr.to_string(), "--consumer-addr").await?;
     let a_addr = a_listener.local_addr()?;
     let c_addr = c_listener.local_addr()?;
     // Cookies are scoped by host name, not port: on one host name the Consumer would receive
@@ -119,6 +123,7 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     }
     let mut config = Config::new(Issuer::parse(&issuer)?);
     config.conformance = opts.conformance;
+    config.name = "Tessera demo Authority".into();
     // the demo's throwaway accounts use the cheap cost; the dummy hash must match them
     config.password_cost = Cost::FIXTURE;
 
@@ -188,7 +193,11 @@ pub async fn start(opts: DemoOptions) -> Result<Demo, AnyError> {
     .await??;
 
     let consumer = Consumer::new(vec![AuthorityConfig::new(&issuer, registration.clone())?])?;
-    let web = WebConsumer::new(consumer, WebOptions::default());
+    let options = WebOptions {
+        app_name: app::APP_NAME.into(),
+        ..WebOptions::default()
+    };
+    let web = WebConsumer::new(consumer, options);
 
     let mut shutdown = Vec::new();
     let mut tasks = Vec::new();
@@ -279,6 +288,20 @@ pub async fn run(opts: DemoOptions) -> Result<(), AnyError> {
     println!(
         "  Log in as:               username {}  password {}",
         demo.username, demo.password
+    );
+    println!();
+    let host = |u: &str| {
+        url::Url::parse(u)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+            .unwrap_or_default()
+    };
+    println!(
+        "  Use these host names exactly: the Consumer on {}, the Authority on {}. Cookies are per \
+         host name, so the two must differ, and a login started on one name cannot finish on \
+         another.",
+        host(&demo.consumer_url),
+        host(&demo.issuer)
     );
     println!();
     tokio::signal::ctrl_c().await?;

@@ -20,7 +20,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/conformance/authorize", post(authorize))
 }
 
-async fn json_body<T: serde::de::DeserializeOwned>(req: Request) -> Result<T, Error> {
+async fn json_body<T: wire::Request>(req: Request) -> Result<T, Error> {
     let (parts, body) = req.into_parts();
     let bytes = read_body(&parts, body).await?;
     wire::parse(&bytes)

@@ -42,14 +42,11 @@ pub(crate) const fn names(https: bool) -> Names {
 
 /// The value of cookie `name`, if present and not over [`MAX_VALUE_LEN`].
 pub(crate) fn get(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
+    let values = headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v)
+        .filter_map(|v| v.to_str().ok());
+    crate::html::cookie(values, name)
         .filter(|v| v.len() <= MAX_VALUE_LEN)
         .map(str::to_owned)
 }

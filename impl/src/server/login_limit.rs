@@ -39,8 +39,8 @@ const MAX_BACKOFF_SECS: i64 = 3_600;
 const KNOWN_BROWSER_SECS: i64 = 30 * 86_400;
 /// Longest login name and password looked at; longer ones fail without a lookup.
 pub const MAX_USERNAME_BYTES: usize = 256;
-/// See [`MAX_USERNAME_BYTES`].
-pub const MAX_PASSWORD_BYTES: usize = 1_024;
+/// See [`MAX_USERNAME_BYTES`]; also the longest password that can be set.
+pub const MAX_PASSWORD_BYTES: usize = crate::password::MAX_PASSWORD_BYTES;
 
 /// The client's network address, put on each request by the listener. IPv6 addresses count
 /// per /64, what one subscriber usually gets.

@@ -32,6 +32,8 @@ use std::collections::HashMap;
 
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/", get(home))
+        .route(crate::html::STYLESHEET_PATH, get(stylesheet))
         .route("/authorize", get(authorize))
         .route("/authorize/login", post(login))
         .route("/authorize/consent", post(consent))
@@ -41,49 +43,36 @@ pub(crate) fn routes() -> Router<AppState> {
 // ---------------------------------------------------------------------------------------------
 // Rendering
 
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+use crate::html::escape;
 
-/// spec TSR-AUTHZ-4 on every page and redirect.
+/// spec TSR-AUTHZ-4 on every page and redirect ([`crate::html::PAGE_HEADERS`]).
 fn page_headers(h: &mut HeaderMap) {
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in crate::html::PAGE_HEADERS {
+        h.insert(name, HeaderValue::from_static(value));
+    }
 }
 
-fn html(status: StatusCode, title: &str, body: &str, cookies: &[String]) -> Response {
+/// A page of this Authority: its name and host at the top, `title` as the heading.
+fn html(
+    st: &AppState,
+    status: StatusCode,
+    title: &str,
+    body: &str,
+    cookies: &[String],
+) -> Response {
+    let config = st.config();
     let doc = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{t}</title>\
-         <style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
-         label{{display:block;margin:.6rem 0}}button{{margin:.6rem .6rem 0 0;padding:.4rem 1rem}}\
-         .err{{color:#a00}}</style></head>\
-         <body><h1>{t}</h1>\n{body}\n</body></html>\n",
-        t = escape(title)
+         <title>{t} · {name}</title><link rel=\"stylesheet\" href=\"{css}\"></head>\
+         <body><header class=\"site\"><span class=\"brand\" id=\"authority-name\">{name}</span>\
+         <span class=\"where\">{host}</span></header>\n<main><h1>{t}</h1>\n{body}\n</main>\
+         <footer>Tessera Authority at <code>{issuer}</code></footer></body></html>\n",
+        t = escape(title),
+        name = escape(&config.name),
+        host = escape(config.issuer.host()),
+        issuer = escape(config.issuer.as_str()),
+        css = crate::html::STYLESHEET_PATH,
     );
     let mut resp = (status, doc).into_response();
     let h = resp.headers_mut();
@@ -100,25 +89,133 @@ fn html(status: StatusCode, title: &str, body: &str, cookies: &[String]) -> Resp
     resp
 }
 
-fn error_page(status: StatusCode, message: &str) -> Response {
+/// Why a page cannot go on: a sentence for people, and a short code for support (shown as a
+/// detail, like the wire codes of the JSON API).
+#[derive(Debug, Clone, Copy)]
+struct Refusal {
+    status: StatusCode,
+    code: &'static str,
+    message: &'static str,
+}
+
+impl Refusal {
+    const INTERNAL: Self = Self {
+        status: StatusCode::INTERNAL_SERVER_ERROR,
+        code: "internal_error",
+        message: "Something went wrong on our side. Please try again in a moment.",
+    };
+    const OTHER_BROWSER: Self = Self {
+        status: StatusCode::BAD_REQUEST,
+        code: "other_browser",
+        message: "This sign-in link was opened in another browser. Go back to the application \
+                  and start again.",
+    };
+    const CSRF: Self = Self {
+        status: StatusCode::FORBIDDEN,
+        code: "form_expired",
+        message: "This form has expired or did not come from this site. Go back and try again.",
+    };
+    const NOT_SIGNED_IN: Self = Self {
+        status: StatusCode::FORBIDDEN,
+        code: "not_signed_in",
+        message: "You are not signed in any more. Go back and sign in again.",
+    };
+    const NO_CHOICE: Self = Self {
+        status: StatusCode::BAD_REQUEST,
+        code: "no_choice",
+        message: "Choose Allow or Deny.",
+    };
+    const BAD_CHOICE: Self = Self {
+        status: StatusCode::BAD_REQUEST,
+        code: "choice_not_possible",
+        message: "This choice is not possible for this request.",
+    };
+
+    fn problem(p: AuthorizeProblem) -> Self {
+        let code = match p {
+            AuthorizeProblem::Unknown => "unknown_request",
+            AuthorizeProblem::Expired => "request_expired",
+            AuthorizeProblem::Decided => "request_answered",
+        };
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code,
+            message: p.message(),
+        }
+    }
+
+    fn form(status: StatusCode, code: &'static str, message: &'static str) -> Self {
+        Self {
+            status,
+            code,
+            message,
+        }
+    }
+}
+
+fn error_page(st: &AppState, r: Refusal) -> Response {
     // spec TSR-AUTHZ-1: an error page, never a redirect
     html(
-        status,
-        "Cannot continue",
-        &format!("<p class=\"err\">{}</p>", escape(message)),
+        st,
+        r.status,
+        "This sign-in cannot continue",
+        &format!(
+            "<p class=\"error\" id=\"message\" role=\"alert\">{}</p>\
+             <p>Nothing was shared with the application. Go back to it to start again.</p>\
+             <p class=\"detail\">Error code: <code id=\"error-code\">{}</code></p>",
+            escape(r.message),
+            r.code
+        ),
         &[],
     )
 }
 
+/// `GET /`: what this server is, for someone who opens it directly.
+async fn home(State(st): State<AppState>) -> Response {
+    let issuer = escape(st.config().issuer.as_str());
+    html(
+        &st,
+        StatusCode::OK,
+        "A Tessera Authority",
+        &format!(
+            "<p>This server signs people in for the applications registered with it. There is \
+             nothing to do here directly: an application sends you here when you choose to sign \
+             in with it.</p>\
+             <p class=\"detail\">Issuer: <code id=\"issuer\">{issuer}</code>. Metadata: \
+             <a href=\"/.well-known/tessera-authority\">/.well-known/tessera-authority</a>.</p>"
+        ),
+        &[],
+    )
+}
+
+/// `GET /tessera.css`: the pages' one stylesheet.
+async fn stylesheet() -> Response {
+    let mut resp = crate::html::STYLESHEET.into_response();
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/css; charset=utf-8"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=3600"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    resp
+}
+
 /// A 303 (spec TSR-AUTHZ-5).
-fn see_other(location: &str, cookies: &[String]) -> Response {
+fn see_other(st: &AppState, location: &str, cookies: &[String]) -> Response {
     let mut resp = StatusCode::SEE_OTHER.into_response();
     let h = resp.headers_mut();
     match HeaderValue::from_str(location) {
         Ok(v) => {
             h.insert(header::LOCATION, v);
         }
-        Err(_) => return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."),
+        Err(_) => return error_page(st, Refusal::INTERNAL),
     }
     page_headers(h);
     for c in cookies {
@@ -202,14 +299,11 @@ async fn bound_to_this_browser(
     let owner = st
         .db(move |s| s.secret(&name, &|| b.clone()))
         .await
-        .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))?;
+        .map_err(|_| error_page(st, Refusal::INTERNAL))?;
     if core::ct_eq(&owner, browser.as_bytes()) {
         Ok(())
     } else {
-        Err(error_page(
-            StatusCode::BAD_REQUEST,
-            "This sign-in link was opened in another browser. Go back to the application and start again.",
-        ))
+        Err(error_page(st, Refusal::OTHER_BROWSER))
     }
 }
 
@@ -288,24 +382,96 @@ async fn load_pending(st: &AppState, request: &str) -> Result<core::Session, Res
     let session = st
         .db_read(move |s| s.session_by_request(&h))
         .await
-        .map_err(|_| error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error."))?;
+        .map_err(|_| error_page(st, Refusal::INTERNAL))?;
     core::check_authorize_request(st.now(), session.as_ref())
-        .map_err(|p| error_page(StatusCode::BAD_REQUEST, p.message()))?;
-    session.ok_or_else(|| error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message()))
+        .map_err(|p| error_page(st, Refusal::problem(p)))?;
+    session.ok_or_else(|| error_page(st, Refusal::problem(AuthorizeProblem::Unknown)))
 }
 
-fn login_form(request: &str, csrf: &str, message: Option<&str>) -> String {
-    format!(
-        "{}<form method=\"post\" action=\"/authorize/login\">\
-         <input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-         <label>Username <input name=\"username\" autocomplete=\"username\" required></label>\
-         <label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>\
-         <button type=\"submit\">Sign in</button></form>",
-        message.map(|m| format!("<p class=\"err\">{}</p>", escape(m))).unwrap_or_default(),
-        escape(request),
-        escape(csrf)
-    )
+/// The registered name of the Consumer that started `session` (for the sign-in and consent
+/// pages), or `None` when it is gone.
+async fn consumer_of(st: &AppState, session: &core::Session) -> Option<core::Consumer> {
+    let cid = session.consumer_id.clone();
+    st.db_read(move |s| s.consumer(&cid)).await.ok().flatten()
+}
+
+/// `host[:port]` of the redirect URI: where the browser goes after the decision.
+fn redirect_host(session: &core::Session) -> String {
+    url::Url::parse(&session.redirect_uri)
+        .ok()
+        .and_then(|u| {
+            let host = u.host_str()?.to_owned();
+            Some(match u.port() {
+                Some(p) => format!("{host}:{p}"),
+                None => host,
+            })
+        })
+        .unwrap_or_default()
+}
+
+/// What the sign-in page needs beyond the request: the name typed before (kept after a wrong
+/// password), and the problem to show.
+#[derive(Debug, Default)]
+struct SignIn<'a> {
+    username: &'a str,
+    error: Option<&'a str>,
+}
+
+/// The sign-in page: which application asks, at which Authority; labelled fields; the
+/// username kept and the password focused after a wrong password.
+async fn login_page(
+    st: &AppState,
+    status: StatusCode,
+    session: &core::Session,
+    request: &str,
+    csrf: &str,
+    form: SignIn<'_>,
+    cookies: &[String],
+) -> Response {
+    let Some(consumer) = consumer_of(st, session).await else {
+        return error_page(st, Refusal::problem(AuthorizeProblem::Unknown));
+    };
+    let error = form
+        .error
+        .map(|m| {
+            format!(
+                "<p class=\"error\" id=\"login-error\" role=\"alert\">{}</p>",
+                escape(m)
+            )
+        })
+        .unwrap_or_default();
+    let described = if form.error.is_some() {
+        " aria-describedby=\"login-error\""
+    } else {
+        ""
+    };
+    // the field to type into next gets the focus
+    let (user_focus, pass_focus) = if form.username.is_empty() {
+        (" autofocus", "")
+    } else {
+        ("", " autofocus")
+    };
+    let body = format!(
+        "<p id=\"signin-for\"><strong id=\"consumer-name\">{app}</strong> asks you to sign in \
+         with your <strong>{authority}</strong> account.</p>{error}\
+         <form method=\"post\" action=\"/authorize/login\">\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <label for=\"username\">Username</label>\
+         <input type=\"text\" id=\"username\" name=\"username\" value=\"{user}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" required{user_focus}{described}>\
+         <label for=\"password\">Password</label>\
+         <input type=\"password\" id=\"password\" name=\"password\" \
+         autocomplete=\"current-password\" required{pass_focus}{described}>\
+         <button type=\"submit\" class=\"primary\">Sign in</button></form>\
+         <p class=\"detail\">After you sign in you will see what {app} asks for, and choose.</p>",
+        app = escape(&consumer.name),
+        authority = escape(&st.config().name),
+        request = escape(request),
+        csrf = escape(csrf),
+        user = escape(form.username),
+    );
+    html(st, status, "Sign in", &body, cookies)
 }
 
 async fn consent_page(
@@ -316,28 +482,29 @@ async fn consent_page(
     csrf: &str,
     cookies: &[String],
 ) -> Response {
-    let cid = session.consumer_id.clone();
-    let Ok(Some(consumer)) = st.db_read(move |s| s.consumer(&cid)).await else {
-        return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
+    let Some(consumer) = consumer_of(st, session).await else {
+        return error_page(st, Refusal::problem(AuthorizeProblem::Unknown));
     };
     // spec TSR-AUTHZ-3: the Consumer's registered name and every grant and scope requested
     let grants = if session.grants.is_empty() {
-        "<p>It does not ask about your roles.</p>".to_owned()
+        "<p id=\"grants\">It does not ask about your roles.</p>".to_owned()
     } else {
         format!(
-            "<p>It asks whether you hold these roles:</p><ul>{}</ul>",
+            "<p>It asks whether you hold these roles (it learns yes or no for each):</p>\
+             <ul id=\"grants\">{}</ul>",
             session
                 .grants
                 .iter()
-                .map(|g| format!("<li>{}</li>", escape(g)))
+                .map(|g| format!("<li><code>{}</code></li>", escape(g)))
                 .collect::<String>()
         )
     };
     let scopes = if session.scopes.is_empty() {
-        "<p>It asks for none of your data.</p>".to_owned()
+        "<p id=\"scopes\">It asks for none of your data.</p>".to_owned()
     } else {
         format!(
-            "<p>It asks to read (untick what you do not want to share):</p>{}",
+            "<fieldset id=\"scopes\"><legend>It asks to read (untick what you do not want to \
+             share)</legend>{}</fieldset>",
             session
                 .scopes
                 .iter()
@@ -367,34 +534,40 @@ async fn consent_page(
         }
         if !items.is_empty() {
             delegates = format!(
-                "<div id=\"delegation\"><p>It may pass this access on to these applications, \
-                 only if you tick them (each gets no more than it is registered for):</p>{items}</div>"
+                "<fieldset id=\"delegation\"><legend>It may pass this access on to these \
+                 applications, only if you tick them (each gets no more than it is registered \
+                 for)</legend>{items}</fieldset>"
             );
         }
     }
     // spec TSR-AUTHZ-10: which account is signed in, and a way out
     let account = format!(
-        "<p id=\"account\">Signed in as <strong>{}</strong>.</p>\
+        "<p id=\"account\">Signed in as <strong>{user}</strong> at {authority}.</p>\
          <form method=\"post\" action=\"/logout\" id=\"not-you\">\
-         <input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">\
-         <button type=\"submit\">Not you? Sign out</button></form>",
-        escape(&subject.username),
-        escape(request),
-        escape(csrf)
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
+         <button type=\"submit\" class=\"link\">Not you? Sign out</button></form>",
+        authority = escape(&st.config().name),
+        user = escape(&subject.username),
+        request = escape(request),
+        csrf = escape(csrf)
     );
     let body = format!(
-        "{account}<p><strong>{}</strong> wants you to sign in with this Authority.</p>\
+        "{account}<p id=\"asks\"><strong id=\"consumer-name\">{app}</strong> wants to know who \
+         you are.</p>\
          <form method=\"post\" action=\"/authorize/consent\">\
-         <input type=\"hidden\" name=\"request\" value=\"{}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{}\">{grants}{scopes}{delegates}\
-         <button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
+         <input type=\"hidden\" name=\"request\" value=\"{request}\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">{grants}{scopes}{delegates}\
+         <p id=\"redirect-host\">Whichever you choose, you will then be sent back to \
+         <strong>{host}</strong>.</p>\
+         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Allow</button>\
          <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></form>",
-        escape(&consumer.name),
-        escape(request),
-        escape(csrf)
+        app = escape(&consumer.name),
+        request = escape(request),
+        csrf = escape(csrf),
+        host = escape(&redirect_host(session)),
     );
-    html(StatusCode::OK, "Allow access?", &body, cookies)
+    html(st, StatusCode::OK, "Allow access?", &body, cookies)
 }
 
 /// `GET /authorize?request=R`.
@@ -408,7 +581,7 @@ async fn authorize(
         .into_owned()
         .collect();
     let Some(request) = q.get("request") else {
-        return error_page(StatusCode::BAD_REQUEST, AuthorizeProblem::Unknown.message());
+        return error_page(&st, Refusal::problem(AuthorizeProblem::Unknown));
     };
     let session = match load_pending(&st, request).await {
         Ok(s) => s,
@@ -423,17 +596,25 @@ async fn authorize(
     if let Some(subject) = logged_in(&st, &headers, &browser, st.now()).await {
         consent_page(&st, &session, &subject, request, &csrf, &cookies).await
     } else {
-        html(
+        let form = SignIn::default();
+        login_page(
+            &st,
             StatusCode::OK,
-            "Sign in",
-            &login_form(request, &csrf, None),
+            &session,
+            request,
+            &csrf,
+            form,
             &cookies,
         )
+        .await
     }
 }
 
 /// Reads an urlencoded form (16 KiB at most).
-async fn read_form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), Response> {
+async fn read_form(
+    st: &AppState,
+    req: Request,
+) -> Result<(HeaderMap, Vec<(String, String)>), Response> {
     let (parts, body) = req.into_parts();
     let ct_ok = parts
         .headers
@@ -444,24 +625,53 @@ async fn read_form(req: Request) -> Result<(HeaderMap, Vec<(String, String)>), R
         });
     if !ct_ok {
         return Err(error_page(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "This form must be sent as a web form.",
+            st,
+            Refusal::form(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "not_a_form",
+                "This form must be sent as a web form.",
+            ),
         ));
     }
     let bytes: Bytes = axum::body::to_bytes(body, super::BODY_LIMIT)
         .await
         .map_err(|e| match super::listener::body_read_error(&e) {
-            Error::PayloadTooLarge => {
-                error_page(StatusCode::PAYLOAD_TOO_LARGE, "The form is too large.")
-            }
-            Error::RequestTimeout => error_page(
-                StatusCode::REQUEST_TIMEOUT,
-                "The form took too long to arrive.",
+            Error::PayloadTooLarge => error_page(
+                st,
+                Refusal::form(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "form_too_large",
+                    "The form is too large.",
+                ),
             ),
-            _ => error_page(StatusCode::BAD_REQUEST, "The form arrived incomplete."),
+            Error::RequestTimeout => error_page(
+                st,
+                Refusal::form(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "form_timeout",
+                    "The form took too long to arrive.",
+                ),
+            ),
+            _ => error_page(
+                st,
+                Refusal::form(
+                    StatusCode::BAD_REQUEST,
+                    "form_incomplete",
+                    "The form arrived incomplete.",
+                ),
+            ),
         })?;
     let fields = url::form_urlencoded::parse(&bytes).into_owned().collect();
     Ok((parts.headers, fields))
+}
+
+/// The username to show again in the sign-in form (none when too long to be one).
+fn kept(username: &str) -> &str {
+    if username.len() <= MAX_USERNAME_BYTES {
+        username
+    } else {
+        ""
+    }
 }
 
 fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -478,12 +688,7 @@ fn check_csrf(
     headers: &HeaderMap,
     fields: &[(String, String)],
 ) -> Result<(String, String), Response> {
-    let forbidden = || {
-        error_page(
-            StatusCode::FORBIDDEN,
-            "This form has expired or did not come from this site. Go back and try again.",
-        )
-    };
+    let forbidden = || error_page(st, Refusal::CSRF);
     let browser = cookies::get(headers, cookie_names(st).browser).ok_or_else(forbidden)?;
     let request = field(fields, "request").unwrap_or("");
     let token = field(fields, "csrf_token").ok_or_else(forbidden)?;
@@ -497,7 +702,7 @@ fn check_csrf(
 /// `POST /authorize/login`.
 async fn login(State(st): State<AppState>, req: Request) -> Response {
     let addr = req.extensions().get::<super::ClientAddr>().copied();
-    let (headers, fields) = match read_form(req).await {
+    let (headers, fields) = match read_form(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -505,9 +710,10 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
         Ok(x) => x,
         Err(r) => return r,
     };
-    if let Err(r) = load_pending(&st, &request).await {
-        return r;
-    }
+    let session = match load_pending(&st, &request).await {
+        Ok(s) => s,
+        Err(r) => return r,
+    };
     if let Err(r) = bound_to_this_browser(&st, &request, &browser).await {
         return r;
     }
@@ -523,18 +729,14 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
     let now = st.now();
     // spec TSR-AUTHZ-8: per (account, client) and per client, whether or not the account exists
     if let Err(RetryAfter(secs)) = limiter.check(&attempt, now) {
-        let mut resp = html(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Sign in",
-            &login_form(
-                &request,
-                &csrf,
-                Some(&format!(
-                    "Too many failed attempts from this browser. Try again in {secs} seconds."
-                )),
-            ),
-            &[],
-        );
+        let error =
+            format!("Too many failed attempts from this browser. Try again in {secs} seconds.");
+        let form = SignIn {
+            username: kept(&username),
+            error: Some(&error),
+        };
+        let status = StatusCode::TOO_MANY_REQUESTS;
+        let mut resp = login_page(&st, status, &session, &request, &csrf, form, &[]).await;
         if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
@@ -549,7 +751,7 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
     } else {
         let u = username.clone();
         let Ok(subject) = st.db_read(move |s| s.subject_by_username(&u)).await else {
-            return error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.");
+            return error_page(&st, Refusal::INTERNAL);
         };
         subject
     };
@@ -578,24 +780,23 @@ async fn login(State(st): State<AppState>, req: Request) -> Response {
                 st.config().issuer.endpoint("/authorize"),
                 core::encode_component(&request)
             );
-            see_other(&back, &[c])
+            see_other(&st, &back, &[c])
         }
         _ => {
             limiter.record_failure(&attempt, now);
             tracing::info!("failed sign-in");
-            html(
-                StatusCode::OK,
-                "Sign in",
-                &login_form(&request, &csrf, Some("Wrong username or password.")),
-                &[],
-            )
+            let form = SignIn {
+                username: kept(&username),
+                error: Some("Wrong username or password. Check both and try again."),
+            };
+            login_page(&st, StatusCode::OK, &session, &request, &csrf, form, &[]).await
         }
     }
 }
 
 /// `POST /authorize/consent`.
 async fn consent(State(st): State<AppState>, req: Request) -> Response {
-    let (headers, fields) = match read_form(req).await {
+    let (headers, fields) = match read_form(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -610,10 +811,7 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
         return r;
     }
     let Some(subject) = logged_in(&st, &headers, &browser, st.now()).await else {
-        return error_page(
-            StatusCode::FORBIDDEN,
-            "You are not signed in. Go back and sign in again.",
-        );
+        return error_page(&st, Refusal::NOT_SIGNED_IN);
     };
     // spec TSR-AUTHZ-3: only an explicit Allow issues a code
     let decision = match field(&fields, "decision") {
@@ -630,25 +828,20 @@ async fn consent(State(st): State<AppState>, req: Request) -> Response {
                 .collect(),
         },
         Some("deny") => Decision::Deny,
-        _ => return error_page(StatusCode::BAD_REQUEST, "Choose Allow or Deny."),
+        _ => return error_page(&st, Refusal::NO_CHOICE),
     };
     match decide(&st, &request, &subject, decision).await {
-        Ok(redirect) => see_other(&redirect, &[]),
-        Err(DecideFailure::Problem(p)) => error_page(StatusCode::BAD_REQUEST, p.message()),
-        Err(DecideFailure::Error(Error::Internal)) => {
-            error_page(StatusCode::INTERNAL_SERVER_ERROR, "Internal error.")
-        }
-        Err(DecideFailure::Error(_)) => error_page(
-            StatusCode::BAD_REQUEST,
-            "This choice is not possible for this request.",
-        ),
+        Ok(redirect) => see_other(&st, &redirect, &[]),
+        Err(DecideFailure::Problem(p)) => error_page(&st, Refusal::problem(p)),
+        Err(DecideFailure::Error(Error::Internal)) => error_page(&st, Refusal::INTERNAL),
+        Err(DecideFailure::Error(_)) => error_page(&st, Refusal::BAD_CHOICE),
     }
 }
 
 /// `POST /logout` (spec TSR-AUTHZ-10): ends the login cookie; with a `request`, back to its
 /// sign-in form ("not you?"), else a signed-out page.
 async fn logout(State(st): State<AppState>, req: Request) -> Response {
-    let (headers, fields) = match read_form(req).await {
+    let (headers, fields) = match read_form(&st, req).await {
         Ok(x) => x,
         Err(r) => return r,
     };
@@ -660,6 +853,7 @@ async fn logout(State(st): State<AppState>, req: Request) -> Response {
     tracing::info!("subject signed out");
     if request.is_empty() {
         return html(
+            &st,
             StatusCode::OK,
             "Signed out",
             "<p id=\"signed-out\">You are signed out of this Authority.</p>",
@@ -671,5 +865,5 @@ async fn logout(State(st): State<AppState>, req: Request) -> Response {
         st.config().issuer.endpoint("/authorize"),
         core::encode_component(&request)
     );
-    see_other(&back, &[clear])
+    see_other(&st, &back, &[clear])
 }
