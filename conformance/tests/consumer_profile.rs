@@ -246,6 +246,7 @@ fn the_schema_names_every_member_the_scenarios_use() {
             .as_object()
             .into_iter()
             .flat_map(|m| m.values())
+            .filter(|v| v.is_string())
         {
             if !text.contains(&v.to_string()) {
                 missing.insert(v.to_string());

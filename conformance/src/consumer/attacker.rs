@@ -47,6 +47,26 @@ pub struct Behaviour {
     /// `ticket-short-key`, `ticket-wider-scope`, `ticket-delegated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// Every JSON answer (metadata and its `hawk` and `ttl`, handshake, result and its
+    /// `ticket`) carries a member no version of the spec defines (TSR-CONV-17: the Consumer
+    /// ignores it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unknown_members: bool,
+}
+
+/// `v` with a member no version of the spec defines, at its top and in `ticket`, `hawk`, `ttl`.
+fn with_unknown_members(mut v: Value) -> Value {
+    for key in ["", "ticket", "hawk", "ttl"] {
+        let target = if key.is_empty() {
+            Some(&mut v)
+        } else {
+            v.get_mut(key)
+        };
+        if let Some(Value::Object(o)) = target {
+            o.insert("x_future_member".into(), json!({"added_in": "1.9"}));
+        }
+    }
+    v
 }
 
 impl Behaviour {
@@ -260,8 +280,12 @@ async fn handle(
     let m = &s.m;
     let path = uri.path().to_string();
     if method == axum::http::Method::GET && path == "/.well-known/tessera-authority" {
-        let fault = m.lock().behaviour.metadata.clone();
-        return json_response(StatusCode::OK, &m.metadata(fault.as_deref()), None);
+        let b = m.lock().behaviour.clone();
+        let mut doc = m.metadata(b.metadata.as_deref());
+        if b.unknown_members {
+            doc = with_unknown_members(doc);
+        }
+        return json_response(StatusCode::OK, &doc, None);
     }
     if path.starts_with("/v1/") || path.starts_with("/alt/v1/") {
         m.log.record(format!("M {path}"));
@@ -550,6 +574,11 @@ fn signed(
     body: &Value,
     fault: Option<&str>,
 ) -> Response {
+    let body = &if m.lock().behaviour.unknown_members {
+        with_unknown_members(body.clone())
+    } else {
+        body.clone()
+    };
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut hash = hawk::payload_hash("application/json", &bytes);
     let mut ext = Some(format!("status={}", status.as_u16()));

@@ -252,6 +252,19 @@ fn honest_flows() -> Vec<Scenario> {
             ],
         ),
         scenario(
+            "consumer.login.unknown-members",
+            "M's metadata, handshake and result (and the ticket in it) carry members no version of the spec defines: the Consumer ignores them and the login completes",
+            &["TSR-CONV-17"],
+            r.clone(),
+            json!({"unknown_members": true}),
+            vec![
+                start("victim", "M", "l1", json!({"back_channel": ["M /v1/handshake"]})),
+                authorize("l1", "cb1", none()),
+                callback("cb1", "victim", result_at("M")),
+                observe("victim", at("M")),
+            ],
+        ),
+        scenario(
             "consumer.login.denied",
             "a denial callback is refused like any, logs nobody in, and a new login still completes",
             &["TSR-CONSUMER-12"],
