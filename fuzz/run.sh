@@ -8,6 +8,8 @@
 # off by default (the crates forbid unsafe code; set FUZZ_SANITIZER=address to turn it on).
 # Seeds are committed in fuzz/seeds/<target>/; the working corpus (fuzz/corpus/, gitignored)
 # grows from them; crashes land in fuzz/artifacts/<target>/ and fail the script.
+# The targets' bodies live in fuzz/src/lib.rs; without libFuzzer, CI runs them over the seeds
+# and mutations of them: cargo test -p tessera --test fuzz_smoke -- --nocapture.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs="${1:-60}"

@@ -20,9 +20,10 @@ use serde_json::{json, Value};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tessera::config::{Config, Issuer};
 use tessera::hawk::{self, Artifacts, Credentials, Payload};
 use tessera::rand::{token, SystemRandom};
-use tessera::server::{spawn, AppState};
+use tessera::server::{app, serve_with_limits, AppState, Authority};
 use tessera::store::{SqliteStore, Store};
 
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
@@ -173,6 +174,44 @@ where
     (rate, errors.load(Ordering::Relaxed))
 }
 
+/// The Authority under test: conformance mode on `store`, as `server::spawn` starts it, but
+/// without the per-Consumer handshake rate (spec TSR-CONV-16), which one benchmark Consumer
+/// doing thousands of logins a second would hit at once (the test clock stands still, so its
+/// window never turns).
+struct Running {
+    addr: std::net::SocketAddr,
+    state: AppState,
+    stop: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Running {
+    fn issuer(&self) -> &str {
+        self.state.config().issuer.as_str()
+    }
+}
+
+async fn spawn_unthrottled(store: Arc<dyn Store>) -> Res<Running> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let mut config = Config::new(Issuer::parse(&format!("http://127.0.0.1:{}", addr.port()))?);
+    config.conformance = true;
+    config.handshakes_per_consumer_per_minute = u32::MAX;
+    let state =
+        tokio::task::spawn_blocking(move || Authority::builder(config).store(store).build())
+            .await??;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let limits = state.config().http;
+    tokio::spawn(serve_with_limits(
+        listener,
+        app(state.clone()),
+        limits,
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    Ok(Running { addr, state, stop })
+}
+
 #[tokio::main]
 async fn main() -> Res<()> {
     let args: Vec<String> = std::env::args().collect();
@@ -197,7 +236,7 @@ async fn main() -> Res<()> {
         SqliteStore::open(&db)?
     });
     let store: Arc<dyn Store> = sqlite.clone();
-    let running = spawn(true, move |b| b.store(store)).await?;
+    let running = spawn_unthrottled(store).await?;
     let fixtures = running.state.fixtures().ok_or("no fixtures")?.clone();
     let consumer = fixtures
         .consumers
@@ -290,7 +329,7 @@ async fn main() -> Res<()> {
         flow_rate / hello_rate,
         api_rate / hello_rate
     );
-    running.stop().await?;
+    let _ = running.stop.send(());
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

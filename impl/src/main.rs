@@ -168,8 +168,9 @@ struct ServeArgs {
     /// Never in production.
     #[arg(long)]
     conformance: bool,
-    /// Seconds a client has to send a request head, from connecting (or from the first byte
-    /// of a later request on a kept-alive connection); then the connection is closed.
+    /// Seconds a client has to send a request head, from connecting (its TLS handshake
+    /// included; or from the first byte of a later request on a kept-alive connection); then
+    /// the connection is closed.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     header_timeout: u64,
     /// Seconds a client has to send a request body after its head; then `408`.
@@ -792,7 +793,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         if let Some(name) = name {
             config.name = name;
         }
-        // spec TSR-CONV-14 (plain HTTP listener; the TLS listener keeps axum-server's own)
+        // spec TSR-CONV-14, on the plain and the TLS listener alike
         config.http = tessera::config::HttpLimits {
             header_timeout: std::time::Duration::from_secs(args.header_timeout),
             body_timeout: std::time::Duration::from_secs(args.body_timeout),
@@ -816,7 +817,7 @@ fn serve(settings: &Settings, args: ServeArgs) -> Result<(), AnyError> {
         let router = server::app(state);
         match tls {
             None => server::serve_with_limits(listener, router, limits, shutdown).await?,
-            Some((cert, key)) => serve_tls(listener, router, &cert, &key, shutdown).await?,
+            Some((cert, key)) => serve_tls(listener, router, limits, &cert, &key, shutdown).await?,
         }
         Ok(())
     })
@@ -880,28 +881,23 @@ fn spawn_key_reload(state: &AppState, secs: u64) {
     });
 }
 
-/// TLS on `listener` with rustls (ring), HTTP/1.1 and HTTP/2 chosen by ALPN.
+/// TLS on `listener` with rustls (ring), HTTP/1.1 and HTTP/2 chosen by ALPN, under the same
+/// limits as plain HTTP (spec TSR-CONV-14).
 async fn serve_tls(
     listener: tokio::net::TcpListener,
     router: axum::Router,
+    limits: tessera::config::HttpLimits,
     cert: &std::path::Path,
     key: &std::path::Path,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), AnyError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
-        .await
+    let read = |p: &std::path::Path| {
+        std::fs::read(p).map_err(|e| format!("TLS certificate or key {}: {e}", p.display()))
+    };
+    let tls = server::tls_config_from_pem(&read(cert)?, &read(key)?)
         .map_err(|e| format!("TLS certificate or key: {e}"))?;
-    let handle = axum_server::Handle::new();
-    let h = handle.clone();
-    tokio::spawn(async move {
-        shutdown.await;
-        h.graceful_shutdown(Some(std::time::Duration::from_secs(30)));
-    });
-    axum_server::from_tcp_rustls(listener.into_std()?, tls)?
-        .handle(handle)
-        .serve(router.into_make_service())
-        .await?;
+    server::serve_tls_with_limits(listener, router, limits, tls, shutdown).await?;
     Ok(())
 }
 

@@ -253,15 +253,54 @@ impl CommitStats {
 /// Most changes in one batch: bounds a batch's transaction, and so the wait of its last caller.
 const MAX_BATCH: usize = 256;
 
-fn writer_loop(conn: &Mutex<Connection>, stats: &CommitStats, queue: &mpsc::Receiver<WriteJob>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
+/// How long a batch on a durable file may wait for more changes (see [`gather`]): a few
+/// fsyncs' worth, so concurrent callers share one and a lone caller never waits.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// Collects the next batch, starting with `first`: everything already queued and, when
+/// `linger` is set (a durable file, where each commit is an fsync), more changes arriving
+/// within `linger` of the first until the batch holds `expected` (about how many callers
+/// write concurrently, see [`writer_loop`]). Under `n` concurrent writers the batches grow to
+/// about `n` (each caller is either queued or on its way back with its next change), so `n`
+/// callers share each fsync; a lone caller commits at once.
+fn gather(
+    first: WriteJob,
+    queue: &mpsc::Receiver<WriteJob>,
+    linger: Option<std::time::Duration>,
+    expected: usize,
+) -> Vec<WriteJob> {
+    let mut batch = vec![first];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
+        }
+    }
+    if let Some(linger) = linger {
+        let deadline = std::time::Instant::now() + linger;
+        while batch.len() < expected.min(MAX_BATCH) {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match queue.recv_timeout(left) {
                 Ok(job) => batch.push(job),
                 Err(_) => break,
             }
         }
+    }
+    batch
+}
+
+fn writer_loop(
+    conn: &Mutex<Connection>,
+    stats: &CommitStats,
+    queue: &mpsc::Receiver<WriteJob>,
+    linger: Option<std::time::Duration>,
+) {
+    // the largest recent batch, shrinking by one each time a batch falls short (callers
+    // left): a burst's end costs at most a linger per departed caller
+    let mut expected = 1;
+    while let Ok(first) = queue.recv() {
+        let batch = gather(first, queue, linger, expected);
+        expected = batch.len().max(expected.saturating_sub(1)).max(1);
         let conn = conn.lock().unwrap_or_else(PoisonError::into_inner);
         let n = batch.len() as u64;
         let (replies, failure) = run_batch(&conn, batch, stats);
@@ -332,7 +371,8 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 }
 
 impl Writer {
-    fn start(conn: Connection) -> StoreResult<Self> {
+    /// Starts the writer thread; `linger` lets batches wait for more changes (a file).
+    fn start(conn: Connection, linger: Option<std::time::Duration>) -> StoreResult<Self> {
         let conn = Arc::new(Mutex::new(conn));
         let stats = Arc::new(CommitStats::default());
         let (tx, rx) = mpsc::channel::<WriteJob>();
@@ -341,7 +381,7 @@ impl Writer {
             let stats = Arc::clone(&stats);
             std::thread::Builder::new()
                 .name("tessera-sqlite-writer".into())
-                .spawn(move || writer_loop(&conn, &stats, &rx))
+                .spawn(move || writer_loop(&conn, &stats, &rx, linger))
                 .map_err(|e| StoreError::NotCommitted(format!("cannot start the writer: {e}")))?
         };
         Ok(Self {
@@ -434,7 +474,7 @@ impl SqliteStore {
             readers.push(Mutex::new(r));
         }
         Ok(Self {
-            writer: Writer::start(writer)?,
+            writer: Writer::start(writer, Some(LINGER))?,
             readers,
             next_reader: AtomicUsize::new(0),
             revoked: Arc::new(RwLock::new(revoked)),
@@ -448,7 +488,8 @@ impl SqliteStore {
         configure(&writer)?;
         crate::migrate::sqlite(&mut writer)?;
         Ok(Self {
-            writer: Writer::start(writer)?,
+            // nothing to share: a commit in memory costs no fsync
+            writer: Writer::start(writer, None)?,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             revoked: Arc::new(RwLock::new(HashSet::new())),

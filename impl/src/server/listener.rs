@@ -32,8 +32,10 @@ use tower::ServiceExt as _;
 /// Refusals (over the connection limit) written at once; beyond them a connection is closed
 /// without an answer, so a connection flood costs no more than this many small tasks.
 const MAX_REFUSALS_IN_FLIGHT: usize = 64;
-/// How long a refusal may take to write before the socket is dropped.
+/// How long a refusal may take (its TLS handshake included) before the socket is dropped.
 const REFUSAL_WRITE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Requests at once on one HTTP/2 connection (each body keeps its own deadline).
+const MAX_H2_STREAMS: u32 = 64;
 
 /// Serves `router` on `listener` under `limits` until `shutdown` resolves, then stops
 /// accepting and lets open requests finish.
@@ -41,6 +43,69 @@ pub async fn serve_with_limits(
     listener: tokio::net::TcpListener,
     router: Router,
     limits: HttpLimits,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    serve_connections(listener, router, limits, None, shutdown).await
+}
+
+/// [`serve_with_limits`] over TLS: the same limits, with the TLS handshake counted in the
+/// header timeout (a client that opens a socket and never finishes its handshake is closed
+/// like one that never finishes its request head), HTTP/1.1 or HTTP/2 as ALPN chose. A
+/// connection over the limit gets its `503` over TLS, as HTTP/1.1.
+pub async fn serve_tls_with_limits(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> io::Result<()> {
+    let mut refusing = (*tls).clone();
+    // the refusal is a raw HTTP/1.1 response, so that is all its handshake offers
+    refusing.alpn_protocols = vec![b"http/1.1".to_vec()];
+    let tls = Tls {
+        serving: tokio_rustls::TlsAcceptor::from(tls),
+        refusing: tokio_rustls::TlsAcceptor::from(Arc::new(refusing)),
+    };
+    serve_connections(listener, router, limits, Some(tls), shutdown).await
+}
+
+/// A rustls server configuration from PEM: the certificate chain (leaf first) and its
+/// private key, offering HTTP/2 and HTTP/1.1 by ALPN. The process-wide crypto provider
+/// must be installed (ring: `rustls::crypto::ring::default_provider().install_default()`).
+pub fn tls_config_from_pem(
+    cert_chain: &[u8],
+    key: &[u8],
+) -> Result<Arc<rustls::ServerConfig>, String> {
+    use rustls::pki_types::pem::PemObject as _;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let chain = CertificateDer::pem_slice_iter(cert_chain)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| format!("the certificate file is not PEM: {e}"))?;
+    if chain.is_empty() {
+        return Err("the certificate file holds no certificate".into());
+    }
+    let key = PrivateKeyDer::from_pem_slice(key)
+        .map_err(|e| format!("the key file holds no PEM private key: {e}"))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+        .map_err(|e| format!("the certificate and key do not go together: {e}"))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(Arc::new(config))
+}
+
+/// The TLS acceptors of [`serve_tls_with_limits`].
+#[derive(Clone)]
+struct Tls {
+    serving: tokio_rustls::TlsAcceptor,
+    refusing: tokio_rustls::TlsAcceptor,
+}
+
+async fn serve_connections(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    limits: HttpLimits,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
     let connections = Arc::new(tokio::sync::Semaphore::new(limits.max_connections.max(1)));
@@ -67,49 +132,54 @@ pub async fn serve_with_limits(
                 continue;
             }
         };
+        let opened = Instant::now();
         let (stream, peer) = stream;
         let _ = stream.set_nodelay(true);
         let Ok(permit) = Arc::clone(&connections).try_acquire_owned() else {
             if let Ok(refusal) = Arc::clone(&refusals).try_acquire_owned() {
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    refuse(stream).await;
+                    let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async move {
+                        match tls {
+                            None => refuse(stream).await,
+                            Some(tls) => {
+                                if let Ok(s) = tls.refusing.accept(stream).await {
+                                    refuse(s).await;
+                                }
+                            }
+                        }
+                    })
+                    .await;
                     drop(refusal);
                 });
             }
             continue;
         };
-        let requests = Arc::new(AtomicU64::new(0));
-        let phase = Arc::new(Mutex::new(Phase::Head(Instant::now())));
-        let io = hyper_util::rt::TokioIo::new(Guarded::new(
-            stream,
-            limits,
-            Arc::clone(&requests),
-            Arc::clone(&phase),
-        ));
         let router = router.clone();
-        let body_timeout = limits.body_timeout;
-        let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
-            requests.fetch_add(1, Ordering::Relaxed);
-            set_phase(&phase, Phase::Busy);
-            let phase = Arc::clone(&phase);
-            let mut req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
-            // who is asking, for the login limiter (spec TSR-AUTHZ-8)
-            req.extensions_mut()
-                .insert(super::ClientAddr(peer.ip().to_canonical()));
-            let router = router.clone();
-            async move {
-                let resp = router.oneshot(req).await;
-                set_phase(&phase, Phase::Idle(Instant::now()));
-                resp
-            }
-        });
-        let conn = hyper::server::conn::http1::Builder::new()
-            // our own deadlines (in Guarded) replace hyper's, which has no separate idle wait
-            .header_read_timeout(None)
-            .serve_connection(io, service);
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let tls = tls.clone();
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let ended = match tls {
+                None => {
+                    serve_connection(stream, peer, opened, router, limits, false, watcher).await
+                }
+                Some(tls) => {
+                    // spec TSR-CONV-14: the handshake is part of the head's time
+                    let handshake = tokio::time::timeout_at(
+                        opened + limits.header_timeout,
+                        tls.serving.accept(stream),
+                    );
+                    match handshake.await {
+                        Ok(Ok(s)) => {
+                            let h2 = s.get_ref().1.alpn_protocol() == Some(b"h2");
+                            serve_connection(s, peer, opened, router, limits, h2, watcher).await
+                        }
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(_) => Err(timed_out().into()),
+                    }
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(error = %e, "connection ended with an error");
             }
             drop(permit);
@@ -120,14 +190,68 @@ pub async fn serve_with_limits(
     Ok(())
 }
 
-/// Answers a connection over the limit with `503` and closes it.
-async fn refuse(mut stream: tokio::net::TcpStream) {
+/// Drives one connection (HTTP/1.1, or HTTP/2 when `h2`) until it ends.
+async fn serve_connection<S>(
+    stream: S,
+    peer: std::net::SocketAddr,
+    opened: Instant,
+    router: Router,
+    limits: HttpLimits,
+    h2: bool,
+    watcher: hyper_util::server::graceful::Watcher,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let requests = Arc::new(AtomicU64::new(0));
+    let activity = Arc::new(Mutex::new(Activity {
+        phase: Phase::Head(opened),
+        in_flight: 0,
+    }));
+    let io = hyper_util::rt::TokioIo::new(Guarded::new(
+        stream,
+        limits,
+        !h2,
+        Arc::clone(&requests),
+        Arc::clone(&activity),
+    ));
+    let body_timeout = limits.body_timeout;
+    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+        requests.fetch_add(1, Ordering::Relaxed);
+        request_started(&activity);
+        let activity = Arc::clone(&activity);
+        let mut req = req.map(|b| Body::new(DeadlineBody::new(b, body_timeout)));
+        // who is asking, for the login limiter (spec TSR-AUTHZ-8)
+        req.extensions_mut()
+            .insert(super::ClientAddr(peer.ip().to_canonical()));
+        let router = router.clone();
+        async move {
+            let resp = router.oneshot(req).await;
+            request_answered(&activity);
+            resp
+        }
+    });
+    if h2 {
+        let conn = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+            .max_concurrent_streams(MAX_H2_STREAMS)
+            .serve_connection(io, service);
+        watcher.watch(conn).await?;
+    } else {
+        let conn = hyper::server::conn::http1::Builder::new()
+            // our own deadlines (in Guarded) replace hyper's, which has no separate idle wait
+            .header_read_timeout(None)
+            .serve_connection(io, service);
+        watcher.watch(conn).await?;
+    }
+    Ok(())
+}
+
+/// Answers a connection over the limit with `503` and closes it (the caller bounds the time).
+async fn refuse(mut stream: impl AsyncWrite + Unpin) {
     let bytes = raw_response(&Error::TemporarilyUnavailable);
-    let _ = tokio::time::timeout(REFUSAL_WRITE_TIMEOUT, async {
-        stream.write_all(&bytes).await?;
-        stream.shutdown().await
-    })
-    .await;
+    if stream.write_all(&bytes).await.is_ok() {
+        let _ = stream.shutdown().await;
+    }
 }
 
 /// A whole HTTP/1.1 response for `e`, with the JSON body and headers of spec TSR-CONV-2,
@@ -158,20 +282,42 @@ enum Phase {
     Idle(Instant),
 }
 
-fn set_phase(phase: &Mutex<Phase>, to: Phase) {
-    *phase.lock().unwrap_or_else(PoisonError::into_inner) = to;
+/// A connection's phase and how many of its requests a handler has (HTTP/2 runs several at
+/// once; the connection is idle only when none is left).
+#[derive(Debug)]
+struct Activity {
+    phase: Phase,
+    in_flight: usize,
+}
+
+fn request_started(activity: &Mutex<Activity>) {
+    let mut a = activity.lock().unwrap_or_else(PoisonError::into_inner);
+    a.in_flight += 1;
+    a.phase = Phase::Busy;
+}
+
+fn request_answered(activity: &Mutex<Activity>) {
+    let mut a = activity.lock().unwrap_or_else(PoisonError::into_inner);
+    a.in_flight = a.in_flight.saturating_sub(1);
+    if a.in_flight == 0 {
+        a.phase = Phase::Idle(Instant::now());
+    }
 }
 
 /// A socket with the connection's read deadlines, which also gives hyper's automatic
-/// refusals (written before any request reached a handler) the JSON body of spec 8.1.
+/// HTTP/1.1 refusals (written before any request reached a handler) the JSON body of spec 8.1.
 struct Guarded<S> {
     io: S,
     limits: HttpLimits,
+    /// HTTP/1.1: a first byte while idle starts a request head (under `header_timeout`), and
+    /// hyper's own refusals are replaced. HTTP/2 frames carry no such heads (pings and window
+    /// updates arrive while idle), so there the idle deadline runs until a request comes.
+    http1: bool,
     /// Requests handed to the router on this connection.
     requests: Arc<AtomicU64>,
     /// Response heads written on this connection (interim 1xx excluded).
     heads: u64,
-    phase: Arc<Mutex<Phase>>,
+    activity: Arc<Mutex<Activity>>,
     sleep: Pin<Box<Sleep>>,
     armed_for: Option<Instant>,
     /// A replacement response still to be written.
@@ -181,13 +327,20 @@ struct Guarded<S> {
 }
 
 impl<S> Guarded<S> {
-    fn new(io: S, limits: HttpLimits, requests: Arc<AtomicU64>, phase: Arc<Mutex<Phase>>) -> Self {
+    fn new(
+        io: S,
+        limits: HttpLimits,
+        http1: bool,
+        requests: Arc<AtomicU64>,
+        activity: Arc<Mutex<Activity>>,
+    ) -> Self {
         Self {
             io,
             limits,
+            http1,
             requests,
             heads: 0,
-            phase,
+            activity,
             sleep: Box::pin(tokio::time::sleep(Duration::ZERO)),
             armed_for: None,
             pending: Vec::new(),
@@ -196,7 +349,12 @@ impl<S> Guarded<S> {
     }
 
     fn deadline(&self) -> Option<Instant> {
-        match *self.phase.lock().unwrap_or_else(PoisonError::into_inner) {
+        match self
+            .activity
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .phase
+        {
             Phase::Head(t) => Some(t + self.limits.header_timeout),
             Phase::Idle(t) => Some(t + self.limits.idle_timeout),
             Phase::Busy => None,
@@ -217,9 +375,12 @@ impl<S> Guarded<S> {
 
     /// A first byte while idle starts a new request head (spec TSR-CONV-14).
     fn on_bytes_read(&self) {
-        let mut phase = self.phase.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Phase::Idle(_) = *phase {
-            *phase = Phase::Head(Instant::now());
+        if !self.http1 {
+            return;
+        }
+        let mut a = self.activity.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Phase::Idle(_) = a.phase {
+            a.phase = Phase::Head(Instant::now());
         }
     }
 }
@@ -290,7 +451,7 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
         if this.swallow {
             return Poll::Ready(Ok(buf.len()));
         }
-        if buf.starts_with(b"HTTP/1.1 ") && buf.get(9) != Some(&b'1') {
+        if this.http1 && buf.starts_with(b"HTTP/1.1 ") && buf.get(9) != Some(&b'1') {
             // a head written while no request is waiting for its response is hyper's own
             // refusal of a request it could not parse
             if this.heads == this.requests.load(Ordering::Relaxed) {

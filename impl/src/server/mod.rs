@@ -83,7 +83,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state)
 }
 
-pub use listener::serve_with_limits;
+pub use listener::{serve_tls_with_limits, serve_with_limits, tls_config_from_pem};
 pub use login_limit::{Attempt as LoginAttempt, ClientAddr, LoginLimiter, RetryAfter};
 
 /// Serves `router` on `listener` until `shutdown` resolves, with the default
