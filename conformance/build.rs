@@ -35,12 +35,21 @@ fn main() {
 
     let out = PathBuf::from(env::var("OUT_DIR").expect("set by cargo"));
     fs::write(out.join("spec_files.rs"), generated).expect("write generated spec index");
-    fs::write(out.join("vector_files.rs"), embedded_vectors()).expect("write vector index");
+    fs::write(
+        out.join("vector_files.rs"),
+        embedded_vectors("vectors", "VECTOR_FILES"),
+    )
+    .expect("write vector index");
+    fs::write(
+        out.join("consumer_vector_files.rs"),
+        embedded_vectors("consumer-vectors", "CONSUMER_VECTOR_FILES"),
+    )
+    .expect("write Consumer scenario index");
 }
 
-/// `pub static VECTOR_FILES: &[(&str, &str)]`: every `vectors/*.json`, (file name, contents).
-fn embedded_vectors() -> String {
-    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join("vectors");
+/// `pub static {name}: &[(&str, &str)]`: every `{dir}/*.json`, (file name, contents).
+fn embedded_vectors(dir: &str, name: &str) -> String {
+    let dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").expect("set by cargo")).join(dir);
     // the directory itself: a file added or removed reruns the script
     println!("cargo:rerun-if-changed={}", dir.display());
     let mut files: Vec<PathBuf> = fs::read_dir(&dir)
@@ -52,8 +61,9 @@ fn embedded_vectors() -> String {
         })
         .unwrap_or_default();
     files.sort();
-    let mut generated = String::from(
-        "/// Every vector file of `conformance/vectors/` at build time: (file name, contents).\npub static VECTOR_FILES: &[(&str, &str)] = &[\n",
+    let mut generated = format!(
+        "/// Every file of `conformance/{}/` at build time: (file name, contents).\npub static {name}: &[(&str, &str)] = &[\n",
+        dir.file_name().and_then(|n| n.to_str()).unwrap_or_default()
     );
     for path in &files {
         println!("cargo:rerun-if-changed={}", path.display());

@@ -5,8 +5,11 @@
 //! * [`generate`] — the generator of `conformance/vectors/`;
 //! * [`runner`] — runs vectors against any Authority in conformance mode, over HTTP only,
 //!   with its own independent Hawk client ([`hawk`]);
-//! * [`report`], [`coverage`] — the console, JSON and JUnit reports and requirement coverage.
+//! * [`report`], [`coverage`] — the console, JSON and JUnit reports and requirement coverage;
+//! * [`consumer`] — the Consumer profile: the suite tests a Consumer, playing the Authorities
+//!   and the browsers (spec A.6).
 
+pub mod consumer;
 pub mod coverage;
 pub mod errors;
 pub mod generate;

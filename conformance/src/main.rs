@@ -22,13 +22,18 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the vectors against an Authority in conformance mode (spec appendix A).
+    /// Run the vectors against an Authority in conformance mode (spec appendix A), or with
+    /// `--profile consumer` the scenarios against a Consumer in test mode (spec A.6).
     Run(RunArgs),
     /// Regenerate the vector files from the generator (and the model).
     Generate {
         /// Output directory. Default: `conformance/vectors/`.
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Output directory of the Consumer profile's scenarios. Default:
+        /// `conformance/consumer-vectors/`.
+        #[arg(long)]
+        consumer_out: Option<PathBuf>,
     },
     /// List the vectors: id, requirements, title.
     List {
@@ -38,12 +43,18 @@ enum Command {
         /// Only ids matching this pattern (`*` wildcards; without one, a substring).
         #[arg(long)]
         filter: Option<String>,
+        /// `consumer`: the Consumer profile's scenarios instead (spec A.6).
+        #[arg(long)]
+        profile: Option<ListProfile>,
     },
     /// Requirement coverage of the vector set (what a fully passing run covers).
     Coverage {
         /// Directory of vector files. Default: the built-in vectors.
         #[arg(long)]
         vectors: Option<PathBuf>,
+        /// `consumer`: the Consumer profile's scenarios and requirements instead (spec A.6).
+        #[arg(long)]
+        profile: Option<ListProfile>,
     },
 }
 
@@ -65,11 +76,12 @@ fn load(
 
 #[derive(Debug, clap::Args)]
 struct RunArgs {
-    /// Base URL of the Authority. Default: start the reference Authority in process.
+    /// Base URL of the Authority (with `--profile consumer`: of the Consumer, in test mode).
+    /// Default: start the reference Authority (Consumer) in process.
     #[arg(long)]
     target: Option<String>,
-    /// Directory of vector files. Default: the vectors built into this binary (the
-    /// suite's `conformance/vectors/` when it was built).
+    /// Directory of vector files (with `--profile consumer`: of scenario files). Default:
+    /// the ones built into this binary (`conformance/vectors/`, `conformance/consumer-vectors/`).
     #[arg(long)]
     vectors: Option<PathBuf>,
     /// Run only vectors whose id matches (`*` wildcards; without one, a substring).
@@ -91,14 +103,48 @@ struct RunArgs {
     /// `conformance`: the target's test clock, every vector. `production`: the target on
     /// its real clock with its restart fence on, as deployed (spec A.5.5); the vectors
     /// that need the test clock are left out, and the runner waits out the fence.
+    /// `consumer`: the target is a Consumer in test mode (spec A.6); the runner plays the
+    /// honest Authority, the attacker's Authority and two browsers, and runs the Consumer
+    /// scenarios (`--vectors DIR` runs others than the built-in ones; without `--target`,
+    /// the reference Consumer is started in process).
     #[arg(long, value_enum, default_value_t = ProfileArg::Conformance)]
     profile: ProfileArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListProfile {
+    Consumer,
+}
+
+/// The Consumer scenarios of `dir` (default: the built-in ones) whose id matches `filter`.
+fn load_scenarios(
+    dir: Option<PathBuf>,
+    filter: Option<&str>,
+) -> Result<Vec<tessera_conformance::consumer::scenario::Scenario>, String> {
+    use tessera_conformance::consumer::scenario;
+    let all = match dir {
+        Some(d) => scenario::load_dir(&d)?,
+        None => scenario::embedded()?,
+    };
+    Ok(all
+        .into_iter()
+        .filter(|s| filter.is_none_or(|f| glob_match(f, &s.id)))
+        .collect())
+}
+
+fn print_coverage(c: &coverage::Coverage) {
+    println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
+    println!("uncovered ({}):", c.uncovered.len());
+    for u in &c.uncovered {
+        println!("  {}: {}", u.id, u.reason);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum ProfileArg {
     Conformance,
     Production,
+    Consumer,
 }
 
 fn main() -> ExitCode {
@@ -115,11 +161,16 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::Generate { out } => {
+        Command::Generate { out, consumer_out } => {
             let dir = out.unwrap_or_else(vectors_dir);
-            match generate::write(&dir) {
-                Ok(n) => {
+            let cdir = consumer_out.unwrap_or_else(tessera_conformance::consumer::scenario::dir);
+            match generate::write(&dir)
+                .map_err(|e| e.to_string())
+                .and_then(|n| generate::consumer::write(&cdir).map(|c| (n, c)))
+            {
+                Ok((n, c)) => {
                     println!("wrote {n} vectors to {}", dir.display());
+                    println!("wrote {c} Consumer scenarios to {}", cdir.display());
                     ExitCode::SUCCESS
                 }
                 Err(e) => {
@@ -128,7 +179,39 @@ fn main() -> ExitCode {
                 }
             }
         }
-        Command::List { vectors, filter } => match load(vectors, filter.as_deref()) {
+        Command::List {
+            vectors,
+            filter,
+            profile: Some(ListProfile::Consumer),
+        } => match load_scenarios(vectors, filter.as_deref()) {
+            Ok(ss) => {
+                for s in &ss {
+                    println!("{}\t{}\t{}", s.id, s.requirements.join(","), s.title);
+                }
+                println!("{} scenarios", ss.len());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Coverage {
+            vectors,
+            profile: Some(ListProfile::Consumer),
+        } => match load_scenarios(vectors, None) {
+            Ok(ss) => {
+                print_coverage(&tessera_conformance::consumer::planned(&ss));
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Command::List {
+            vectors, filter, ..
+        } => match load(vectors, filter.as_deref()) {
             Ok((vs, _)) => {
                 for v in &vs {
                     println!("{}\t{}\t{}", v.id, v.requirements.join(","), v.title);
@@ -141,14 +224,9 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Command::Coverage { vectors } => match load(vectors, None) {
+        Command::Coverage { vectors, .. } => match load(vectors, None) {
             Ok((vs, _)) => {
-                let c = coverage::planned(&vs);
-                println!("covered ({}): {}", c.covered.len(), c.covered.join(" "));
-                println!("uncovered ({}):", c.uncovered.len());
-                for u in &c.uncovered {
-                    println!("  {}: {}", u.id, u.reason);
-                }
+                print_coverage(&coverage::planned(&vs));
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -173,6 +251,19 @@ async fn run(args: RunArgs) -> Result<bool, String> {
     let profile = match profile {
         ProfileArg::Conformance => Profile::Conformance,
         ProfileArg::Production => Profile::Production,
+        ProfileArg::Consumer => {
+            return run_consumer(RunArgs {
+                target,
+                vectors,
+                filter,
+                report_json,
+                junit,
+                deviations,
+                quiet,
+                profile,
+            })
+            .await
+        }
     };
     let (mut vs, mut left_out) = load(vectors, filter.as_deref())?;
     if vs.is_empty() {
@@ -181,13 +272,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             filter.as_deref().unwrap_or("")
         ));
     }
-    let deviations: Vec<Deviation> = match deviations {
-        Some(p) => serde_json::from_str(
-            &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
-        )
-        .map_err(|e| format!("{}: {e}", p.display()))?,
-        None => vec![],
-    };
+    let deviations = read_deviations(deviations)?;
     #[cfg(feature = "reference-server")]
     let mut reference = None;
     let url = match target {
@@ -276,4 +361,93 @@ async fn run(args: RunArgs) -> Result<bool, String> {
         std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
     }
     Ok(report.ok())
+}
+
+fn read_deviations(path: Option<PathBuf>) -> Result<Vec<Deviation>, String> {
+    match path {
+        Some(p) => serde_json::from_str(
+            &std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?,
+        )
+        .map_err(|e| format!("{}: {e}", p.display())),
+        None => Ok(vec![]),
+    }
+}
+
+/// `run --profile consumer` (spec A.6).
+#[cfg(feature = "reference-server")]
+async fn run_consumer(args: RunArgs) -> Result<bool, String> {
+    use tessera_conformance::consumer::{self, reference::ReferenceConsumer, run, scenario};
+    let all = match &args.vectors {
+        Some(dir) => scenario::load_dir(dir)?,
+        None => scenario::embedded()?,
+    };
+    let (scenarios, left_out): (Vec<_>, Vec<_>) = match args.filter.as_deref() {
+        Some(f) => all.into_iter().partition(|s| glob_match(f, &s.id)),
+        None => (all, vec![]),
+    };
+    if scenarios.is_empty() {
+        return Err(format!(
+            "no scenario matches --filter {}",
+            args.filter.as_deref().unwrap_or("")
+        ));
+    }
+    let deviations = read_deviations(args.deviations)?;
+    let mut reference = None;
+    let url = match args.target {
+        Some(t) => t,
+        None => {
+            let r = ReferenceConsumer::start().await?;
+            let url = r.url();
+            eprintln!("started the reference Consumer in test mode at {url}");
+            reference = Some(r);
+            url
+        }
+    };
+    let suite = run::Suite::start(&url, deviations).await?;
+    eprintln!(
+        "the suite plays the honest Authority A at {} and the attacker's Authority M at {}",
+        suite.honest.issuer, suite.attacker.issuer
+    );
+    let bar = if args.quiet {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(scenarios.len() as u64)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let mut failed = 0;
+    let result = run::run_all(&suite, &scenarios, |s, verdict| {
+        if matches!(verdict, Verdict::Failed(_)) {
+            failed += 1;
+        }
+        bar.set_message(format!("{failed} failed · {}", s.id));
+        bar.inc(1);
+    })
+    .await;
+    bar.finish_and_clear();
+    suite.stop().await;
+    if let Some(r) = reference {
+        r.stop().await;
+    }
+    let left: Vec<vector::Vector> = left_out.iter().map(run::as_vector).collect();
+    let mut report = Report::filtered(&url, &result, args.filter.as_deref(), &left);
+    report.profile = Some("consumer".into());
+    let verdicts: Vec<&Verdict> = result.runs.iter().map(|r| &r.verdict).collect();
+    report.requirements = consumer::coverage(scenarios.iter().zip(verdicts), &left_out);
+    print!("{}", report.console());
+    if let Some(p) = args.report_json {
+        std::fs::write(&p, serde_json::to_string_pretty(&report).expect("json"))
+            .map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    if let Some(p) = args.junit {
+        std::fs::write(&p, report.junit()).map_err(|e| format!("{}: {e}", p.display()))?;
+    }
+    Ok(report.ok())
+}
+
+#[cfg(not(feature = "reference-server"))]
+async fn run_consumer(_: RunArgs) -> Result<bool, String> {
+    Err("the Consumer profile needs the reference Authority (feature reference-server)".into())
 }

@@ -180,9 +180,14 @@ impl Report {
         if let Some(p) = &self.profile {
             filter.push_str(&format!(" (--profile {p})"));
         }
+        let noun = if self.profile.as_deref() == Some("consumer") {
+            "scenarios"
+        } else {
+            "vectors"
+        };
         let _ = writeln!(
             s,
-            "\n{} vectors{filter} against {} in {:.1} s: {} passed, {} failed, {} unimplemented, {} known deviations",
+            "\n{} {noun}{filter} against {} in {:.1} s: {} passed, {} failed, {} unimplemented, {} known deviations",
             self.vectors, self.target, self.seconds, self.passed, self.failed, self.unimplemented, self.deviations
         );
         let filtered_out = if self.requirements.filtered_out.is_empty() {

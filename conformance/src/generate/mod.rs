@@ -13,7 +13,10 @@
 //! * `race` — many copies of one single-use request at once, exactly one winner;
 //! * `model` — from the model (`tessera-model`): one vector per (request kind, outcome) pair
 //!   the model reaches, and one negative vector per counterexample of a weakened variant.
+//!
+//! [`consumer`] generates the Consumer profile's scenarios (`conformance/consumer-vectors/`).
 
+pub mod consumer;
 pub mod dsl;
 mod endpoints;
 mod hawk;

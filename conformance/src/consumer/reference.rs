@@ -1,0 +1,204 @@
+//! The reference Consumer in test mode (spec A.6.1): the demo Consumer (`tessera::demo::app`)
+//! on the Rust Consumer library's axum integration, with the three `/tessera-test/` routes in
+//! front of it. Started in process when `--profile consumer` has no `--target`; the suite
+//! reaches it over HTTP only.
+//!
+//! `POST /tessera-test/reset` builds a new [`tessera::consumer::Consumer`] from the Authorities'
+//! metadata ([`tessera::consumer::Consumer::discover`], TSR-META-1) and a new `WebConsumer`
+//! around it, so every session and pending login of the previous scenario is gone; requests
+//! other than `/tessera-test/…` go to the demo Consumer of the current configuration.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use tessera::consumer::web::{WebConsumer, WebOptions};
+use tessera::consumer::{default_http_client, Consumer, Registration};
+use tower::ServiceExt as _;
+
+#[derive(Default)]
+struct Current {
+    web: Option<(WebConsumer, Router)>,
+    /// The last refusal per browser session (the session cookie's value).
+    errors: HashMap<String, String>,
+}
+
+#[derive(Clone)]
+struct TestMode {
+    base: String,
+    current: Arc<Mutex<Current>>,
+}
+
+impl TestMode {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Current> {
+        self.current.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// A running reference Consumer in test mode.
+#[derive(Debug)]
+pub struct ReferenceConsumer {
+    url: String,
+    tx: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+const COOKIE: &str = "tessera_consumer";
+const ERROR_PREFIX: &str = "/login/error?reason=";
+
+impl ReferenceConsumer {
+    /// Starts it on an ephemeral loopback port, with no Authority until the first reset.
+    pub async fn start() -> Result<ReferenceConsumer, String> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(|e| format!("cannot bind the reference Consumer: {e}"))?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let url = format!("http://127.0.0.1:{port}");
+        let router = app(url.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(tessera::server::serve(listener, router, async move {
+            let _ = rx.await;
+        }));
+        Ok(ReferenceConsumer { url, tx, task })
+    }
+
+    /// Its base URL (the `--target` of the Consumer profile).
+    pub fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    pub async fn stop(self) {
+        let _ = self.tx.send(());
+        let _ = self.task.await;
+    }
+}
+
+/// The test-mode routes in front of the demo Consumer (`base`: its own base URL).
+pub fn app(base: String) -> Router {
+    let state = TestMode {
+        base,
+        current: Arc::default(),
+    };
+    Router::new()
+        .route("/tessera-test/consumer", get(describe))
+        .route("/tessera-test/reset", post(reset))
+        .route("/tessera-test/session", get(session))
+        .fallback(forward)
+        .with_state(state)
+}
+
+/// spec TSR-CONF-8
+async fn describe(State(t): State<TestMode>) -> Response {
+    Json(json!({
+        "redirect_uri": format!("{}/callback", t.base),
+        "login_url": format!("{}/login", t.base),
+    }))
+    .into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct ResetBody {
+    authorities: Vec<AuthorityBody>,
+}
+
+#[derive(serde::Deserialize)]
+struct AuthorityBody {
+    issuer: String,
+    consumer_id: String,
+    key: String,
+    #[serde(default)]
+    grants: Vec<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+}
+
+/// spec TSR-CONF-9: a fresh Consumer from the Authorities' metadata; 400 when one is refused.
+async fn reset(State(t): State<TestMode>, Json(body): Json<ResetBody>) -> Response {
+    *t.lock() = Current::default();
+    let http = default_http_client();
+    let mut configs = Vec::new();
+    for a in body.authorities {
+        let registration = Registration {
+            consumer_id: a.consumer_id,
+            key: a.key,
+            redirect_uri: format!("{}/callback", t.base),
+            grants: a.grants,
+            scopes: a.scopes,
+        };
+        match Consumer::discover(&http, &a.issuer, registration).await {
+            Ok(c) => configs.push(c),
+            Err(e) => {
+                return (StatusCode::BAD_REQUEST, Json(json!({"error": e.kind()}))).into_response()
+            }
+        }
+    }
+    let consumer = match Consumer::new(configs) {
+        Ok(c) => c,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, Json(json!({"error": e.kind()}))).into_response()
+        }
+    };
+    let web = WebConsumer::new(consumer, WebOptions::default());
+    let router = tessera::demo::app::router(&web);
+    t.lock().web = Some((web, router));
+    Json(json!({})).into_response()
+}
+
+fn cookie(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_owned())
+}
+
+/// spec TSR-CONF-10: who this browser session is logged in as (the library keys a login by
+/// (issuer, sub), TSR-CONSUMER-10), and its last refusal.
+async fn session(State(t): State<TestMode>, headers: HeaderMap) -> Response {
+    let c = t.lock();
+    let logged_in = c
+        .web
+        .as_ref()
+        .and_then(|(web, _)| web.session(&headers).login)
+        .map(|l| {
+            let id = l.subject_id();
+            json!({"issuer": id.issuer, "sub": id.sub})
+        });
+    let error = cookie(&headers).and_then(|id| c.errors.get(&id).cloned());
+    Json(json!({"logged_in": logged_in, "error": error})).into_response()
+}
+
+/// Everything else: the demo Consumer; a redirect to its error page is remembered as the
+/// browser session's last refusal.
+async fn forward(State(t): State<TestMode>, req: Request) -> Response {
+    let Some(router) = t.lock().web.as_ref().map(|(_, r)| r.clone()) else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no Authority configured: POST /tessera-test/reset first",
+        )
+            .into_response();
+    };
+    let id = cookie(req.headers());
+    let resp = match router.oneshot(req).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if let (Some(id), Some(reason)) = (
+        id,
+        resp.headers()
+            .get(header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .and_then(|l| l.strip_prefix(ERROR_PREFIX)),
+    ) {
+        t.lock().errors.insert(id, reason.to_string());
+    }
+    resp.map(Body::new)
+}
