@@ -821,9 +821,12 @@ pub fn retired_key_ids() -> Vec<Vector> {
     let mut relabelled = vec![rotate("old")];
     relabelled.extend(login("1"));
     relabelled.extend([
-        step(tweak(get(ticket("$t1"), "/v1/subject", err("invalid_credentials")), |h| {
-            h.relabel = Some("${old}".into());
-        })),
+        step(tweak(
+            get(ticket("$t1"), "/v1/subject", err("invalid_credentials")),
+            |h| {
+                h.relabel = Some("${old}".into());
+            },
+        )),
         ok_subject("$t1"),
     ]);
     let refused = |body: Value, why: &str| {
@@ -852,7 +855,10 @@ pub fn retired_key_ids() -> Vec<Vector> {
             json!({"action": "withdraw", "kid": "zz-never-issued"}),
             "a key id the Authority does not hold",
         ),
-        refused(json!({"action": "rotate", "kid": "${current}"}), "rotate takes no kid"),
+        refused(
+            json!({"action": "rotate", "kid": "${current}"}),
+            "rotate takes no kid",
+        ),
         refused(json!({"action": "forget"}), "an unknown action"),
         ok_subject("$t1"),
     ]);
