@@ -515,19 +515,10 @@ fn page_response(status: StatusCode, body: String) -> Response {
 /// `GET /tessera.css`.
 async fn stylesheet() -> Response {
     let mut r = html::STYLESHEET.into_response();
-    let h = r.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in html::STYLESHEET_HEADERS {
+        r.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     r
 }
 
@@ -683,5 +674,24 @@ mod tests {
         assert!(!body.contains("<script") && !body.contains("authority-code"));
         let (status, css) = get(&web, html::STYLESHEET_PATH).await;
         assert_eq!((status, css.as_str()), (StatusCode::OK, html::STYLESHEET));
+    }
+
+    /// The stylesheet is served as CSS with `nosniff`: the pages' CSP (`style-src 'self'`)
+    /// makes a browser refuse it otherwise.
+    #[tokio::test]
+    async fn the_stylesheet_is_css() {
+        use tower::ServiceExt as _;
+        let req = axum::http::Request::get(html::STYLESHEET_PATH)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let r = web("https://shop.example/cb")
+            .router()
+            .oneshot(req)
+            .await
+            .unwrap();
+        let h = r.headers();
+        assert_eq!(h["content-type"], "text/css; charset=utf-8");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+        assert!(h.contains_key("cache-control"));
     }
 }

@@ -24,6 +24,14 @@ pub const PAGE_HEADERS: [(&str, &str); 5] = [
     ("x-content-type-options", "nosniff"),
 ];
 
+/// The headers of the stylesheet at [`STYLESHEET_PATH`], served by the Authority and the
+/// Consumer alike.
+pub const STYLESHEET_HEADERS: [(&str, &str); 3] = [
+    ("content-type", "text/css; charset=utf-8"),
+    ("cache-control", "public, max-age=3600"),
+    ("x-content-type-options", "nosniff"),
+];
+
 /// The value of the cookie `name` in `Cookie` header values (`a=1; b=2`), the first if named
 /// twice.
 pub fn cookie<'a>(

@@ -191,19 +191,10 @@ async fn home(State(st): State<AppState>) -> Response {
 /// `GET /tessera.css`: the pages' one stylesheet.
 async fn stylesheet() -> Response {
     let mut resp = crate::html::STYLESHEET.into_response();
-    let h = resp.headers_mut();
-    h.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/css; charset=utf-8"),
-    );
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static("public, max-age=3600"),
-    );
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
+    for (name, value) in crate::html::STYLESHEET_HEADERS {
+        resp.headers_mut()
+            .insert(name, HeaderValue::from_static(value));
+    }
     resp
 }
 
