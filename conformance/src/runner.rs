@@ -167,6 +167,18 @@ pub struct Deviation {
     pub reason: String,
 }
 
+/// What a failure counts as: a known deviation when one of `deviations` names its vector,
+/// else a failure.
+pub fn judge(deviations: &[Deviation], failure: Failure) -> Verdict {
+    match deviations.iter().find(|d| d.applies_to(&failure.vector)) {
+        Some(d) => Verdict::Deviation {
+            reason: d.reason.clone(),
+            failure,
+        },
+        None => Verdict::Failed(failure),
+    }
+}
+
 impl Deviation {
     pub fn applies_to(&self, id: &str) -> bool {
         if self.vector.contains('*') {
@@ -552,13 +564,7 @@ impl Runner {
             expected: e.expected,
             actual: e.actual,
         };
-        match self.deviations.iter().find(|d| d.applies_to(&v.id)) {
-            Some(d) => Verdict::Deviation {
-                reason: d.reason.clone(),
-                failure,
-            },
-            None => Verdict::Failed(failure),
-        }
+        judge(&self.deviations, failure)
     }
 }
 

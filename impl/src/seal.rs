@@ -71,6 +71,18 @@ fn is_valid_kid(kid: &str) -> bool {
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
 }
 
+/// The key id after `kids` in the series `{prefix}1`, `{prefix}2`, …: one past the highest
+/// held. The highest is the current key (a rotation makes the newest current, and the current
+/// key cannot be withdrawn), so no id is ever used twice.
+pub fn next_kid<'a>(prefix: char, kids: impl IntoIterator<Item = &'a str>) -> String {
+    let n = kids
+        .into_iter()
+        .filter_map(|k| k.strip_prefix(prefix)?.parse::<u32>().ok())
+        .max()
+        .unwrap_or(0);
+    format!("{prefix}{}", n + 1)
+}
+
 /// Draws a fresh 32-byte sealing key. Persist it (it is the only copy) and pass it to
 /// [`Sealer::new`] or [`Sealer::add_key`].
 pub fn generate_key<R: Random + ?Sized>(rng: &R) -> [u8; KEY_LEN] {
@@ -193,15 +205,7 @@ impl Sealer {
 
     /// Forgets `kid`: values sealed under it no longer open.
     pub fn remove_key(&mut self, kid: &str) -> Result<(), SealError> {
-        let held = self.write();
-        let pos = held.position(kid).ok_or(SealError::UnknownKid)?;
-        if pos == held.current {
-            return Err(SealError::CannotRemoveCurrent);
-        }
-        let current_kid = held.keys[held.current].kid.clone();
-        held.keys.remove(pos);
-        held.current = held.position(&current_kid).unwrap_or(0);
-        Ok(())
+        self.withdraw(kid)
     }
 
     /// Adds `key` as `kid` and makes it current on a running server (spec TSR-TICKET-2):

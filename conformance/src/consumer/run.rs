@@ -209,13 +209,7 @@ impl Suite {
             expected: e.expected,
             actual: e.actual,
         };
-        match self.deviations.iter().find(|d| d.applies_to(&s.id)) {
-            Some(d) => Verdict::Deviation {
-                reason: d.reason.clone(),
-                failure,
-            },
-            None => Verdict::Failed(failure),
-        }
+        crate::runner::judge(&self.deviations, failure)
     }
 
     /// spec A.6.3: what every response of the Consumer must satisfy. `code`: the response

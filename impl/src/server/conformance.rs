@@ -105,19 +105,10 @@ async fn change_sealing_keys(State(st): State<AppState>, req: Request) -> Respon
         let sealer = &st.0.sealer;
         match (change.action.as_str(), change.kid) {
             ("rotate", None) => {
-                // key ids c1, c2, …: one past the highest ever held, so a withdrawn id is
-                // never reused
-                let next = sealer
-                    .kids()
-                    .iter()
-                    .filter_map(|k| k.strip_prefix('c')?.parse::<u32>().ok())
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
+                let kids = sealer.kids();
+                let next = crate::seal::next_kid('c', kids.iter().map(String::as_str));
                 let key = crate::seal::generate_key(&*st.0.rng);
-                let previous = sealer
-                    .rotate_to(&format!("c{next}"), &key)
-                    .map_err(|_| Error::Internal)?;
+                let previous = sealer.rotate_to(&next, &key).map_err(|_| Error::Internal)?;
                 tracing::info!(kid = %sealer.current_kid(), "conformance: sealing key rotated");
                 Ok::<_, Error>(sealing_keys_now(&st, Some(previous)))
             }

@@ -50,18 +50,11 @@ pub fn reload_sealing_keys(state: &AppState) -> Result<(String, usize), BuildErr
 /// Tickets sealed with older keys keep verifying until those keys are retired. A running
 /// server picks the change up at its next [`reload_sealing_keys`].
 pub fn rotate_sealing_key(store: &dyn Store, rng: &dyn Random) -> Result<String, BuildError> {
-    let n = store
-        .secrets(SEAL_PREFIX)?
-        .iter()
-        .filter_map(|(name, _)| {
-            name[SEAL_PREFIX.len()..]
-                .strip_prefix('k')?
-                .parse::<u32>()
-                .ok()
-        })
-        .max()
-        .unwrap_or(0);
-    let kid = format!("k{}", n + 1);
+    let stored = store.secrets(SEAL_PREFIX)?;
+    let kid = crate::seal::next_kid(
+        'k',
+        stored.iter().map(|(name, _)| &name[SEAL_PREFIX.len()..]),
+    );
     store.set_secret(&format!("{SEAL_PREFIX}{kid}"), Some(&token_bytes(rng)))?;
     store.set_secret(SEAL_CURRENT, Some(kid.as_bytes()))?;
     Ok(kid)
