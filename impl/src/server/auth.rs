@@ -19,6 +19,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Reads the body under the 16 KiB limit and checks its media type (spec TSR-CONV-4,
 /// TSR-CONV-5).
@@ -58,7 +59,7 @@ enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     Consumer(Consumer),
-    Ticket(TicketContents),
+    Ticket(Arc<TicketContents>),
 }
 
 /// A verified request: whose it is, its body, and what signing the response needs.
@@ -77,11 +78,6 @@ impl Signer {
                 Ok(body) => (StatusCode::OK, body, None),
                 Err(e) => (e.status(), e.body(), e.www_authenticate()),
             };
-        let mut resp = (status, body.clone()).into_response();
-        json_headers(&mut resp);
-        if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
         // spec TSR-HAWK-17: the MAC covers the status too, through `ext`
         let ext = hawk::status_ext(status.as_u16());
         let sa = hawk::server_authorization_header(
@@ -93,6 +89,11 @@ impl Signer {
             }),
             Some(&ext),
         );
+        let mut resp = (status, body).into_response();
+        json_headers(&mut resp);
+        if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
         if let Some(v) = sa.ok().and_then(|v| HeaderValue::from_str(&v).ok()) {
             resp.headers_mut().insert("server-authorization", v);
         }
@@ -111,7 +112,7 @@ pub(crate) struct ConsumerCall {
 /// A request authenticated with ticket credentials, unexpired and unrevoked.
 #[derive(Debug)]
 pub(crate) struct TicketCall {
-    pub ticket: TicketContents,
+    pub ticket: Arc<TicketContents>,
     pub body: Bytes,
     pub signer: Signer,
 }
@@ -238,7 +239,12 @@ async fn authenticate(
             (Caller::Consumer(consumer), key)
         }
         Kind::Ticket => {
-            let ticket = core::open_ticket(&state.0.sealer, &parsed.id)
+            let ticket = state
+                .0
+                .opened_tickets
+                .open(&state.0.sealer, &parsed.id, |plain| {
+                    core::parse_ticket(plain).map(Arc::new)
+                })
                 .ok_or_else(|| Error::InvalidCredentials.into_response())?;
             let key = ticket.key.clone();
             (Caller::Ticket(ticket), key)
@@ -356,21 +362,20 @@ async fn authenticate(
     if let Caller::Ticket(t) = &caller {
         // spec TSR-TICKET-6, TSR-TICKET-5 (revocation first, as TSR-SESSION-1); a read only,
         // spec TSR-TICKET-7
-        // spec TSR-REVOKE-3: seen on the next request; answered from memory by a store that
-        // keeps a revocation view, on this thread when the store's reads never wait
-        let revoked = match t.grant.clone() {
-            Some(g) => match state.db_read(move |s| s.family_live(&g)).await {
-                Ok(live) => !live,
-                Err(e) => return Err(signer.respond::<()>(Err(e))),
-            },
-            None => false,
-        };
-        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
-        let app = t.app.clone();
-        let key_revoked = match state.db_read(move |s| s.consumer(&app)).await {
-            Ok(c) => core::check_ticket_key(t, c.as_ref()).is_err(),
+        // spec TSR-REVOKE-3: seen on the next request (the SQLite store answers from its record
+        // cache, checked against the records generation on every call), on this thread when
+        // the store's reads never wait
+        let ticket = Arc::clone(t);
+        let standing = match state
+            .db_read(move |s| s.ticket_standing(ticket.grant.as_deref(), &ticket.app))
+            .await
+        {
+            Ok(standing) => standing,
             Err(e) => return Err(signer.respond::<()>(Err(e))),
         };
+        let revoked = !standing.family_live;
+        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
+        let key_revoked = core::check_ticket_key(t, standing.consumer.as_ref()).is_err();
         if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
