@@ -66,6 +66,8 @@ pub struct TicketStanding {
     pub family_live: bool,
     /// The ticket's Consumer, if it is still registered and enabled.
     pub consumer: Option<Consumer>,
+    /// The Subject asked for, if it exists.
+    pub subject: Option<Subject>,
 }
 
 /// The Authority's storage. Every method is atomic; the compare-and-set methods return
@@ -157,13 +159,20 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(self.family(id)?.is_some_and(|f| !f.revoked))
     }
 
-    /// What every ticket call checks, read together: whether its family is live
-    /// ([`Store::family_live`]; `None` for an app ticket, which has none: live) and its
-    /// Consumer's current record ([`Store::consumer`], spec TSR-REG-8).
-    fn ticket_standing(&self, family: Option<&str>, app: &str) -> StoreResult<TicketStanding> {
+    /// What a ticket call checks, read together: whether its family is live
+    /// ([`Store::family_live`]; `None` for an app ticket, which has none: live), its
+    /// Consumer's current record ([`Store::consumer`], spec TSR-REG-8) and, for the endpoints
+    /// that answer with Subject data, the Subject `subject` ([`Store::subject`]).
+    fn ticket_standing(
+        &self,
+        family: Option<&str>,
+        app: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<TicketStanding> {
         Ok(TicketStanding {
             family_live: family.map_or(Ok(true), |f| self.family_live(f))?,
             consumer: self.consumer(app)?,
+            subject: subject.map_or(Ok(None), |id| self.subject(id))?,
         })
     }
 
@@ -607,6 +616,32 @@ impl SqliteStore {
         Ok(consumer)
     }
 
+    /// [`Store::subject`] through the record cache, at `generation` (read first).
+    fn cached_subject(
+        &self,
+        c: &Connection,
+        generation: i64,
+        id: &str,
+    ) -> StoreResult<Option<Subject>> {
+        if let Some(hit) = self
+            .cache
+            .lookup(generation, |r| r.subjects.get(id).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let rec: Option<String> = c
+            .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let subject: Option<Subject> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
+        if let Some(found) = &subject {
+            self.cache.keep(generation, |r| {
+                r.subjects.insert(id.to_owned(), found.clone());
+            });
+        }
+        Ok(subject)
+    }
+
     /// [`Store::family_live`] through the record cache, at `generation` (read first).
     fn cached_family_live(&self, c: &Connection, generation: i64, id: &str) -> StoreResult<bool> {
         if self
@@ -744,26 +779,7 @@ impl Store for SqliteStore {
     }
 
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
-        self.read(|c| {
-            let generation = records_generation(c)?;
-            if let Some(hit) = self
-                .cache
-                .lookup(generation, |r| r.subjects.get(id).cloned())
-            {
-                return Ok(Some(hit));
-            }
-            let rec: Option<String> = c
-                .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            let subject: Option<Subject> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
-            if let Some(found) = &subject {
-                self.cache.keep(generation, |r| {
-                    r.subjects.insert(id.to_owned(), found.clone());
-                });
-            }
-            Ok(subject)
-        })
+        self.read(|c| self.cached_subject(c, records_generation(c)?, id))
     }
 
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>> {
@@ -1095,8 +1111,13 @@ impl Store for SqliteStore {
         self.read(|c| self.cached_family_live(c, records_generation(c)?, id))
     }
 
-    fn ticket_standing(&self, family: Option<&str>, app: &str) -> StoreResult<TicketStanding> {
-        // one read of the generation for both
+    fn ticket_standing(
+        &self,
+        family: Option<&str>,
+        app: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<TicketStanding> {
+        // one read of the generation (on a file, one read transaction) for all three
         self.read(|c| {
             let generation = records_generation(c)?;
             Ok(TicketStanding {
@@ -1105,6 +1126,10 @@ impl Store for SqliteStore {
                     None => true,
                 },
                 consumer: self.cached_consumer(c, generation, app)?,
+                subject: match subject {
+                    Some(id) => self.cached_subject(c, generation, id)?,
+                    None => None,
+                },
             })
         })
     }

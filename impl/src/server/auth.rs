@@ -8,7 +8,7 @@
 //! parsed by the handler afterwards (TSR-CONV-6).
 
 use super::{AppState, BODY_LIMIT};
-use crate::core::{self, Consumer, TicketContents};
+use crate::core::{self, Consumer, Subject, TicketContents};
 use crate::error::{json_headers, Error};
 use crate::hawk::{
     self, Artifacts, Credentials, NonceCheck, NonceError, Payload, RequestParts, ServerOrigin,
@@ -117,11 +117,19 @@ pub(crate) struct TicketCall {
     pub signer: Signer,
 }
 
+/// A [`TicketCall`] with the ticket's Subject (`None`: an app ticket, or the account is gone),
+/// read together with the ticket's revocation checks (one store read).
+#[derive(Debug)]
+pub(crate) struct SubjectCall {
+    pub call: TicketCall,
+    pub subject: Option<Subject>,
+}
+
 impl FromRequest<AppState> for ConsumerCall {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (caller, body, signer) = authenticate(req, state, Kind::Consumer).await?;
+        let (caller, body, signer, _) = authenticate(req, state, Kind::Consumer, false).await?;
         match caller {
             Caller::Consumer(consumer) => Ok(Self {
                 consumer,
@@ -137,15 +145,35 @@ impl FromRequest<AppState> for TicketCall {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (caller, body, signer) = authenticate(req, state, Kind::Ticket).await?;
-        match caller {
-            Caller::Ticket(ticket) => Ok(Self {
+        Ok(ticket_call(req, state, false).await?.call)
+    }
+}
+
+impl FromRequest<AppState> for SubjectCall {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        ticket_call(req, state, true).await
+    }
+}
+
+async fn ticket_call(
+    req: Request,
+    state: &AppState,
+    with_subject: bool,
+) -> Result<SubjectCall, Response> {
+    let (caller, body, signer, subject) =
+        authenticate(req, state, Kind::Ticket, with_subject).await?;
+    match caller {
+        Caller::Ticket(ticket) => Ok(SubjectCall {
+            call: TicketCall {
                 ticket,
                 body,
                 signer,
-            }),
-            Caller::Consumer(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
-        }
+            },
+            subject,
+        }),
+        Caller::Consumer(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
     }
 }
 
@@ -190,11 +218,13 @@ fn looks_like_ticket(id: &str) -> bool {
     id.starts_with("t1.")
 }
 
+/// Authenticates `req` as `kind`; with `with_subject`, also reads a user ticket's Subject.
 async fn authenticate(
     req: Request,
     state: &AppState,
     kind: Kind,
-) -> Result<(Caller, Bytes, Signer), Response> {
+    with_subject: bool,
+) -> Result<(Caller, Bytes, Signer, Option<Subject>), Response> {
     let (parts, body) = req.into_parts();
     let body = read_body(&parts, body)
         .await
@@ -359,6 +389,7 @@ async fn authenticate(
         }
     }
 
+    let mut subject = None;
     if let Caller::Ticket(t) = &caller {
         // spec TSR-TICKET-6, TSR-TICKET-5 (revocation first, as TSR-SESSION-1); a read only,
         // spec TSR-TICKET-7
@@ -367,7 +398,10 @@ async fn authenticate(
         // the store's reads never wait
         let ticket = Arc::clone(t);
         let standing = match state
-            .db_read(move |s| s.ticket_standing(ticket.grant.as_deref(), &ticket.app))
+            .db_read(move |s| {
+                let subject = ticket.subject_id.as_deref().filter(|_| with_subject);
+                s.ticket_standing(ticket.grant.as_deref(), &ticket.app, subject)
+            })
             .await
         {
             Ok(standing) => standing,
@@ -379,7 +413,8 @@ async fn authenticate(
         if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
+        subject = standing.subject;
     }
     tracing::debug!(id_kind = ?kind, "request authenticated");
-    Ok((caller, body, signer))
+    Ok((caller, body, signer, subject))
 }
