@@ -237,6 +237,10 @@ pub struct SqliteStore {
     next_reader: AtomicUsize,
     /// What ticket calls read, checked against the records generation on every call.
     cache: RecordCache,
+    /// In memory only (one connection, which no other process can reach): the connection's
+    /// total changes when the generation was last read, and that generation, so it is read
+    /// again only after something was written.
+    memory_generation: Mutex<Option<(u64, i64)>>,
 }
 
 /// The records a ticket call reads (Consumers, Subjects, live families), kept in memory and
@@ -566,6 +570,7 @@ impl SqliteStore {
             readers,
             next_reader: AtomicUsize::new(0),
             cache: RecordCache::default(),
+            memory_generation: Mutex::new(None),
         })
     }
 
@@ -581,6 +586,7 @@ impl SqliteStore {
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             cache: RecordCache::default(),
+            memory_generation: Mutex::new(None),
         })
     }
 
@@ -588,6 +594,29 @@ impl SqliteStore {
     #[must_use]
     pub fn commit_stats(&self) -> &CommitStats {
         &self.writer.stats
+    }
+
+    /// The records generation as `c` sees it. In memory the store's one connection makes every
+    /// change, so an unchanged count of its changes (SQLite's `total_changes`, triggers
+    /// included) means an unchanged generation, and the query is skipped.
+    fn generation(&self, c: &Connection) -> StoreResult<i64> {
+        if !self.readers.is_empty() {
+            return records_generation(c);
+        }
+        // the caller holds the connection's lock: no change runs meanwhile
+        let changes = c.total_changes();
+        let mut last = self
+            .memory_generation
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some((seen, generation)) = *last {
+            if seen == changes {
+                return Ok(generation);
+            }
+        }
+        let generation = records_generation(c)?;
+        *last = Some((changes, generation));
+        Ok(generation)
     }
 
     /// [`Store::consumer`] through the record cache, at `generation` (read first).
@@ -739,7 +768,7 @@ fn map_unique(e: rusqlite::Error) -> StoreError {
 
 impl Store for SqliteStore {
     fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>> {
-        self.read(|c| self.cached_consumer(c, records_generation(c)?, id))
+        self.read(|c| self.cached_consumer(c, self.generation(c)?, id))
     }
 
     fn consumers(&self) -> StoreResult<Vec<Consumer>> {
@@ -779,7 +808,7 @@ impl Store for SqliteStore {
     }
 
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
-        self.read(|c| self.cached_subject(c, records_generation(c)?, id))
+        self.read(|c| self.cached_subject(c, self.generation(c)?, id))
     }
 
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>> {
@@ -1108,7 +1137,7 @@ impl Store for SqliteStore {
     }
 
     fn family_live(&self, id: &str) -> StoreResult<bool> {
-        self.read(|c| self.cached_family_live(c, records_generation(c)?, id))
+        self.read(|c| self.cached_family_live(c, self.generation(c)?, id))
     }
 
     fn ticket_standing(
@@ -1119,7 +1148,7 @@ impl Store for SqliteStore {
     ) -> StoreResult<TicketStanding> {
         // one read of the generation (on a file, one read transaction) for all three
         self.read(|c| {
-            let generation = records_generation(c)?;
+            let generation = self.generation(c)?;
             Ok(TicketStanding {
                 family_live: match family {
                     Some(f) => self.cached_family_live(c, generation, f)?,
