@@ -433,6 +433,7 @@ async fn the_node_consumer_has_no_test_mode_unless_started_in_it() {
         ("GET", "/tessera-test/consumer"),
         ("POST", "/tessera-test/reset"),
         ("GET", "/tessera-test/session"),
+        ("POST", "/tessera-test/refresh"),
     ] {
         let r = http
             .request(method.parse().unwrap(), format!("{}{path}", node.url))
@@ -468,6 +469,9 @@ async fn a_node_consumer_without_one_check_fails_naming_the_requirement() {
         ("result-shape", "TSR-CONSUMER-7"),
         ("metadata", "TSR-META-1"),
         ("tsm", "TSR-HAWK-8"),
+        ("refresh-single-flight", "TSR-CONSUMER-15"),
+        ("refresh-replace-sid", "TSR-CONSUMER-11"),
+        ("refresh-logout", "TSR-CONSUMER-11"),
     ];
     for (check, requirement) in cases {
         let node = NodeConsumer::start(Some(check));
