@@ -57,9 +57,15 @@ const ERROR_PREFIX: &str = "/login/error?reason=";
 impl ReferenceConsumer {
     /// Starts it on an ephemeral loopback port, with no Authority until the first reset.
     pub async fn start() -> Result<ReferenceConsumer, String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0).await
+    }
+
+    /// Starts it on loopback port `port` (0: any free one). Loopback only: in test mode
+    /// anyone who reaches it can reconfigure its Authorities (TSR-CONF-7).
+    pub async fn start_on(port: u16) -> Result<ReferenceConsumer, String> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .map_err(|e| format!("cannot bind the reference Consumer: {e}"))?;
+            .map_err(|e| format!("cannot bind the reference Consumer on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let url = format!("http://127.0.0.1:{port}");
         let router = app(url.clone());
