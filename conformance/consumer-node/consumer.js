@@ -14,7 +14,8 @@
 //
 // TESSERA_SKIP_CHECK=<name> removes one check, so that a test can show the conformance suite
 // catches it: binding, state, pending-once, issuer, issuer-keyed, start-csrf,
-// server-authorization, result-shape, metadata, tsm.
+// server-authorization, result-shape, metadata, tsm, refresh-single-flight,
+// refresh-replace-sid, refresh-logout.
 
 const Crypto = require('crypto');
 const Http = require('http');
@@ -251,6 +252,76 @@ const completeLogin = async (session, query) => {
     return users.get(key);
 };
 
+// ---- refresh ----------------------------------------------------------------------------------
+
+// TSR-CONSUMER-15: one refresh request per sid at a time; concurrent refreshes share its outcome.
+const refreshing = new Map();          // sid -> promise of the Authority's answer
+
+const refreshRequest = (user) => {
+    const sid = user.sid;
+    if (checks('refresh-single-flight') && refreshing.has(sid)) {
+        return refreshing.get(sid);
+    }
+    const answer = (async () => {
+        const authority = authorities.find((a) => a.issuer === user.issuer);
+        if (!authority) {
+            throw new Refusal('unknown_authority');
+        }
+        const [status, r] = await post(authority, authority.metadata.refresh_endpoint, { sid });
+        if (status !== 200) {
+            throw new Refusal(r && /^[a-z_]{1,40}$/.test(r.error) ? r.error : 'authority');
+        }
+        // TSR-CONSUMER-7: the answer is about this sid, with a new one and a usable ticket.
+        const t = r && r.ticket;
+        if (!r || r.previous_sid !== sid || typeof r.sid !== 'string' || !r.sid || r.sid === sid ||
+            !Number.isInteger(r.exp) || !t || t.app !== authority.consumerId || t.user !== user.sub ||
+            typeof t.key !== 'string' || t.key.length < 43 || t.algorithm !== 'sha256') {
+            throw new Refusal('invalid_response');
+        }
+        return r;
+    })();
+    refreshing.set(sid, answer);
+    answer.catch(() => {}).finally(() => refreshing.delete(sid));
+    return answer;
+};
+
+// The Subject is logged out everywhere: every browser session of this user, and the user's login.
+const logout = (user) => {
+    for (const s of sessions.values()) {
+        if (s.user === user) {
+            s.user = null;
+        }
+    }
+    users.delete(`${user.issuer}\n${user.sub}`);
+    users.delete(user.sub);
+};
+
+const LOGOUT_CODES = new Set(['session_reused', 'session_revoked', 'session_expired', 'unknown_session']);
+
+// Refreshes the login of a browser session, as a page of this Consumer would before using it.
+// TSR-CONSUMER-11: the new sid replaces the stored one before anything else uses it; a reuse or a
+// revoked session is a logout.
+const refreshSession = async (session) => {
+    const user = session.user;
+    if (!user) {
+        return;
+    }
+    try {
+        const r = await refreshRequest(user);
+        if (checks('refresh-replace-sid') && user.sid === r.previous_sid) {
+            user.sid = r.sid;
+            user.ticket = r.ticket;
+        }
+    }
+    catch (err) {
+        const code = err instanceof Refusal ? err.code : 'internal';
+        session.error = code;
+        if (checks('refresh-logout') && LOGOUT_CODES.has(code)) {
+            logout(user);
+        }
+    }
+};
+
 // ---- browser sessions -------------------------------------------------------------------------
 
 const cookieOf = (req) => {
@@ -423,11 +494,33 @@ const testRoutes = {
         }
     },
 
-    'GET /tessera-test/session': (req, res) => {
+    'GET /tessera-test/session': (req, res) => sessionState(res, sessions.get(cookieOf(req))),
+
+    // `concurrent` refreshes of this browser session's login at once, as that many requests of
+    // its pages arriving together would make them (TSR-CONF-13).
+    'POST /tessera-test/refresh': async (req, res) => {
+        let body;
+        try {
+            body = JSON.parse(await readBody(req) || '{}');
+        }
+        catch (err) {
+            return json(res, 400, { error: 'invalid_request' });
+        }
+        const n = body && body.concurrent !== undefined ? body.concurrent : 1;
+        if (!Number.isInteger(n) || n < 1 || n > 8) {
+            return json(res, 400, { error: 'invalid_request' });
+        }
         const session = sessions.get(cookieOf(req));
-        const user = session && session.user;
-        json(res, 200, { logged_in: user ? { issuer: user.issuer, sub: user.sub } : null, error: (session && session.error) || null });
+        if (session) {
+            await Promise.all(Array.from({ length: n }, () => refreshSession(session)));
+        }
+        sessionState(res, session);
     }
+};
+
+const sessionState = (res, session) => {
+    const user = session && session.user;
+    json(res, 200, { logged_in: user ? { issuer: user.issuer, sub: user.sub } : null, error: (session && session.error) || null });
 };
 
 const server = Http.createServer(async (req, res) => {

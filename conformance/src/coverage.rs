@@ -1,9 +1,15 @@
 //! Requirement coverage: which `TSR-…` identifiers the vectors (and the model's properties)
 //! exercise, and why each of the others is not exercised.
 //!
-//! `conformance/uncovered.json` maps each requirement no black-box test can observe to the
-//! reason; the model's properties (crate `tessera-model`) cite the requirements they check.
+//! `conformance/uncovered.json` maps each requirement no black-box test of an Authority can
+//! observe to the reason; the model's properties (crate `tessera-model`) cite the requirements
+//! they check. The Consumer's obligations (chapter 10, the test mode of A.6.1:
+//! [`crate::consumer::is_consumer_side`]) are the Consumer profile's to account for: an
+//! Authority-profile report gives, for each, the Consumer profile's scenarios or its reason
+//! (`conformance/consumer-uncovered.json`), never the model's property, which checks the
+//! design and not a Consumer.
 
+use crate::consumer::scenario::Scenario;
 use crate::requirements;
 use crate::runner::Verdict;
 use crate::vector::Vector;
@@ -112,14 +118,50 @@ pub fn planned(vectors: &[Vector]) -> Coverage {
     classify(&cited, &BTreeMap::new())
 }
 
+/// Why the Authority profile does not cover the Consumer's obligation `id`: the Consumer
+/// profile's scenarios that cite it, or the Consumer profile's own reason; `None` when the
+/// Consumer profile (its built-in `scenarios`) accounts for it neither way.
+pub fn consumer_profile_reason(id: &str, scenarios: &[Scenario]) -> Option<String> {
+    let citing: Vec<&str> = scenarios
+        .iter()
+        .filter(|s| s.requirements.iter().any(|r| r == id))
+        .map(|s| s.id.as_str())
+        .collect();
+    if !citing.is_empty() {
+        return Some(format!(
+            "An obligation of the Consumer, which the Authority profile cannot see; the Consumer profile (run --profile consumer, spec A.6) tests it: {}.",
+            citing.join(", ")
+        ));
+    }
+    if crate::consumer::RUNNER_CHECKS.contains(&id) {
+        return Some(
+            "An obligation of the Consumer, which the Authority profile cannot see; the Consumer profile (run --profile consumer, spec A.6) checks it in every scenario (A.6.3, A.6.1).".into(),
+        );
+    }
+    crate::consumer::uncovered_reasons().get(id).map(|r| {
+        format!(
+            "An obligation of the Consumer, which the Consumer profile cannot observe either: {r}"
+        )
+    })
+}
+
 fn classify(passed: &BTreeSet<String>, not_passed: &BTreeMap<String, Vec<String>>) -> Coverage {
     let index = requirements::index();
     let reasons = uncovered_reasons();
     let model = model_properties();
+    let scenarios = crate::consumer::scenario::embedded().unwrap_or_default();
     let mut c = Coverage::default();
     for id in index.ids() {
-        if passed.contains(id) || model.contains_key(id) {
+        let consumer_side = crate::consumer::is_consumer_side(id);
+        if passed.contains(id) || (model.contains_key(id) && !consumer_side) {
             c.covered.push(id.to_string());
+        } else if consumer_side && not_passed.get(id).is_none() {
+            c.uncovered.push(Uncovered {
+                id: id.to_string(),
+                reason: consumer_profile_reason(id, &scenarios).unwrap_or_else(|| {
+                    "no vector, and neither a scenario of the Consumer profile nor a reason in consumer-uncovered.json".into()
+                }),
+            });
         } else if let Some(reason) = reasons.get(id) {
             c.uncovered.push(Uncovered {
                 id: id.to_string(),

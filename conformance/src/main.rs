@@ -47,6 +47,15 @@ enum Command {
         #[arg(long)]
         profile: Option<ListProfile>,
     },
+    /// Serve the reference Consumer (the demo Consumer on the Rust Consumer library) in test
+    /// mode (spec A.6.1) on 127.0.0.1 until interrupted, and print its URL: point
+    /// `run --profile consumer --target URL` at it, e.g. to compare with your Consumer.
+    #[cfg(feature = "reference-server")]
+    ReferenceConsumer {
+        /// Loopback port (0: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+    },
     /// Requirement coverage of the vector set (what a fully passing run covers).
     Coverage {
         /// Directory of vector files. Default: the built-in vectors.
@@ -178,6 +187,24 @@ fn main() -> ExitCode {
                     ExitCode::from(2)
                 }
             }
+        }
+        #[cfg(feature = "reference-server")]
+        Command::ReferenceConsumer { port } => {
+            let rt = tokio::runtime::Runtime::new().expect("tokio runtime");
+            rt.block_on(async {
+                use tessera_conformance::consumer::reference::ReferenceConsumer;
+                match ReferenceConsumer::start_on(port).await {
+                    Ok(c) => {
+                        println!("{}", c.url());
+                        std::future::pending::<()>().await;
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::from(2)
+                    }
+                }
+            })
         }
         Command::List {
             vectors,

@@ -330,6 +330,36 @@ fn the_cli_writes_the_reports_of_the_authority_profile() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `tessera-conformance reference-consumer` serves the reference Consumer in test mode and
+/// prints its URL; `run --profile consumer --target URL` passes against it.
+#[test]
+fn the_cli_serves_the_reference_consumer_for_a_run_against_it() {
+    let mut server = Command::new(env!("CARGO_BIN_EXE_tessera-conformance"))
+        .arg("reference-consumer")
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start reference-consumer");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("it prints its URL");
+    let url = line.trim().to_string();
+    let out = Command::new(env!("CARGO_BIN_EXE_tessera-conformance"))
+        .args(["run", "--profile", "consumer", "--quiet", "--target", &url])
+        .args(["--filter", "consumer.refresh.*"])
+        .output()
+        .expect("run the CLI");
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(url.starts_with("http://127.0.0.1:"), "printed {line:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("5 passed, 0 failed"),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 // ---- the Node.js Consumer ------------------------------------------------------------------
 
 fn node_dir() -> PathBuf {
@@ -433,6 +463,7 @@ async fn the_node_consumer_has_no_test_mode_unless_started_in_it() {
         ("GET", "/tessera-test/consumer"),
         ("POST", "/tessera-test/reset"),
         ("GET", "/tessera-test/session"),
+        ("POST", "/tessera-test/refresh"),
     ] {
         let r = http
             .request(method.parse().unwrap(), format!("{}{path}", node.url))
@@ -468,6 +499,9 @@ async fn a_node_consumer_without_one_check_fails_naming_the_requirement() {
         ("result-shape", "TSR-CONSUMER-7"),
         ("metadata", "TSR-META-1"),
         ("tsm", "TSR-HAWK-8"),
+        ("refresh-single-flight", "TSR-CONSUMER-15"),
+        ("refresh-replace-sid", "TSR-CONSUMER-11"),
+        ("refresh-logout", "TSR-CONSUMER-11"),
     ];
     for (check, requirement) in cases {
         let node = NodeConsumer::start(Some(check));

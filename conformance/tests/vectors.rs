@@ -114,11 +114,39 @@ fn every_requirement_is_covered_or_has_a_reason() {
             !c.covered.contains(&id),
             "uncovered.json gives a reason for {id}, but it is covered: remove the stale reason"
         );
+        assert!(
+            !tessera_conformance::consumer::is_consumer_side(&id),
+            "uncovered.json gives a reason for {id}, an obligation of the Consumer: the Consumer profile accounts for it (consumer-vectors/, consumer-uncovered.json)"
+        );
     }
     for id in coverage::model_properties().keys() {
         assert!(
             defined.contains(&id.as_str()),
             "the model names {id}, which spec/ does not define"
+        );
+    }
+    // the Consumer's obligations: accounted for by the Consumer profile, not by the Authority's
+    // vectors (which test none of them) nor by the model's properties
+    for v in &vectors {
+        let consumer_side: Vec<&String> = v
+            .requirements
+            .iter()
+            .filter(|r| tessera_conformance::consumer::is_consumer_side(r))
+            .collect();
+        assert!(
+            consumer_side.is_empty(),
+            "{} cites {consumer_side:?}, obligations of the Consumer its Authority-facing steps do not test",
+            v.id
+        );
+    }
+    for id in defined
+        .iter()
+        .filter(|i| tessera_conformance::consumer::is_consumer_side(i))
+    {
+        let u = c.uncovered.iter().find(|u| u.id == *id);
+        assert!(
+            u.is_some_and(|u| u.reason.starts_with("An obligation of the Consumer")),
+            "{id}: the Authority profile should defer to the Consumer profile, but says {u:?}"
         );
     }
 }

@@ -45,6 +45,11 @@ impl Page {
     }
 }
 
+enum Body<'a> {
+    Form(&'a [(String, String)]),
+    Json(String),
+}
+
 /// One browser: its cookies for the Consumer.
 #[derive(Debug, Clone)]
 pub struct Browser {
@@ -60,9 +65,21 @@ impl Browser {
         }
     }
 
-    /// `GET url` (`with_cookies`: send this browser's cookies).
+    /// `GET url` with this browser's cookies.
     pub async fn get(&mut self, url: &str) -> Result<Page, String> {
         self.send(reqwest::Method::GET, url, None, None, true).await
+    }
+
+    /// `POST url` with a JSON body and this browser's cookies (the test mode's refresh hook).
+    pub async fn post_json(&mut self, url: &str, json: &serde_json::Value) -> Result<Page, String> {
+        self.send(
+            reqwest::Method::POST,
+            url,
+            Some(Body::Json(json.to_string())),
+            None,
+            true,
+        )
+        .await
     }
 
     /// Submits a form: `POST`, `application/x-www-form-urlencoded`, `Origin` `origin`.
@@ -76,7 +93,7 @@ impl Browser {
         self.send(
             reqwest::Method::POST,
             url,
-            Some(fields),
+            Some(Body::Form(fields)),
             Some(origin),
             with_cookies,
         )
@@ -87,7 +104,7 @@ impl Browser {
         &mut self,
         method: reqwest::Method,
         url: &str,
-        form: Option<&[(String, String)]>,
+        body: Option<Body<'_>>,
         origin: Option<&str>,
         with_cookies: bool,
     ) -> Result<Page, String> {
@@ -103,13 +120,17 @@ impl Browser {
         if let Some(o) = origin {
             rb = rb.header("origin", o);
         }
-        if let Some(f) = form {
-            let body = url::form_urlencoded::Serializer::new(String::new())
-                .extend_pairs(f.iter())
-                .finish();
-            rb = rb
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(body);
+        match body {
+            Some(Body::Form(f)) => {
+                let body = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(f.iter())
+                    .finish();
+                rb = rb
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body);
+            }
+            Some(Body::Json(j)) => rb = rb.header("content-type", "application/json").body(j),
+            None => {}
         }
         let r = rb
             .send()

@@ -62,6 +62,22 @@ pub const RUNNER_CHECKS: &[&str] = &[
     "TSR-CONF-11",
 ];
 
+/// The test mode's own requirements (spec A.6.1): obligations of a Consumer under test.
+pub const TEST_MODE: &[&str] = &[
+    "TSR-CONF-7",
+    "TSR-CONF-8",
+    "TSR-CONF-9",
+    "TSR-CONF-10",
+    "TSR-CONF-11",
+    "TSR-CONF-13",
+];
+
+/// Whether `id` is an obligation of the Consumer (chapter 10, the test mode of A.6.1), which
+/// the Consumer profile accounts for and the Authority profile cannot test.
+pub fn is_consumer_side(id: &str) -> bool {
+    id.starts_with("TSR-CONSUMER-") || TEST_MODE.contains(&id)
+}
+
 const UNCOVERED: &str = include_str!("../../consumer-uncovered.json");
 
 /// The Consumer requirements no scenario can observe, with the reason.
@@ -70,17 +86,16 @@ pub fn uncovered_reasons() -> BTreeMap<String, String> {
         .expect("conformance/consumer-uncovered.json is a JSON object of strings")
 }
 
-/// The requirements the Consumer profile accounts for: every `TSR-CONSUMER-*`, the test mode's
-/// (`TSR-CONF-7` on), and whatever a scenario cites.
+/// The requirements the Consumer profile accounts for: every `TSR-CONSUMER-*`, the test mode's,
+/// the runner's checks, and whatever a scenario cites.
 pub fn in_scope<'a>(cited: impl IntoIterator<Item = &'a String>) -> Vec<String> {
     let cited: BTreeSet<&String> = cited.into_iter().collect();
     requirements::index()
         .ids()
         .into_iter()
         .filter(|id| {
-            id.starts_with("TSR-CONSUMER-")
+            is_consumer_side(id)
                 || RUNNER_CHECKS.contains(id)
-                || *id == "TSR-CONF-7"
                 || cited.iter().any(|c| c.as_str() == *id)
         })
         .map(String::from)

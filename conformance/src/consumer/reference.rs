@@ -7,6 +7,9 @@
 //! metadata ([`tessera::consumer::Consumer::discover`], TSR-META-1) and a new `WebConsumer`
 //! around it, so every session and pending login of the previous scenario is gone; requests
 //! other than `/tessera-test/…` go to the demo Consumer of the current configuration.
+//! `POST /tessera-test/refresh` calls the integration's own refresh
+//! ([`tessera::consumer::web::WebConsumer::refresh`], what the demo's `POST /refresh` does) from
+//! as many tasks at once as asked.
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -54,9 +57,15 @@ const ERROR_PREFIX: &str = "/login/error?reason=";
 impl ReferenceConsumer {
     /// Starts it on an ephemeral loopback port, with no Authority until the first reset.
     pub async fn start() -> Result<ReferenceConsumer, String> {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        Self::start_on(0).await
+    }
+
+    /// Starts it on loopback port `port` (0: any free one). Loopback only: in test mode
+    /// anyone who reaches it can reconfigure its Authorities (TSR-CONF-7).
+    pub async fn start_on(port: u16) -> Result<ReferenceConsumer, String> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
             .await
-            .map_err(|e| format!("cannot bind the reference Consumer: {e}"))?;
+            .map_err(|e| format!("cannot bind the reference Consumer on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let url = format!("http://127.0.0.1:{port}");
         let router = app(url.clone());
@@ -88,6 +97,7 @@ pub fn app(base: String) -> Router {
         .route("/tessera-test/consumer", get(describe))
         .route("/tessera-test/reset", post(reset))
         .route("/tessera-test/session", get(session))
+        .route("/tessera-test/refresh", post(refresh))
         .fallback(forward)
         .with_state(state)
 }
@@ -174,6 +184,60 @@ async fn session(State(t): State<TestMode>, headers: HeaderMap) -> Response {
         });
     let error = cookie(&headers).and_then(|id| c.errors.get(&id).cloned());
     Json(json!({"logged_in": logged_in, "error": error})).into_response()
+}
+
+#[derive(serde::Deserialize)]
+struct RefreshBody {
+    #[serde(default = "one")]
+    concurrent: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// spec TSR-CONF-13: `concurrent` refreshes of this browser session's login at once, each
+/// from the session as it is now (as that many requests arriving together), through the
+/// integration's refresh, which stores the new login or logs the session out
+/// (TSR-CONSUMER-11) and shares one request among them (TSR-CONSUMER-15); then the session's
+/// state, as `GET /tessera-test/session` says it.
+async fn refresh(
+    State(t): State<TestMode>,
+    headers: HeaderMap,
+    Json(body): Json<RefreshBody>,
+) -> Response {
+    if !(1..=8).contains(&body.concurrent) {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "concurrent must be 1 to 8"})),
+        )
+            .into_response();
+    }
+    let web = t.lock().web.as_ref().map(|(web, _)| web.clone());
+    if let Some(web) = web {
+        let browser = web.session(&headers);
+        if browser.login.is_some() {
+            let tasks: Vec<_> = (0..body.concurrent)
+                .map(|_| {
+                    let (web, browser) = (web.clone(), browser.clone());
+                    tokio::spawn(async move { web.refresh(&browser).await })
+                })
+                .collect();
+            let mut refused = None;
+            for task in tasks {
+                if let Ok(Err(e)) = task.await {
+                    refused = Some(match &e {
+                        tessera::consumer::Error::Authority { code, .. } => code.clone(),
+                        other => other.kind().to_string(),
+                    });
+                }
+            }
+            if let (Some(id), Some(code)) = (cookie(&headers), refused) {
+                t.lock().errors.insert(id, code);
+            }
+        }
+    }
+    session(State(t), headers).await
 }
 
 /// Everything else: the demo Consumer; a redirect to its error page is remembered as the

@@ -633,64 +633,124 @@ impl Ctx<'_> {
             } => {
                 let url = format!("{}/tessera-test/session", suite.base);
                 let page = self.browser(*browser).get(&url).await?;
-                let j: Value = serde_json::from_str(&page.body).map_err(|_| {
-                    Fail {
-                        message: "GET /tessera-test/session did not answer JSON".into(),
-                        actual: Some(page.summary()),
-                        ..Fail::default()
-                    }
-                    .citing("TSR-CONF-10")
-                })?;
-                if page.status != 200 || j.get("logged_in").is_none() {
-                    return Err(Fail {
-                        message: "GET /tessera-test/session did not answer 200 {logged_in, error}"
-                            .into(),
-                        actual: Some(page.summary()),
-                        ..Fail::default()
-                    }
-                    .citing("TSR-CONF-10"));
-                }
-                let mut want = logged_in.clone();
-                if let Some(w) = want.get_mut("issuer") {
-                    match w.as_str() {
-                        Some("A") => *w = json!(suite.honest.issuer),
-                        Some("M") => *w = json!(suite.attacker.issuer),
-                        _ => {}
-                    }
-                }
-                let who = |v: &Value| match v["issuer"].as_str() {
-                    Some(i) if i == suite.honest.issuer => format!("A's {}", v["sub"]),
-                    Some(i) if i == suite.attacker.issuer => format!("M's {}", v["sub"]),
-                    _ => v.to_string(),
+                self.session_answer(
+                    &page,
+                    *browser,
+                    logged_in,
+                    bind,
+                    "GET /tessera-test/session",
+                    "TSR-CONF-10",
+                )
+            }
+            Step::Refresh {
+                browser,
+                concurrent,
+                logged_in,
+                back_channel,
+            } => {
+                let url = format!("{}/tessera-test/refresh", suite.base);
+                let mark = suite.log.len();
+                let answers_from = suite.honest.refresh_answers().len();
+                let page = self
+                    .browser(*browser)
+                    .post_json(&url, &json!({ "concurrent": concurrent }))
+                    .await?;
+                let sent = format!(
+                    "POST /tessera-test/refresh {{\"concurrent\": {concurrent}}} in the {browser} browser"
+                );
+                let answered = suite.honest.refresh_answers()[answers_from..].to_vec();
+                let explain = |mut e: Fail| {
+                    e.request = Some(sent.clone());
+                    e.actual = Some(format!(
+                        "{}\nA answered the Consumer's refreshes: {answered:?}",
+                        e.actual.take().unwrap_or_default()
+                    ));
+                    e
                 };
-                self.scope
-                    .matches(&want, &j["logged_in"])
-                    .map_err(|e| Fail {
-                        message: format!(
-                            "the {browser} browser is logged in as {} ({e})",
-                            if j["logged_in"].is_null() {
-                                "nobody".to_string()
-                            } else {
-                                who(&j["logged_in"])
-                            }
-                        ),
-                        request: Some(format!(
-                            "GET /tessera-test/session in the {browser} browser"
-                        )),
-                        expected: Some(format!("logged_in: {logged_in}")),
-                        actual: Some(j.to_string()),
-                        ..Fail::default()
-                    })?;
-                for (name, pointer) in bind {
-                    let v = j
-                        .pointer(pointer)
-                        .cloned()
-                        .ok_or_else(|| format!("the session has nothing at {pointer} to bind"))?;
-                    self.scope.bound.insert(name.clone(), v);
-                }
-                Ok(())
+                suite.check_page(&page, None).map_err(explain)?;
+                check_back_channel(&suite.log.since(mark), back_channel.as_ref(), None)
+                    .map_err(explain)?;
+                self.session_answer(
+                    &page,
+                    *browser,
+                    logged_in,
+                    &BTreeMap::new(),
+                    "POST /tessera-test/refresh",
+                    "TSR-CONF-13",
+                )
+                .map_err(explain)
+            }
+            Step::RefreshElsewhere => Ok(suite.honest.act_on_last_sid("/v1/refresh").await?),
+            Step::RevokeAtAuthority => Ok(suite.honest.act_on_last_sid("/v1/revoke").await?),
+        }
+    }
+
+    /// Checks an answer shaped as `GET /tessera-test/session`'s (TSR-CONF-10) against
+    /// `logged_in`, and binds `bind`; `hook` names the request, `requirement` the test-mode
+    /// requirement a malformed answer breaks.
+    fn session_answer(
+        &mut self,
+        page: &Page,
+        browser: BrowserName,
+        logged_in: &Value,
+        bind: &BTreeMap<String, String>,
+        hook: &str,
+        requirement: &'static str,
+    ) -> Result<(), Fail> {
+        let suite = self.suite;
+        let j: Value = serde_json::from_str(&page.body).map_err(|_| {
+            Fail {
+                message: format!("{hook} did not answer JSON"),
+                actual: Some(page.summary()),
+                ..Fail::default()
+            }
+            .citing(requirement)
+        })?;
+        if page.status != 200 || j.get("logged_in").is_none() {
+            return Err(Fail {
+                message: format!("{hook} did not answer 200 {{logged_in, error}}"),
+                actual: Some(page.summary()),
+                ..Fail::default()
+            }
+            .citing(requirement));
+        }
+        let mut want = logged_in.clone();
+        if let Some(w) = want.get_mut("issuer") {
+            match w.as_str() {
+                Some("A") => *w = json!(suite.honest.issuer),
+                Some("M") => *w = json!(suite.attacker.issuer),
+                _ => {}
             }
         }
+        let who = |v: &Value| match v["issuer"].as_str() {
+            Some(i) if i == suite.honest.issuer => format!("A's {}", v["sub"]),
+            Some(i) if i == suite.attacker.issuer => format!("M's {}", v["sub"]),
+            _ => v.to_string(),
+        };
+        self.scope
+            .matches(&want, &j["logged_in"])
+            .map_err(|e| Fail {
+                message: format!(
+                    "the {browser} browser is logged in as {} ({e})",
+                    if j["logged_in"].is_null() {
+                        "nobody".to_string()
+                    } else {
+                        who(&j["logged_in"])
+                    }
+                ),
+                request: Some(format!("{hook} in the {browser} browser")),
+                expected: Some(format!("logged_in: {logged_in}")),
+                actual: Some(j.to_string()),
+                ..Fail::default()
+            })?;
+        for (name, pointer) in bind {
+            let v = j
+                .pointer(pointer)
+                .cloned()
+                .ok_or_else(|| format!("the session has nothing at {pointer} to bind"))?;
+            self.scope.bound.insert(name.clone(), v);
+        }
+        Ok(())
     }
 }
 

@@ -176,6 +176,25 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
         bind: BTreeMap<String, String>,
     },
+    /// `POST /tessera-test/refresh` (TSR-CONF-13): the Consumer refreshes the browser session's
+    /// login `concurrent` times at once; `logged_in` is what its answer must say.
+    Refresh {
+        browser: BrowserName,
+        #[serde(default = "one")]
+        concurrent: u32,
+        logged_in: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_channel: Option<Value>,
+    },
+    /// The suite refreshes, at `A`, the `sid` `A` issued last (the Consumer's), as a second
+    /// holder of it would: the Consumer's next refresh is a reuse (TSR-REFRESH-5).
+    RefreshElsewhere,
+    /// The suite revokes, at `A`, the family of the `sid` `A` issued last (TSR-REVOKE-1).
+    RevokeAtAuthority,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn both() -> Vec<Who> {

@@ -42,6 +42,7 @@ pub fn scenarios() -> Result<Vec<Scenario>, String> {
         out.extend(negatives);
     }
     out.extend(from_requirements());
+    out.extend(refreshes());
     out.sort_by(|a, b| a.id.cmp(&b.id));
     for pair in out.windows(2) {
         if pair[0].id == pair[1].id {
@@ -700,4 +701,93 @@ fn from_requirements() -> Vec<Scenario> {
         ));
     }
     out
+}
+
+/// `browser` refreshes its login `concurrent` times at once (TSR-CONF-13); afterwards it is
+/// logged in as `logged_in`, and the Consumer made the requests `back_channel`.
+fn refresh(browser: &str, concurrent: u32, logged_in: Value, back_channel: Value) -> Value {
+    let mut step = json!({"do": "refresh", "browser": browser, "concurrent": concurrent});
+    step["logged_in"] = logged_in;
+    step["back_channel"] = back_channel;
+    step
+}
+
+/// Refresh, through the test mode's hook (spec A.6.1, TSR-CONF-13): the stored `sid` replaced
+/// (TSR-CONSUMER-11: seen at `A`, where presenting the old one is answered `session_reused`),
+/// concurrent refreshes sharing one request (TSR-CONSUMER-15), and `session_reused` or
+/// `session_revoked` from `A` logging the Subject out (TSR-CONSUMER-11).
+fn refreshes() -> Vec<Scenario> {
+    let r = Origin::Requirement;
+    let one_at_a = || json!(["A /v1/refresh"]);
+    let logged_in = || json!({"issuer": "A", "sub": "$alice"});
+    let logged_in_at_a = || {
+        [
+            victim_logs_in_at_a(),
+            vec![observe_bind("victim", at("A"), "alice")],
+        ]
+        .concat()
+    };
+    let then = |steps: Vec<Value>| [logged_in_at_a(), steps].concat();
+    vec![
+        scenario(
+            "consumer.refresh.rotated-sid",
+            "two refreshes in a row: each reaches A once, the second with the sid the first got (the old one would be a reuse, TSR-REFRESH-5), and the Subject stays logged in",
+            &["TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            none(),
+            then(vec![
+                refresh("victim", 1, logged_in(), one_at_a()),
+                refresh("victim", 1, logged_in(), one_at_a()),
+                observe("victim", logged_in()),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.single-flight",
+            "two concurrent refreshes of one login make one request to A and share its outcome; a later refresh uses the new sid",
+            &["TSR-CONSUMER-15", "TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            none(),
+            then(vec![
+                refresh("victim", 2, logged_in(), one_at_a()),
+                refresh("victim", 4, logged_in(), one_at_a()),
+                observe("victim", logged_in()),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.reused-logs-out",
+            "after a second holder of the Consumer's sid has refreshed it at A, the Consumer's refresh is answered session_reused: the Subject is logged out",
+            &["TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            none(),
+            then(vec![
+                json!({"do": "refresh-elsewhere"}),
+                refresh("victim", 1, Value::Null, one_at_a()),
+                observe("victim", Value::Null),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.revoked-logs-out",
+            "after the family is revoked at A, the Consumer's refresh is answered session_revoked: the Subject is logged out",
+            &["TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            none(),
+            then(vec![
+                refresh("victim", 1, logged_in(), one_at_a()),
+                json!({"do": "revoke-at-authority"}),
+                refresh("victim", 1, Value::Null, one_at_a()),
+                observe("victim", Value::Null),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.not-logged-in",
+            "a refresh in a browser session that is not logged in makes no request",
+            &["TSR-CONF-13"],
+            r,
+            none(),
+            vec![
+                get_only("victim"),
+                refresh("victim", 2, Value::Null, json!([])),
+            ],
+        ),
+    ]
 }
