@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Authority's mutation score, measured a shard at a time so that it can be resumed across
-# sessions (the whole set is ~1,270 mutants at ~1 min each). See conformance/README.md,
+# sessions (the whole set is ~1,280 mutants at 25-70 s each on 2 shared cores). See conformance/README.md,
 # "Mutation score".
 #
 #   conformance/mutants/run.sh shard K N     run shard K of N (0-based: 0..N-1, round-robin over
@@ -13,9 +13,9 @@
 #   conformance/mutants/run.sh list          the mutants in scope at this commit
 #   conformance/mutants/run.sh summary       total every recorded shard, per commit and file
 #
-# The mutated copy is the committed tree of HEAD (git archive), in $MUTANTS_COPY (default
-# ${TMPDIR:-/tmp}/tessera-mutants); its target/ is kept between runs, so only the first build is
-# slow. cargo-mutants runs under `nice -n 19`, one mutant at a time. Needs cargo-mutants 27.1
+# The mutated copy is the committed tree of HEAD, or of $MUTANTS_COMMIT (git archive), in
+# $MUTANTS_COPY (default ${TMPDIR:-/tmp}/tessera-mutants); its target/ is kept between runs, so
+# only the first build is slow. cargo-mutants runs under `nice -n 19`, one mutant at a time. Needs cargo-mutants 27.1
 # (`cargo install cargo-mutants --locked`).
 set -euo pipefail
 
@@ -51,12 +51,14 @@ test_args=(
 
 # The commit the figures are for: the last one that changed anything but docs and these records
 # (so committing a shard's results does not start a new measurement).
-commit() { git -C "$root" log -1 --abbrev=7 --format=%h HEAD -- . ':!conformance/mutants' ':!*.md'; }
+# MUTANTS_COMMIT=<rev> measures that commit instead of HEAD (to finish an older commit's shards).
+rev=${MUTANTS_COMMIT:-HEAD}
+commit() { git -C "$root" log -1 --abbrev=7 --format=%h "$rev" -- . ':!conformance/mutants' ':!*.md'; }
 
 prepare_copy() {
     local c
     c=$(commit)
-    if [ -n "$(git -C "$root" status --porcelain -- impl conformance Cargo.toml Cargo.lock ':!conformance/mutants')" ] \
+    if [ "$rev" = HEAD ] && [ -n "$(git -C "$root" status --porcelain -- impl conformance Cargo.toml Cargo.lock ':!conformance/mutants')" ] \
         && [ -z "${MUTANTS_ALLOW_DIRTY:-}" ]; then
         echo "run.sh: uncommitted changes under impl/ or conformance/; the figures would not be" >&2
         echo "        those of $c. Commit first (or MUTANTS_ALLOW_DIRTY=1 to measure HEAD anyway)." >&2
@@ -66,7 +68,7 @@ prepare_copy() {
     if [ "$(cat "$copy/.mutants-commit" 2>/dev/null)" != "$c" ]; then
         # fresh sources of HEAD, keeping target/ (incremental builds)
         find "$copy" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
-        git -C "$root" archive HEAD | tar -x -C "$copy"
+        git -C "$root" archive "$rev" | tar -x -C "$copy"
         echo "$c" >"$copy/.mutants-commit"
     fi
 }
@@ -94,9 +96,13 @@ shard)
     dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
     out=$(mktemp -d)
     start=$(date -u +%FT%TZ)
-    mutants --shard "$k/$n" --sharding round-robin -o "$out" || true
+    # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
+    mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
+    found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
+    done_=$(record "$out" | wc -l)
     {
         echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
+        [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
         record "$out"
     } >"$dest"
     rm -rf "$out"
@@ -124,33 +130,28 @@ list)
     (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
     ;;
 summary)
-    # A mutant's last recorded outcome counts: a rerun overrides its shard's timeout.
-    for f in "$here"/*.shard-*.txt; do
-        [ -e "$f" ] || { echo "no shards recorded"; exit 0; }
-    done
-    for c in $(ls "$here" | grep -o '^[0-9a-f]\{7\}' | sort -u); do
-        shards=$(ls "$here"/"$c".shard-*.txt 2>/dev/null | wc -l)
-        of=$(ls "$here"/"$c".shard-*.txt 2>/dev/null | head -1 | sed 's/.*-of-0*\([0-9]*\)\.txt/\1/')
-        echo "== commit $c: $shards of ${of:-?} shards recorded"
-        cat "$here"/"$c".shard-*.txt $( [ -f "$here/$c.rerun.txt" ] && echo "$here/$c.rerun.txt") \
-            | grep -v '^#' | awk -F'\t' '
-            { last[$2] = $1; if (!($2 in order)) { order[$2] = ++n; names[n] = $2 } }
-            END {
-                for (i = 1; i <= n; i++) {
-                    m = names[i]; o = last[m]; split(m, p, ":"); f = p[1]
-                    t[o]++; pf[f, o]++; files[f] = 1
-                    if (o == "missed" || o == "timeout") surv[++s] = o "\t" m
-                }
-                printf "%-32s %6s %6s %8s %7s %7s\n", "file", "caught", "missed", "unviable", "timeout", "score"
-                for (f in files) {
-                    v = pf[f, "caught"] + pf[f, "missed"] + pf[f, "timeout"]
-                    printf "%-32s %6d %6d %8d %7d %6s\n", f, pf[f, "caught"], pf[f, "missed"], pf[f, "unviable"], pf[f, "timeout"], v ? sprintf("%.0f%%", 100 * pf[f, "caught"] / v) : "-"
-                }
-                v = t["caught"] + t["missed"] + t["timeout"]
-                printf "%-32s %6d %6d %8d %7d %6s\n", "TOTAL", t["caught"], t["missed"], t["unviable"], t["timeout"], v ? sprintf("%.1f%%", 100 * t["caught"] / v) : "-"
-                print "score = caught / (caught + missed + timeout); survivors:"
-                for (i = 1; i <= s; i++) print "  " surv[i]
-            }' | (read -r h; echo "$h"; sort) | awk 'NR==1 || !/^TOTAL|^score|^  /{print} /^TOTAL|^score|^  /{tail[++t]=$0} END{for(i=1;i<=t;i++)print tail[i]}'
+    # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
+    # score = caught / (caught + missed + timeout), unviable mutants left out.
+    commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
+    [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
+    for c in $commits; do
+        shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
+        of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
+        echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
+        grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
+        last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
+            | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
+                END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
+        row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
+            END { fs["TOTAL"] = 1; for (f in fs) {
+                v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
+                printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
+                    t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
+        printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
+        echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
+        echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
+        echo "survivors:"
+        echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
     done
     ;;
 *)
