@@ -66,9 +66,11 @@ prepare_copy() {
     fi
     mkdir -p "$copy"
     if [ "$(cat "$copy/.mutants-commit" 2>/dev/null)" != "$c" ]; then
-        # fresh sources of HEAD, keeping target/ (incremental builds)
+        # fresh sources, keeping target/ (incremental builds). `tar -m`: the files get the time
+        # of extraction, not of the commit, or cargo would keep artifacts built from a newer
+        # mtime (a previous run's last mutant) as up to date
         find "$copy" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
-        git -C "$root" archive "$rev" | tar -x -C "$copy"
+        git -C "$root" archive "$rev" | tar -x -m -C "$copy"
         echo "$c" >"$copy/.mutants-commit"
     fi
 }
