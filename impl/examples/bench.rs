@@ -26,6 +26,10 @@ use tessera::rand::{token, SystemRandom};
 use tessera::server::{app, serve_with_limits, AppState, Authority};
 use tessera::store::{SqliteStore, Store};
 
+/// mimalloc, as `tessera serve` runs (see `src/main.rs`).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Res<T> = Result<T, Box<dyn std::error::Error + Send + Sync>>;
 
 struct Client {

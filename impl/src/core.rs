@@ -442,8 +442,13 @@ pub fn seal_ticket(env: &Env<'_>, contents: &TicketContents) -> Result<Ticket, E
 /// caller reports as `invalid_credentials` (spec TSR-HAWK-6, TSR-TICKET-2).
 #[must_use]
 pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
-    let plain = sealer.open(id).ok()?;
-    serde_json::from_slice(&plain).ok()
+    parse_ticket(&sealer.open(id).ok()?)
+}
+
+/// A ticket's contents from its opened plaintext (`None`: not ticket contents).
+#[must_use]
+pub fn parse_ticket(plain: &[u8]) -> Option<TicketContents> {
+    serde_json::from_slice(plain).ok()
 }
 
 /// A short, one-way fingerprint of a Consumer key: sealed in tickets so that replacing the key

@@ -20,6 +20,12 @@ use tessera::server::{self, AppState, Authority};
 use tessera::store::{SqliteStore, Store};
 use tessera::store_pg::PgStore;
 
+/// mimalloc instead of glibc's malloc: a ticket call makes a few dozen small allocations
+/// (header values, JSON, the response), and glibc's malloc/free were about 12% of its CPU
+/// (issue 15, `perf`); the bare axum route of `impl/benches/wrk.sh` runs on it too.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tessera",

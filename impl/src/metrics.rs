@@ -9,7 +9,7 @@
 use crate::audit::{Audit, Event};
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
-use axum::http::{header, Method, Request, StatusCode};
+use axum::http::{header, HeaderValue, Method, Request, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
@@ -163,7 +163,8 @@ impl Metrics {
     }
 
     fn security_events(&self, audit: &Audit, seen: &Seen<'_>) {
-        let consumer = seen.consumer.as_deref();
+        // parsed only for the events that name the Consumer: most requests emit none
+        let consumer_id = || seen.authorization.and_then(consumer_id);
         match (seen.endpoint, seen.status.as_u16(), seen.error.as_str()) {
             ("/authorize/login", 303, _) => {
                 self.logins
@@ -194,7 +195,7 @@ impl Metrics {
             }
             ("/v1/result", 200, _) => {
                 self.redemptions.inc();
-                audit.emit(&Event::new("code_redeemed").consumer(consumer));
+                audit.emit(&Event::new("code_redeemed").consumer(consumer_id().as_deref()));
             }
             ("/v1/result", _, "code_reused") => {
                 self.reuse_detected
@@ -203,15 +204,15 @@ impl Metrics {
                 self.revocations
                     .get_or_create(&KindLabels { kind: "code_reuse" })
                     .inc();
-                audit.emit(&Event::new("code_reuse_detected").consumer(consumer));
+                audit.emit(&Event::new("code_reuse_detected").consumer(consumer_id().as_deref()));
                 audit.emit(
                     &Event::new("revocation")
-                        .consumer(consumer)
+                        .consumer(consumer_id().as_deref())
                         .detail("reason", "code_reuse"),
                 );
             }
             ("/v1/refresh", 200, _) => {
-                audit.emit(&Event::new("refresh").consumer(consumer));
+                audit.emit(&Event::new("refresh").consumer(consumer_id().as_deref()));
             }
             ("/v1/refresh", _, "session_reused") => {
                 self.reuse_detected
@@ -222,10 +223,11 @@ impl Metrics {
                         kind: "refresh_reuse",
                     })
                     .inc();
-                audit.emit(&Event::new("refresh_reuse_detected").consumer(consumer));
+                audit
+                    .emit(&Event::new("refresh_reuse_detected").consumer(consumer_id().as_deref()));
                 audit.emit(
                     &Event::new("revocation")
-                        .consumer(consumer)
+                        .consumer(consumer_id().as_deref())
                         .detail("reason", "refresh_reuse"),
                 );
             }
@@ -237,7 +239,7 @@ impl Metrics {
                     .inc();
                 audit.emit(
                     &Event::new("revocation")
-                        .consumer(consumer)
+                        .consumer(consumer_id().as_deref())
                         .detail("reason", "consumer_request"),
                 );
             }
@@ -245,14 +247,14 @@ impl Metrics {
                 self.replays_refused.inc();
                 audit.emit(
                     &Event::new("replay_refused")
-                        .consumer(consumer)
+                        .consumer(consumer_id().as_deref())
                         .detail("endpoint", seen.endpoint),
                 );
             }
             (_, _, "invalid_credentials") => {
                 audit.emit(
                     &Event::new("authentication_failure")
-                        .consumer(consumer)
+                        .consumer(consumer_id().as_deref())
                         .detail("endpoint", seen.endpoint),
                 );
             }
@@ -266,14 +268,15 @@ struct Seen<'a> {
     endpoint: &'a str,
     status: StatusCode,
     error: String,
-    consumer: Option<String>,
+    /// The request's `Authorization` header, for the Consumer id of an event.
+    authorization: Option<&'a HeaderValue>,
     username: Option<String>,
     location_denied: bool,
 }
 
 /// The Hawk `id` when it names a Consumer (a short id), never a sealed ticket id.
-fn consumer_id(req: &Request<Body>) -> Option<String> {
-    let h = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+fn consumer_id(authorization: &HeaderValue) -> Option<String> {
+    let h = authorization.to_str().ok()?;
     let parsed = crate::hawk::parse_authorization_header(h).ok()?;
     let short = !parsed.id.is_empty()
         && parsed.id.len() <= 64
@@ -299,7 +302,8 @@ pub async fn instrument(
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let method = req.method().clone();
-    let consumer = consumer_id(&req);
+    // a reference-counted copy; parsed only if an event needs the Consumer id
+    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
     // the login form's username, for the audit trail (the form is small and bounded)
     let (req, username) = if endpoint == "/authorize/login" && method == Method::POST {
         let (parts, body) = req.into_parts();
@@ -371,7 +375,7 @@ pub async fn instrument(
             endpoint: &endpoint,
             status,
             error,
-            consumer,
+            authorization: authorization.as_ref(),
             username,
             location_denied,
         },

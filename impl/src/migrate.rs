@@ -8,7 +8,8 @@
 //!
 //! Version 1 is the schema of v1 (its `CREATE … IF NOT EXISTS` statements also adopt a SQLite
 //! file made before migrations existed); version 2 adds what several instances and restarts
-//! need (the shared replay store, the replay high-water mark) and disabled Consumers.
+//! need (the shared replay store, the replay high-water mark) and disabled Consumers; version
+//! 3 adds the SQLite store's records generation (what its read cache is checked against).
 
 /// One migration: its version, a short name and its SQL.
 #[derive(Debug, Clone, Copy)]
@@ -82,6 +83,36 @@ INSERT INTO replay_mark (one, mark)
 ALTER TABLE consumers ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
 ",
     },
+    Migration {
+        version: 3,
+        name: "records generation: moves on every change of a Consumer, Subject or family",
+        // The SQLite store caches the records a ticket call reads and checks them against this
+        // counter on every call (`store::RecordCache`). Triggers move it inside the changing
+        // transaction, whichever process writes (the server, or the operator's CLI), so a
+        // revocation is seen at the next request (spec TSR-REVOKE-3). Only positive lookups
+        // are cached, so an INSERT cannot make a cached answer wrong and does not move it
+        // (a login inserts a family; it need not empty the cache), nor does a family's `end_at`
+        // (set at each redemption; liveness does not read it).
+        sql: r"
+CREATE TABLE records_generation (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    n INTEGER NOT NULL
+);
+INSERT INTO records_generation (one, n) VALUES (1, 0);
+CREATE TRIGGER consumers_updated AFTER UPDATE ON consumers
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+CREATE TRIGGER consumers_deleted AFTER DELETE ON consumers
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+CREATE TRIGGER subjects_updated AFTER UPDATE ON subjects
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+CREATE TRIGGER subjects_deleted AFTER DELETE ON subjects
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+CREATE TRIGGER families_revoked AFTER UPDATE OF revoked ON families
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+CREATE TRIGGER families_deleted AFTER DELETE ON families
+    BEGIN UPDATE records_generation SET n = n + 1; END;
+",
+    },
 ];
 
 /// The PostgreSQL migrations (same versions as [`SQLITE`]).
@@ -143,6 +174,13 @@ INSERT INTO replay_mark (one, mark)
     SELECT 1, 0 WHERE NOT EXISTS (SELECT 1 FROM consumers);
 ALTER TABLE consumers ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT FALSE;
 ",
+    },
+    Migration {
+        version: 3,
+        name: "records generation (SQLite only: the PostgreSQL store caches no records)",
+        // kept so both stores number their migrations alike; instances sharing a PostgreSQL
+        // database read records through, so nothing here needs a generation
+        sql: "SELECT 1;",
     },
 ];
 

@@ -14,15 +14,16 @@
 //! and gets its own error; if the commit fails, every caller in the batch gets an error, so
 //! nothing is acknowledged that is not durable.
 //!
-//! Verifying a ticket-authenticated request only reads ([`Store::family_live`]); the Hawk nonce
-//! cache lives in memory (spec TSR-TICKET-7, TSR-HAWK-10). The SQLite store reads
-//! `family_live` through (the operator's CLI changes the file from another process, and a
-//! running server must see that at its next request), and says its reads may run on the
-//! request thread ([`Store::reads_inline`]).
+//! Verifying a ticket-authenticated request only reads ([`Store::family_live`], the ticket's
+//! Consumer, and for `/v1/subject` its Subject); the Hawk nonce cache lives in memory (spec
+//! TSR-TICKET-7, TSR-HAWK-10). The SQLite store says its reads may run on the request thread
+//! ([`Store::reads_inline`]) and answers those three from a [`RecordCache`], checked on every
+//! call against the records generation that triggers move in the database itself, so a
+//! change made by the operator's CLI from another process is seen at the next request too.
 
 use crate::core::{Consumer, Family, Session, State, Subject};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex, PoisonError, RwLock};
@@ -57,6 +58,17 @@ pub enum StoreError {
 
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
+
+/// What [`Store::ticket_standing`] answers.
+#[derive(Debug, Clone)]
+pub struct TicketStanding {
+    /// The ticket's family is neither revoked nor unknown (always, for an app ticket).
+    pub family_live: bool,
+    /// The ticket's Consumer, if it is still registered and enabled.
+    pub consumer: Option<Consumer>,
+    /// The Subject asked for, if it exists.
+    pub subject: Option<Subject>,
+}
 
 /// The Authority's storage. Every method is atomic; the compare-and-set methods return
 /// `false` (and change nothing) when the session is no longer in the state the caller
@@ -147,6 +159,23 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         Ok(self.family(id)?.is_some_and(|f| !f.revoked))
     }
 
+    /// What a ticket call checks, read together: whether its family is live
+    /// ([`Store::family_live`]; `None` for an app ticket, which has none: live), its
+    /// Consumer's current record ([`Store::consumer`], spec TSR-REG-8) and, for the endpoints
+    /// that answer with Subject data, the Subject `subject` ([`Store::subject`]).
+    fn ticket_standing(
+        &self,
+        family: Option<&str>,
+        app: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<TicketStanding> {
+        Ok(TicketStanding {
+            family_live: family.map_or(Ok(true), |f| self.family_live(f))?,
+            consumer: self.consumer(app)?,
+            subject: subject.map_or(Ok(None), |id| self.subject(id))?,
+        })
+    }
+
     /// Whether reads are cheap and never wait for a network round trip or for a writer
     /// (memory, or a local SQLite file in WAL mode), so the server runs them on the request
     /// thread instead of handing them to a store thread. Default `false`: a store reached over
@@ -206,11 +235,77 @@ pub struct SqliteStore {
     writer: Writer,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    /// Families known revoked. Every revocation goes through this store's writer, which adds
-    /// the family here before its batch commits (fail closed), so a ticket call never needs
-    /// a read to see it. Assumes no other process revokes families in the same file while
-    /// this one serves; [`SqliteStore::reload_revocations`] re-reads them.
-    revoked: Arc<RwLock<HashSet<String>>>,
+    /// What ticket calls read, checked against the records generation on every call.
+    cache: RecordCache,
+}
+
+/// The records a ticket call reads (Consumers, Subjects, live families), kept in memory and
+/// valid while the database's records generation (migration 3: triggers move it on every
+/// UPDATE or DELETE of those tables, in the changing transaction, whoever writes) stays where
+/// it was when they were read. A lookup reads the generation (one point read of a one-row
+/// table) instead of the record and its JSON; when the generation has moved, everything
+/// cached is dropped at once. Only positive answers are cached, so an INSERT cannot make one
+/// wrong. The generation is read *before* the record, so a record read after a change can
+/// only be labelled with an older generation than the change's, never a newer one: a cached
+/// answer is never staler than the generation it is checked against (spec TSR-REVOKE-3).
+#[derive(Debug, Default)]
+struct RecordCache {
+    inner: RwLock<CachedRecords>,
+}
+
+#[derive(Debug, Default)]
+struct CachedRecords {
+    generation: i64,
+    consumers: HashMap<String, Consumer>,
+    subjects: HashMap<String, Subject>,
+    live_families: HashSet<String>,
+}
+
+/// Entries per kind before the cache starts over (a bound, not a working-set estimate: ticket
+/// calls are authenticated, and a miss costs only the read it saves).
+const RECORD_CACHE_ENTRIES: usize = 10_000;
+
+impl CachedRecords {
+    fn len(&self) -> usize {
+        self.consumers.len() + self.subjects.len() + self.live_families.len()
+    }
+}
+
+fn records_generation(conn: &Connection) -> StoreResult<i64> {
+    Ok(conn
+        .prepare_cached("SELECT n FROM records_generation WHERE one = 1")?
+        .query_row([], |r| r.get(0))?)
+}
+
+impl RecordCache {
+    /// `get` from the cache at `generation`, or `None` if absent or from another generation.
+    fn lookup<T>(
+        &self,
+        generation: i64,
+        get: impl FnOnce(&CachedRecords) -> Option<T>,
+    ) -> Option<T> {
+        let c = self.inner.read().unwrap_or_else(PoisonError::into_inner);
+        if c.generation == generation {
+            get(&c)
+        } else {
+            None
+        }
+    }
+
+    /// Stores what was read at `generation` (read before the record): a newer generation
+    /// drops everything older; an answer from an older one than the cache's is not kept.
+    fn keep(&self, generation: i64, put: impl FnOnce(&mut CachedRecords)) {
+        let mut c = self.inner.write().unwrap_or_else(PoisonError::into_inner);
+        if generation > c.generation || c.len() >= RECORD_CACHE_ENTRIES {
+            *c = CachedRecords {
+                generation: generation.max(c.generation),
+                ..CachedRecords::default()
+            };
+        }
+        if generation == c.generation {
+            put(&mut c);
+        }
+    }
 }
 
 /// A state change queued for the writer: runs inside the batch's transaction and returns
@@ -449,12 +544,6 @@ impl Drop for Writer {
     }
 }
 
-fn load_revoked(conn: &Connection) -> StoreResult<HashSet<String>> {
-    let mut stmt = conn.prepare("SELECT id FROM families WHERE revoked = 1")?;
-    let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
-    Ok(rows.collect::<Result<_, _>>()?)
-}
-
 impl SqliteStore {
     /// Opens (creating if needed) the store in `path`.
     pub fn open(path: impl AsRef<Path>) -> StoreResult<Self> {
@@ -463,7 +552,6 @@ impl SqliteStore {
         writer.pragma_update(None, "journal_mode", "WAL")?;
         configure(&writer)?;
         crate::migrate::sqlite(&mut writer)?;
-        let revoked = load_revoked(&writer)?;
         let mut readers = Vec::new();
         for _ in 0..4 {
             let r = Connection::open_with_flags(
@@ -477,7 +565,7 @@ impl SqliteStore {
             writer: Writer::start(writer, Some(LINGER))?,
             readers,
             next_reader: AtomicUsize::new(0),
-            revoked: Arc::new(RwLock::new(revoked)),
+            cache: RecordCache::default(),
         })
     }
 
@@ -492,7 +580,7 @@ impl SqliteStore {
             writer: Writer::start(writer, None)?,
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
-            revoked: Arc::new(RwLock::new(HashSet::new())),
+            cache: RecordCache::default(),
         })
     }
 
@@ -502,11 +590,78 @@ impl SqliteStore {
         &self.writer.stats
     }
 
-    /// Re-reads the revoked families from the file (after another process changed them).
-    pub fn reload_revocations(&self) -> StoreResult<()> {
-        let fresh = self.read(load_revoked)?;
-        *self.revoked.write().unwrap_or_else(PoisonError::into_inner) = fresh;
-        Ok(())
+    /// [`Store::consumer`] through the record cache, at `generation` (read first).
+    fn cached_consumer(
+        &self,
+        c: &Connection,
+        generation: i64,
+        id: &str,
+    ) -> StoreResult<Option<Consumer>> {
+        if let Some(hit) = self
+            .cache
+            .lookup(generation, |r| r.consumers.get(id).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let rec: Option<String> = c
+            .prepare_cached("SELECT record FROM consumers WHERE id = ?1 AND disabled = 0")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let consumer: Option<Consumer> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
+        if let Some(found) = &consumer {
+            self.cache.keep(generation, |r| {
+                r.consumers.insert(id.to_owned(), found.clone());
+            });
+        }
+        Ok(consumer)
+    }
+
+    /// [`Store::subject`] through the record cache, at `generation` (read first).
+    fn cached_subject(
+        &self,
+        c: &Connection,
+        generation: i64,
+        id: &str,
+    ) -> StoreResult<Option<Subject>> {
+        if let Some(hit) = self
+            .cache
+            .lookup(generation, |r| r.subjects.get(id).cloned())
+        {
+            return Ok(Some(hit));
+        }
+        let rec: Option<String> = c
+            .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
+            .query_row([id], |r| r.get(0))
+            .optional()?;
+        let subject: Option<Subject> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
+        if let Some(found) = &subject {
+            self.cache.keep(generation, |r| {
+                r.subjects.insert(id.to_owned(), found.clone());
+            });
+        }
+        Ok(subject)
+    }
+
+    /// [`Store::family_live`] through the record cache, at `generation` (read first).
+    fn cached_family_live(&self, c: &Connection, generation: i64, id: &str) -> StoreResult<bool> {
+        if self
+            .cache
+            .lookup(generation, |r| r.live_families.contains(id).then_some(()))
+            .is_some()
+        {
+            return Ok(true);
+        }
+        let revoked: Option<bool> = c
+            .prepare_cached("SELECT revoked FROM families WHERE id = ?1")?
+            .query_row([id], |r| Ok(r.get::<_, i64>(0)? != 0))
+            .optional()?;
+        let live = revoked == Some(false);
+        if live {
+            self.cache.keep(generation, |r| {
+                r.live_families.insert(id.to_owned());
+            });
+        }
+        Ok(live)
     }
 
     fn read<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
@@ -538,8 +693,7 @@ impl SqliteStore {
     }
 
     /// Runs `f` in an immediate transaction on the writer's connection between batches,
-    /// outside the queue (the operator's rare revocations), and keeps the revocation set
-    /// current by re-reading it afterwards.
+    /// outside the queue (the operator's rare revocations).
     fn tx_direct<T>(
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T>,
@@ -555,7 +709,6 @@ impl SqliteStore {
             tx.commit()?;
             out
         };
-        self.reload_revocations()?;
         Ok(out)
     }
 
@@ -586,13 +739,7 @@ fn map_unique(e: rusqlite::Error) -> StoreError {
 
 impl Store for SqliteStore {
     fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>> {
-        self.read(|c| {
-            let rec: Option<String> = c
-                .prepare_cached("SELECT record FROM consumers WHERE id = ?1 AND disabled = 0")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
-        })
+        self.read(|c| self.cached_consumer(c, records_generation(c)?, id))
     }
 
     fn consumers(&self) -> StoreResult<Vec<Consumer>> {
@@ -632,13 +779,7 @@ impl Store for SqliteStore {
     }
 
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
-        self.read(|c| {
-            let rec: Option<String> = c
-                .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
-                .query_row([id], |r| r.get(0))
-                .optional()?;
-            Ok(rec.map(|r| serde_json::from_str(&r)).transpose()?)
-        })
+        self.read(|c| self.cached_subject(c, records_generation(c)?, id))
     }
 
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>> {
@@ -925,7 +1066,6 @@ impl Store for SqliteStore {
     }
 
     fn purge(&self, cutoff: i64) -> StoreResult<usize> {
-        let revoked = Arc::clone(&self.revoked);
         self.tx(move |tx| {
             let n = tx.execute(
                 "DELETE FROM sessions WHERE json_extract(record, '$.exp') < ?1",
@@ -936,19 +1076,12 @@ impl Store for SqliteStore {
                  (SELECT 1 FROM sessions WHERE sessions.sid_hash = codes.sid_hash)",
                 [],
             )?;
-            let gone: Vec<String> = tx
-                .prepare(
-                    "DELETE FROM families WHERE NOT EXISTS
-                     (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)
-                     RETURNING id",
-                )?
-                .query_map([], |r| r.get(0))?
-                .collect::<Result<_, _>>()?;
             // their tickets have all expired (see `Store::family_live`)
-            let mut revoked = revoked.write().unwrap_or_else(PoisonError::into_inner);
-            for id in &gone {
-                revoked.remove(id);
-            }
+            tx.execute(
+                "DELETE FROM families WHERE NOT EXISTS
+                 (SELECT 1 FROM sessions WHERE sessions.family_id = families.id)",
+                [],
+            )?;
             // the first-browser bindings of authorize requests whose session is gone (spec
             // TSR-AUTHZ-9; named by the request hash), and delegation grants past their exp
             // (spec TSR-DELEGATE-4)
@@ -969,15 +1102,35 @@ impl Store for SqliteStore {
 
     fn revoke_family(&self, family: &str) -> StoreResult<()> {
         let family = family.to_owned();
-        let revoked = Arc::clone(&self.revoked);
-        self.tx(move |tx| {
-            // seen by ticket calls from now on, before the commit: fail closed (spec
-            // TSR-REVOKE-3: the next request after the answer is refused)
-            revoked
-                .write()
-                .unwrap_or_else(PoisonError::into_inner)
-                .insert(family.clone());
-            revoke_family_tx(tx, &family)
+        // spec TSR-REVOKE-3: the commit moves the records generation, so the next ticket call
+        // after the answer reads the family again and is refused
+        self.tx(move |tx| revoke_family_tx(tx, &family))
+    }
+
+    fn family_live(&self, id: &str) -> StoreResult<bool> {
+        self.read(|c| self.cached_family_live(c, records_generation(c)?, id))
+    }
+
+    fn ticket_standing(
+        &self,
+        family: Option<&str>,
+        app: &str,
+        subject: Option<&str>,
+    ) -> StoreResult<TicketStanding> {
+        // one read of the generation (on a file, one read transaction) for all three
+        self.read(|c| {
+            let generation = records_generation(c)?;
+            Ok(TicketStanding {
+                family_live: match family {
+                    Some(f) => self.cached_family_live(c, generation, f)?,
+                    None => true,
+                },
+                consumer: self.cached_consumer(c, generation, app)?,
+                subject: match subject {
+                    Some(id) => self.cached_subject(c, generation, id)?,
+                    None => None,
+                },
+            })
         })
     }
 

@@ -97,6 +97,57 @@ async fn calls_racing_a_revocation_are_refused_once_it_is_answered() {
     assert!(after.iter().all(|o| o == "401 ticket_revoked"), "{after:?}");
 }
 
+/// The SQLite store answers a ticket call's reads from its record cache (issue 15), checked
+/// on every call against the records generation that triggers move in the file: a change made
+/// through another connection, as the operator's CLI makes it from its own process, reaches
+/// the very next call (spec TSR-REVOKE-3, TSR-REG-8, TSR-REG-9).
+#[tokio::test]
+async fn changes_made_by_another_process_reach_the_next_ticket_call() {
+    let (dir, h) = on_file();
+    let c = h.consumer(CONSUMER);
+    let (_, r) = h.logged_in(&c, &[], &["email"]).await;
+    let t = Creds::ticket(&r.json["ticket"]);
+    // twice: the second call is answered from the cache
+    for _ in 0..2 {
+        let r = h.get(&t, "/v1/subject").await;
+        assert_eq!(r.json["email"], "alice@example.org", "{}", r.json);
+    }
+    let cli = SqliteStore::open(dir.path().join("t.db")).unwrap();
+
+    // the Subject's data changes: the next call shows it
+    let mut alice = cli.subject_by_username("alice").unwrap().unwrap();
+    alice.data.insert("email".into(), json!("ada@example.com"));
+    cli.put_subject(&alice).unwrap();
+    assert_eq!(
+        h.get(&t, "/v1/subject").await.json["email"],
+        "ada@example.com"
+    );
+
+    // the family is revoked: refused next
+    let (sid2, r2) = h.logged_in(&c, &[], &["email"]).await;
+    let t2 = Creds::ticket(&r2.json["ticket"]);
+    assert_eq!(h.get(&t2, "/v1/subject").await.status, StatusCode::OK);
+    let family = cli
+        .session(&tessera::core::secret_hash(&sid2))
+        .unwrap()
+        .unwrap()
+        .family;
+    cli.revoke_family(&family).unwrap();
+    assert_eq!(
+        h.get(&t2, "/v1/subject").await.outcome(),
+        "401 ticket_revoked"
+    );
+
+    // the Consumer's key is replaced: every ticket minted under the old one is revoked
+    let mut consumer = cli.consumer(CONSUMER).unwrap().unwrap();
+    consumer.key = "a-new-key-of-the-conformance-consumer-0123456789".into();
+    cli.put_consumer(&consumer).unwrap();
+    assert_eq!(
+        h.get(&t, "/v1/subject").await.outcome(),
+        "401 ticket_revoked"
+    );
+}
+
 /// Issue 13 item 2: the replay cache's per-Consumer quota. One Consumer (its key and its
 /// tickets together) at its quota gets 503 (spec TSR-HAWK-11), another still works, and
 /// replays are still refused as replays.

@@ -1,7 +1,7 @@
 //! The JSON API (spec chapters 5, 6, 7): each handler parses, loads, calls the core,
 //! persists and renders.
 
-use super::auth::{ConsumerCall, TicketCall};
+use super::auth::{ConsumerCall, SubjectCall, TicketCall};
 use super::AppState;
 use crate::core::{self, secret_hash, RefreshOutcome, ResultOutcome};
 use crate::error::{json_headers, Error};
@@ -272,16 +272,9 @@ async fn exchange(State(st): State<AppState>, call: ConsumerCall) -> Response {
 }
 
 /// `GET /v1/subject` (spec 7.6).
-async fn subject(State(st): State<AppState>, call: TicketCall) -> Response {
-    let out = async {
-        let subject = match call.ticket.subject_id.clone() {
-            Some(id) => st.db_read(move |s| s.subject(&id)).await?,
-            None => None,
-        };
-        core::subject_data(&call.ticket, subject.as_ref())
-    }
-    .await;
-    call.signer.respond(out)
+async fn subject(SubjectCall { call, subject }: SubjectCall) -> Response {
+    call.signer
+        .respond(core::subject_data(&call.ticket, subject.as_ref()))
 }
 
 /// `GET /v1/ticket` (spec 7.6, TSR-DATA-3).

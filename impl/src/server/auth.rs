@@ -8,7 +8,7 @@
 //! parsed by the handler afterwards (TSR-CONV-6).
 
 use super::{AppState, BODY_LIMIT};
-use crate::core::{self, Consumer, TicketContents};
+use crate::core::{self, Consumer, Subject, TicketContents};
 use crate::error::{json_headers, Error};
 use crate::hawk::{
     self, Artifacts, Credentials, NonceCheck, NonceError, Payload, RequestParts, ServerOrigin,
@@ -19,6 +19,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use std::sync::Arc;
 
 /// Reads the body under the 16 KiB limit and checks its media type (spec TSR-CONV-4,
 /// TSR-CONV-5).
@@ -58,7 +59,7 @@ enum Kind {
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
     Consumer(Consumer),
-    Ticket(TicketContents),
+    Ticket(Arc<TicketContents>),
 }
 
 /// A verified request: whose it is, its body, and what signing the response needs.
@@ -77,11 +78,6 @@ impl Signer {
                 Ok(body) => (StatusCode::OK, body, None),
                 Err(e) => (e.status(), e.body(), e.www_authenticate()),
             };
-        let mut resp = (status, body.clone()).into_response();
-        json_headers(&mut resp);
-        if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
         // spec TSR-HAWK-17: the MAC covers the status too, through `ext`
         let ext = hawk::status_ext(status.as_u16());
         let sa = hawk::server_authorization_header(
@@ -93,6 +89,11 @@ impl Signer {
             }),
             Some(&ext),
         );
+        let mut resp = (status, body).into_response();
+        json_headers(&mut resp);
+        if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        }
         if let Some(v) = sa.ok().and_then(|v| HeaderValue::from_str(&v).ok()) {
             resp.headers_mut().insert("server-authorization", v);
         }
@@ -111,16 +112,24 @@ pub(crate) struct ConsumerCall {
 /// A request authenticated with ticket credentials, unexpired and unrevoked.
 #[derive(Debug)]
 pub(crate) struct TicketCall {
-    pub ticket: TicketContents,
+    pub ticket: Arc<TicketContents>,
     pub body: Bytes,
     pub signer: Signer,
+}
+
+/// A [`TicketCall`] with the ticket's Subject (`None`: an app ticket, or the account is gone),
+/// read together with the ticket's revocation checks (one store read).
+#[derive(Debug)]
+pub(crate) struct SubjectCall {
+    pub call: TicketCall,
+    pub subject: Option<Subject>,
 }
 
 impl FromRequest<AppState> for ConsumerCall {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (caller, body, signer) = authenticate(req, state, Kind::Consumer).await?;
+        let (caller, body, signer, _) = authenticate(req, state, Kind::Consumer, false).await?;
         match caller {
             Caller::Consumer(consumer) => Ok(Self {
                 consumer,
@@ -136,15 +145,35 @@ impl FromRequest<AppState> for TicketCall {
     type Rejection = Response;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
-        let (caller, body, signer) = authenticate(req, state, Kind::Ticket).await?;
-        match caller {
-            Caller::Ticket(ticket) => Ok(Self {
+        Ok(ticket_call(req, state, false).await?.call)
+    }
+}
+
+impl FromRequest<AppState> for SubjectCall {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Response> {
+        ticket_call(req, state, true).await
+    }
+}
+
+async fn ticket_call(
+    req: Request,
+    state: &AppState,
+    with_subject: bool,
+) -> Result<SubjectCall, Response> {
+    let (caller, body, signer, subject) =
+        authenticate(req, state, Kind::Ticket, with_subject).await?;
+    match caller {
+        Caller::Ticket(ticket) => Ok(SubjectCall {
+            call: TicketCall {
                 ticket,
                 body,
                 signer,
-            }),
-            Caller::Consumer(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
-        }
+            },
+            subject,
+        }),
+        Caller::Consumer(_) => Err(signer.respond::<()>(Err(Error::InvalidCredentials))),
     }
 }
 
@@ -189,11 +218,13 @@ fn looks_like_ticket(id: &str) -> bool {
     id.starts_with("t1.")
 }
 
+/// Authenticates `req` as `kind`; with `with_subject`, also reads a user ticket's Subject.
 async fn authenticate(
     req: Request,
     state: &AppState,
     kind: Kind,
-) -> Result<(Caller, Bytes, Signer), Response> {
+    with_subject: bool,
+) -> Result<(Caller, Bytes, Signer, Option<Subject>), Response> {
     let (parts, body) = req.into_parts();
     let body = read_body(&parts, body)
         .await
@@ -238,7 +269,12 @@ async fn authenticate(
             (Caller::Consumer(consumer), key)
         }
         Kind::Ticket => {
-            let ticket = core::open_ticket(&state.0.sealer, &parsed.id)
+            let ticket = state
+                .0
+                .opened_tickets
+                .open(&state.0.sealer, &parsed.id, |plain| {
+                    core::parse_ticket(plain).map(Arc::new)
+                })
                 .ok_or_else(|| Error::InvalidCredentials.into_response())?;
             let key = ticket.key.clone();
             (Caller::Ticket(ticket), key)
@@ -353,28 +389,32 @@ async fn authenticate(
         }
     }
 
+    let mut subject = None;
     if let Caller::Ticket(t) = &caller {
         // spec TSR-TICKET-6, TSR-TICKET-5 (revocation first, as TSR-SESSION-1); a read only,
         // spec TSR-TICKET-7
-        // spec TSR-REVOKE-3: seen on the next request; answered from memory by a store that
-        // keeps a revocation view, on this thread when the store's reads never wait
-        let revoked = match t.grant.clone() {
-            Some(g) => match state.db_read(move |s| s.family_live(&g)).await {
-                Ok(live) => !live,
-                Err(e) => return Err(signer.respond::<()>(Err(e))),
-            },
-            None => false,
-        };
-        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
-        let app = t.app.clone();
-        let key_revoked = match state.db_read(move |s| s.consumer(&app)).await {
-            Ok(c) => core::check_ticket_key(t, c.as_ref()).is_err(),
+        // spec TSR-REVOKE-3: seen on the next request (the SQLite store answers from its record
+        // cache, checked against the records generation on every call), on this thread when
+        // the store's reads never wait
+        let ticket = Arc::clone(t);
+        let standing = match state
+            .db_read(move |s| {
+                let subject = ticket.subject_id.as_deref().filter(|_| with_subject);
+                s.ticket_standing(ticket.grant.as_deref(), &ticket.app, subject)
+            })
+            .await
+        {
+            Ok(standing) => standing,
             Err(e) => return Err(signer.respond::<()>(Err(e))),
         };
+        let revoked = !standing.family_live;
+        // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
+        let key_revoked = core::check_ticket_key(t, standing.consumer.as_ref()).is_err();
         if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
+        subject = standing.subject;
     }
     tracing::debug!(id_kind = ?kind, "request authenticated");
-    Ok((caller, body, signer))
+    Ok((caller, body, signer, subject))
 }

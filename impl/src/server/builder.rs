@@ -12,6 +12,9 @@ use crate::seal::Sealer;
 use crate::store::{SqliteStore, Store, StoreError};
 use std::sync::Arc;
 
+/// Opened tickets kept in memory (a few hundred bytes each; the cache starts over when full).
+const OPENED_TICKETS: usize = 4096;
+
 /// Builds an [`AppState`].
 #[must_use]
 pub struct Authority {
@@ -230,6 +233,7 @@ impl Authority {
             store,
             rng,
             sealer,
+            opened_tickets: crate::seal::OpenedCache::new(OPENED_TICKETS),
             pairwise_key,
             cookie_key,
             login_sealer,

@@ -491,14 +491,18 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Guarded<S> {
 /// The request body under a deadline from the end of the head (spec TSR-CONV-14).
 struct DeadlineBody {
     inner: Incoming,
-    sleep: Pin<Box<Sleep>>,
+    deadline: Instant,
+    /// Armed at the first wait only: most bodies (every GET's) are there at once, and a timer
+    /// per request is a heap allocation and a timer-wheel entry the ticket path does not need.
+    sleep: Option<Pin<Box<Sleep>>>,
 }
 
 impl DeadlineBody {
     fn new(inner: Incoming, timeout: Duration) -> Self {
         Self {
             inner,
-            sleep: Box::pin(tokio::time::sleep(timeout)),
+            deadline: Instant::now() + timeout,
+            sleep: None,
         }
     }
 }
@@ -518,10 +522,17 @@ impl http_body::Body for DeadlineBody {
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         match Pin::new(&mut self.inner).poll_frame(cx) {
             Poll::Ready(f) => Poll::Ready(f.map(|r| r.map_err(Into::into))),
-            Poll::Pending if self.sleep.as_mut().poll(cx).is_ready() => {
-                Poll::Ready(Some(Err(Box::new(BodyTimeout))))
+            Poll::Pending => {
+                let deadline = self.deadline;
+                let sleep = self
+                    .sleep
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                if sleep.as_mut().poll(cx).is_ready() {
+                    Poll::Ready(Some(Err(Box::new(BodyTimeout))))
+                } else {
+                    Poll::Pending
+                }
             }
-            Poll::Pending => Poll::Pending,
         }
     }
 
