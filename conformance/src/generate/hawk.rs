@@ -286,6 +286,20 @@ pub fn vectors() -> Vec<Vector> {
                 );
             },
         ));
+        // `ts` is a decimal integer (4.2): a sign is not one, though Rust's and JavaScript's
+        // integer parsers take `+` (a parser that only calls one of them lets it through)
+        out.push(e.negative(
+            "header-signed-ts",
+            "a ts with a + sign is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| {
+                r.actor = Actor::Authorization(
+                    "Hawk id=\"conformance-consumer\", ts=\"+${now}\", nonce=\"abc\", mac=\"AAAA\""
+                        .into(),
+                );
+            },
+        ));
         out.push(e.negative("header-too-long", "a Hawk header over 4096 bytes is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization(format!("Hawk id=\"conformance-consumer\", ts=\"${{now}}\", nonce=\"abc\", ext=\"{}\", mac=\"AAAA\"", "x".repeat(4100)))));
         for (case, header, title) in [
             ("header-backslash", "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\", ext=\"a\\\\b\", mac=\"AAAA\"", "a backslash in a Hawk attribute value is 400 invalid_header"),

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The Authority's mutation score, measured a shard at a time so that it can be resumed across
+# sessions (the whole set is ~1,280 mutants at 25-70 s each on 2 shared cores). See conformance/README.md,
+# "Mutation score".
+#
+#   conformance/mutants/run.sh shard K N     run shard K of N (0-based: 0..N-1, round-robin over
+#                                            every target file) and record its outcomes in
+#                                            conformance/mutants/<commit>.shard-KK-of-NN.txt
+#   conformance/mutants/run.sh rerun REGEX   re-run the mutants whose names match REGEX (a
+#                                            timeout, or a survivor after new vectors) and append
+#                                            their outcomes to conformance/mutants/<commit>.rerun.txt
+#   conformance/mutants/run.sh prepare       make the copy and build the suite in it once
+#   conformance/mutants/run.sh list          the mutants in scope at this commit
+#   conformance/mutants/run.sh summary       total every recorded shard, per commit and file
+#
+# The mutated copy is the committed tree of HEAD, or of $MUTANTS_COMMIT (git archive), in
+# $MUTANTS_COPY (default ${TMPDIR:-/tmp}/tessera-mutants); its target/ is kept between runs, so
+# only the first build is slow. cargo-mutants runs under `nice -n 19`, one mutant at a time. Needs cargo-mutants 27.1
+# (`cargo install cargo-mutants --locked`).
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(git -C "$here" rev-parse --show-toplevel)
+copy=${MUTANTS_COPY:-${TMPDIR:-/tmp}/tessera-mutants}
+timeout=${MUTANTS_TIMEOUT:-300}
+
+# The reference Authority. impl/src/pkce.rs is gone (PKCE withdrawn in v1.1).
+files=(
+    -f impl/src/core.rs
+    -f impl/src/seal.rs
+    -f impl/protocol/src/hawk.rs
+    -f 'impl/src/server/*.rs'
+    -f impl/src/store.rs
+)
+# The client side of hawk.rs: only Consumers call these (impl/consumer), never the Authority,
+# so the Authority profile cannot reach them. They belong to the Consumer profile's score.
+exclude=(
+    -E 'client_authorization_header'
+    -E 'authenticate_response'
+    -E 'verify_stale_timestamp_header'
+    -E 'generate_nonce'
+    -E 'Artifacts::with_'
+    -E 'check_optional'
+)
+# The test: only the conformance suite, every vector against the reference Authority over HTTP.
+test_args=(
+    --test-package tessera-conformance
+    --cargo-test-arg=--test --cargo-test-arg=reference
+    -- every_vector_passes_against_the_reference_authority
+)
+
+# The commit the figures are for: the last one that changed anything but docs and these records
+# (so committing a shard's results does not start a new measurement).
+# MUTANTS_COMMIT=<rev> measures that commit instead of HEAD (to finish an older commit's shards).
+rev=${MUTANTS_COMMIT:-HEAD}
+commit() { git -C "$root" log -1 --abbrev=7 --format=%h "$rev" -- . ':!conformance/mutants' ':!*.md'; }
+
+prepare_copy() {
+    local c
+    c=$(commit)
+    if [ "$rev" = HEAD ] && [ -n "$(git -C "$root" status --porcelain -- impl conformance Cargo.toml Cargo.lock ':!conformance/mutants')" ] \
+        && [ -z "${MUTANTS_ALLOW_DIRTY:-}" ]; then
+        echo "run.sh: uncommitted changes under impl/ or conformance/; the figures would not be" >&2
+        echo "        those of $c. Commit first (or MUTANTS_ALLOW_DIRTY=1 to measure HEAD anyway)." >&2
+        exit 1
+    fi
+    mkdir -p "$copy"
+    if [ "$(cat "$copy/.mutants-commit" 2>/dev/null)" != "$c" ]; then
+        # fresh sources, keeping target/ (incremental builds). `tar -m`: the files get the time
+        # of extraction, not of the commit, or cargo would keep artifacts built from a newer
+        # mtime (a previous run's last mutant) as up to date
+        find "$copy" -mindepth 1 -maxdepth 1 ! -name target -exec rm -rf {} +
+        git -C "$root" archive "$rev" | tar -x -m -C "$copy"
+        echo "$c" >"$copy/.mutants-commit"
+    fi
+}
+
+mutants() {
+    nice -n 19 cargo mutants --dir "$copy" --in-place --baseline skip \
+        --timeout "$timeout" --build-timeout 900 "${files[@]}" "${exclude[@]}" "$@" "${test_args[@]}"
+}
+
+# one line per mutant: "<outcome>\t<mutant>", from mutants.out/{caught,missed,unviable,timeout}.txt
+record() {
+    local out=$1
+    for o in caught missed unviable timeout; do
+        [ -f "$out/mutants.out/$o.txt" ] || continue
+        sed "s/^/$o\t/" "$out/mutants.out/$o.txt"
+    done
+}
+
+case "${1:-}" in
+shard)
+    k=${2:?shard K N}
+    n=${3:?shard K N}
+    prepare_copy
+    c=$(commit)
+    dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
+    out=$(mktemp -d)
+    start=$(date -u +%FT%TZ)
+    # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
+    mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
+    found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
+    done_=$(record "$out" | wc -l)
+    {
+        echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
+        [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
+        record "$out"
+    } >"$dest"
+    rm -rf "$out"
+    echo "recorded $(grep -vc '^#' "$dest") mutants in $dest"
+    ;;
+rerun)
+    re=${2:?rerun REGEX}
+    prepare_copy
+    c=$(commit)
+    out=$(mktemp -d)
+    mutants -F "$re" -o "$out" || true
+    {
+        echo "# commit $c, rerun -F '$re', $(date -u +%FT%TZ)"
+        record "$out"
+    } >>"$here/$c.rerun.txt"
+    rm -rf "$out"
+    tail -n +1 "$here/$c.rerun.txt" | tail -20
+    ;;
+prepare)
+    # the copy, and a build of the suite in it (the first build takes a while)
+    prepare_copy
+    (cd "$copy" && nice -n 19 cargo test -p tessera-conformance --test reference --no-run)
+    ;;
+list)
+    (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
+    ;;
+summary)
+    # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
+    # score = caught / (caught + missed + timeout), unviable mutants left out.
+    commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
+    [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
+    for c in $commits; do
+        shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
+        of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
+        echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
+        grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
+        last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
+            | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
+                END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
+        row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
+            END { fs["TOTAL"] = 1; for (f in fs) {
+                v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
+                printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
+                    t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
+        printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
+        echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
+        echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
+        echo "survivors:"
+        echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
+    done
+    ;;
+*)
+    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac
