@@ -300,6 +300,20 @@ pub fn vectors() -> Vec<Vector> {
                 );
             },
         ));
+        // 4.2: whitespace around commas parses (the npm package's parser allows it); the MAC
+        // is wrong on purpose, so a parser that accepts it answers 401, one that does not, 400
+        out.push(e.negative(
+            "header-space-before-comma",
+            "spaces and tabs around the commas parse: with a wrong MAC the answer is 401 invalid_credentials, not 400",
+            &["TSR-HAWK-3", "TSR-HAWK-4"],
+            err("invalid_credentials"),
+            |r| {
+                r.actor = Actor::Authorization(
+                    "Hawk id=\"conformance-consumer\" , ts=\"${now}\"\t,\tnonce=\"abc\" ,mac=\"AAAA\""
+                        .into(),
+                );
+            },
+        ));
         out.push(e.negative("header-too-long", "a Hawk header over 4096 bytes is 400 invalid_header", &["TSR-HAWK-3"], err("invalid_header"), |r| r.actor = Actor::Authorization(format!("Hawk id=\"conformance-consumer\", ts=\"${{now}}\", nonce=\"abc\", ext=\"{}\", mac=\"AAAA\"", "x".repeat(4100)))));
         for (case, header, title) in [
             ("header-backslash", "Hawk id=\"conformance-consumer\", ts=\"${now}\", nonce=\"abc\", ext=\"a\\\\b\", mac=\"AAAA\"", "a backslash in a Hawk attribute value is 400 invalid_header"),
