@@ -265,7 +265,7 @@ struct CachedRecords {
     live_families: HashSet<String>,
 }
 
-/// Entries per kind before the cache starts over (a bound, not a working-set estimate: ticket
+/// Entries (of all three kinds together) before the cache starts over (a bound, not a working-set estimate: ticket
 /// calls are authenticated, and a miss costs only the read it saves).
 const RECORD_CACHE_ENTRIES: usize = 10_000;
 
