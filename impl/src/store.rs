@@ -265,8 +265,9 @@ struct CachedRecords {
     live_families: HashSet<String>,
 }
 
-/// Entries (of all three kinds together) before the cache starts over (a bound, not a working-set estimate: ticket
-/// calls are authenticated, and a miss costs only the read it saves).
+/// Entries, of all three kinds together, before the cache starts over (a bound, not a
+/// working-set estimate: ticket calls are authenticated, and a miss costs only the read it
+/// saves).
 const RECORD_CACHE_ENTRIES: usize = 10_000;
 
 impl CachedRecords {
