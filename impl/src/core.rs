@@ -438,14 +438,9 @@ pub fn seal_ticket(env: &Env<'_>, contents: &TicketContents) -> Result<Ticket, E
     })
 }
 
-/// Opens a ticket `id`; `None` when it does not open (forged, altered, retired key), which the
-/// caller reports as `invalid_credentials` (spec TSR-HAWK-6, TSR-TICKET-2).
-#[must_use]
-pub fn open_ticket(sealer: &Sealer, id: &str) -> Option<TicketContents> {
-    parse_ticket(&sealer.open(id).ok()?)
-}
-
-/// A ticket's contents from its opened plaintext (`None`: not ticket contents).
+/// A ticket's contents from its opened plaintext (`None`: not ticket contents). The server
+/// opens ticket ids through [`crate::seal::OpenedCache`]; an id that does not open (forged,
+/// altered, retired key) is reported as `invalid_credentials` (spec TSR-HAWK-6, TSR-TICKET-2).
 #[must_use]
 pub fn parse_ticket(plain: &[u8]) -> Option<TicketContents> {
     serde_json::from_slice(plain).ok()

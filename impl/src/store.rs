@@ -627,23 +627,16 @@ impl SqliteStore {
         generation: i64,
         id: &str,
     ) -> StoreResult<Option<Consumer>> {
-        if let Some(hit) = self
-            .cache
-            .lookup(generation, |r| r.consumers.get(id).cloned())
-        {
-            return Ok(Some(hit));
-        }
-        let rec: Option<String> = c
-            .prepare_cached("SELECT record FROM consumers WHERE id = ?1 AND disabled = 0")?
-            .query_row([id], |r| r.get(0))
-            .optional()?;
-        let consumer: Option<Consumer> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
-        if let Some(found) = &consumer {
-            self.cache.keep(generation, |r| {
-                r.consumers.insert(id.to_owned(), found.clone());
-            });
-        }
-        Ok(consumer)
+        self.cached_record(
+            c,
+            generation,
+            "SELECT record FROM consumers WHERE id = ?1 AND disabled = 0",
+            id,
+            |r| r.consumers.get(id).cloned(),
+            |r, found| {
+                r.consumers.insert(id.to_owned(), found);
+            },
+        )
     }
 
     /// [`Store::subject`] through the record cache, at `generation` (read first).
@@ -653,23 +646,41 @@ impl SqliteStore {
         generation: i64,
         id: &str,
     ) -> StoreResult<Option<Subject>> {
-        if let Some(hit) = self
-            .cache
-            .lookup(generation, |r| r.subjects.get(id).cloned())
-        {
+        self.cached_record(
+            c,
+            generation,
+            "SELECT record FROM subjects WHERE id = ?1",
+            id,
+            |r| r.subjects.get(id).cloned(),
+            |r, found| {
+                r.subjects.insert(id.to_owned(), found);
+            },
+        )
+    }
+
+    /// A JSON record by `id` (`sql` selects its `record` column): from the cache through `get`
+    /// when it holds it at `generation`, else read, and kept through `put` when found.
+    fn cached_record<T: serde::de::DeserializeOwned + Clone>(
+        &self,
+        c: &Connection,
+        generation: i64,
+        sql: &str,
+        id: &str,
+        get: impl FnOnce(&CachedRecords) -> Option<T>,
+        put: impl FnOnce(&mut CachedRecords, T),
+    ) -> StoreResult<Option<T>> {
+        if let Some(hit) = self.cache.lookup(generation, get) {
             return Ok(Some(hit));
         }
         let rec: Option<String> = c
-            .prepare_cached("SELECT record FROM subjects WHERE id = ?1")?
+            .prepare_cached(sql)?
             .query_row([id], |r| r.get(0))
             .optional()?;
-        let subject: Option<Subject> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
-        if let Some(found) = &subject {
-            self.cache.keep(generation, |r| {
-                r.subjects.insert(id.to_owned(), found.clone());
-            });
+        let record: Option<T> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
+        if let Some(found) = &record {
+            self.cache.keep(generation, |r| put(r, found.clone()));
         }
-        Ok(subject)
+        Ok(record)
     }
 
     /// [`Store::family_live`] through the record cache, at `generation` (read first).
