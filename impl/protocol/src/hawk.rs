@@ -431,10 +431,11 @@ fn parse_attributes<'h>(
         return Err(ParseError::TooLong);
     }
     let bytes = header.as_bytes();
-    if !bytes
-        .iter()
-        .all(|&b| (0x20..=0x7e).contains(&b) || b == b'\t')
-    {
+    // without an early exit, so that the check is vectorized (a header is mostly a ticket id)
+    let not_printable = bytes.iter().fold(false, |bad, &b| {
+        bad | !((0x20..=0x7e).contains(&b) || b == b'\t')
+    });
+    if not_printable {
         return Err(ParseError::BadSyntax);
     }
     let scheme_end = bytes
@@ -471,7 +472,7 @@ fn parse_attributes<'h>(
         let value_start = pos;
         // one scan to the closing quote; a backslash (no escapes in Hawk) or no closing quote
         // is a syntax error
-        match bytes[pos..].iter().position(|&b| b == b'"' || b == b'\\') {
+        match memchr::memchr2(b'"', b'\\', &bytes[pos..]) {
             Some(len) if bytes[pos + len] == b'"' => pos += len,
             _ => return Err(ParseError::BadSyntax),
         }
