@@ -3,7 +3,7 @@
 //! [`Behaviour`] asks it to answer wrongly.
 //!
 //! Honest, it serves the metadata, `POST /v1/handshake` and `POST /v1/result` as chapter 5 says,
-//! so that every scenario in which `M` misbehaves has an honest twin
+//! and `POST /v1/refresh` as 6.3 does (rotating the `sid`, a new ticket), so that every scenario in which `M` misbehaves has an honest twin
 //! (`consumer.login.attacker-authority`) showing that the Consumer does accept `M` otherwise.
 
 use super::BackChannel;
@@ -47,6 +47,20 @@ pub struct Behaviour {
     /// `ticket-short-key`, `ticket-wider-scope`, `ticket-delegated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// `M`'s issuer as the suite gives it to the Consumer at reset, and as `M`'s metadata
+    /// states it: `http://{issuer_host}:{port}` instead of `http://127.0.0.1:{port}`.
+    /// `0.0.0.0`: plain `http` on a host that is not a loopback address (TSR-CONV-1: only
+    /// `127.0.0.0/8`, `[::1]` and `localhost` may use `http`), which Linux and macOS connect
+    /// to loopback, so a Consumer without that check reaches `M` and finds consistent metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_host: Option<String>,
+    /// The first refresh (`POST /v1/refresh`) is answered wrongly, the later ones correctly:
+    /// `unavailable-once` (`503 temporarily_unavailable`, correctly signed: a transient
+    /// failure) or `bad-mac-once` (a rotation whose `Server-Authorization` is signed with another
+    /// key; `M` keeps the old `sid`, so a Consumer that took the answer presents a `sid` `M`
+    /// does not know, answered `400 unknown_session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
     /// Every JSON answer (metadata and its `hawk` and `ttl`, handshake, result and its
     /// `ticket`) carries a member no version of the spec defines (TSR-CONV-17: the Consumer
     /// ignores it).
@@ -98,6 +112,10 @@ struct MState {
     /// Seconds `M`'s clock is ahead of the real one (after a stale reply).
     offset: i64,
     stale_sent: bool,
+    /// Whether the first refresh has been answered (wrongly, when [`Behaviour::refresh`] asks).
+    refresh_faulted: bool,
+    /// Every `sid` `M` issued in a refresh answer (the rotated ones, and those it then forgot).
+    refreshed_sids: Vec<String>,
 }
 
 /// The running attacker's Authority.
@@ -211,7 +229,12 @@ impl Attacker {
 
     /// Every `sid` `M` issued (the runner checks none reaches a browser, TSR-CONSUMER-2).
     pub fn sids(&self) -> Vec<String> {
-        self.lock().flows.iter().map(|f| f.sid.clone()).collect()
+        let st = self.lock();
+        st.flows
+            .iter()
+            .map(|f| f.sid.clone())
+            .chain(st.refreshed_sids.iter().cloned())
+            .collect()
     }
 
     fn credentials(&self) -> Credentials {
@@ -221,8 +244,16 @@ impl Attacker {
         }
     }
 
+    /// `M`'s issuer as given to the Consumer at reset ([`Behaviour::issuer_host`]).
+    pub fn configured_issuer(&self) -> String {
+        match &self.lock().behaviour.issuer_host {
+            Some(h) => format!("http://{h}:{}", self.port),
+            None => self.issuer.clone(),
+        }
+    }
+
     fn metadata(&self, fault: Option<&str>) -> Value {
-        let i = &self.issuer;
+        let i = &self.configured_issuer();
         let mut m = json!({
             "issuer": i,
             "handshake_endpoint": format!("{i}/v1/handshake"),
@@ -418,6 +449,7 @@ async fn handle(
                 .flatten();
             signed(m, &request, StatusCode::OK, &answer, fault)
         }
+        "/v1/refresh" => refresh(m, &request, &behaviour, &body),
         _ => signed(
             m,
             &request,
@@ -426,6 +458,60 @@ async fn handle(
             None,
         ),
     }
+}
+
+/// `POST /v1/refresh` (spec 6.3): the `sid` of an authorized login rotated, a new ticket; the
+/// first one answered wrongly when [`Behaviour::refresh`] asks.
+fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Value) -> Response {
+    let sid = body["sid"].as_str().unwrap_or_default();
+    let fault = {
+        let mut st = m.lock();
+        let first = !st.refresh_faulted;
+        st.refresh_faulted = true;
+        behaviour.refresh.as_deref().filter(|_| first)
+    };
+    let Some(flow) = m
+        .lock()
+        .flows
+        .iter()
+        .find(|f| f.sid == sid && f.sub.is_some())
+        .cloned()
+    else {
+        return signed(
+            m,
+            request,
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "unknown_session"}),
+            None,
+        );
+    };
+    if fault == Some("unavailable-once") {
+        return signed(
+            m,
+            request,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "temporarily_unavailable"}),
+            None,
+        );
+    }
+    let new_sid = random_token();
+    let answer = json!({
+        "previous_sid": sid,
+        "sid": new_sid,
+        "exp": now() + 86_400,
+        "ticket": result(m, &flow, None)["ticket"],
+    });
+    {
+        let mut st = m.lock();
+        st.refreshed_sids.push(new_sid.clone());
+        if fault.is_none() {
+            if let Some(f) = st.flows.iter_mut().find(|f| f.sid == sid) {
+                f.sid = new_sid;
+            }
+        }
+    }
+    let sa_fault = (fault == Some("bad-mac-once")).then_some("bad-mac");
+    signed(m, request, StatusCode::OK, &answer, sa_fault)
 }
 
 /// The result `M` answers for `flow` (spec 5.5), with the shape fault `fault`.
