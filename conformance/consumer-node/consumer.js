@@ -167,7 +167,8 @@ const beginLogin = async (authority) => {
         throw new Refusal('authority');
     }
     if (hs.iss !== authority.issuer || typeof hs.authorize_url !== 'string' ||
-        !hs.authorize_url.startsWith(`${authority.issuer}/`) || typeof hs.sid !== 'string' || !hs.sid) {
+        !hs.authorize_url.startsWith(`${authority.issuer}/`) || typeof hs.sid !== 'string' || !hs.sid ||
+        hs.authorize_url.includes(hs.sid)) {                    // TSR-CONSUMER-2: the sid never enters a browser
         throw new Refusal('invalid_response');
     }
     return {

@@ -47,6 +47,11 @@ pub struct Behaviour {
     /// `ticket-short-key`, `ticket-wider-scope`, `ticket-delegated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// The handshake's answer: `other-iss` (its `iss` is another issuer), `authorize-elsewhere`
+    /// (its `authorize_url` is not under the issuer), `sid-in-url` (its `authorize_url` carries
+    /// the `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<String>,
     /// `M`'s issuer as the suite gives it to the Consumer at reset, and as `M`'s metadata
     /// states it: `http://{issuer_host}:{port}` instead of `http://127.0.0.1:{port}`.
     /// `0.0.0.0`: plain `http` on a host that is not a loopback address (TSR-CONV-1: only
@@ -413,12 +418,28 @@ async fn handle(
                 sub: None,
             };
             let offset = m.lock().offset;
-            let answer = json!({
+            let mut answer = json!({
                 "sid": flow.sid,
                 "authorize_url": format!("{}/authorize?request={}", m.issuer, flow.handle),
                 "exp": now() + offset + 600,
                 "iss": m.issuer,
             });
+            match behaviour.handshake.as_deref() {
+                Some("other-iss") => answer["iss"] = json!(format!("http://localhost:{}", m.port)),
+                Some("authorize-elsewhere") => {
+                    answer["authorize_url"] = json!(format!(
+                        "{}.evil.example/authorize?request={}",
+                        m.issuer, flow.handle
+                    ));
+                }
+                Some("sid-in-url") => {
+                    answer["authorize_url"] = json!(format!(
+                        "{}/authorize?request={}&sid={}",
+                        m.issuer, flow.handle, flow.sid
+                    ));
+                }
+                _ => {}
+            }
             m.lock().flows.push(flow);
             let fault = (behaviour.fault_on.as_deref() == Some("handshake"))
                 .then_some(behaviour.server_authorization.as_deref())

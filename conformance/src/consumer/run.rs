@@ -431,10 +431,15 @@ impl Ctx<'_> {
                 let mark = suite.log.len();
                 let page = self.browser(*browser).get(&page_url).await?;
                 suite.check_page(&page, None)?;
+                // started: a redirect to the Authority, or to any other origin than the
+                // Consumer's own (an authorize URL the Consumer should not have trusted)
                 let started = |p: &Page| {
                     matches!(p.status, 302 | 303)
-                        && p.header("location")
-                            .is_some_and(|l| l.starts_with(&format!("{issuer}/")))
+                        && p.header("location").is_some_and(|l| {
+                            l.starts_with(&format!("{issuer}/"))
+                                || url::Url::parse(l)
+                                    .is_ok_and(|u| u.origin().ascii_serialization() != suite.origin)
+                        })
                 };
                 let mut sent = format!("GET {page_url}");
                 let answer = if *form == Form::GetOnly {

@@ -718,6 +718,43 @@ fn from_requirements() -> Vec<Scenario> {
             vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
         ));
     }
+    // The handshake's answer, checked before the browser is sent anywhere
+    for (fault, what, reqs) in [
+        (
+            "other-iss",
+            "whose iss is not M's issuer",
+            &["TSR-HANDSHAKE-6"][..],
+        ),
+        (
+            "authorize-elsewhere",
+            "whose authorize_url is not under M's issuer",
+            &["TSR-META-1"][..],
+        ),
+        (
+            "sid-in-url",
+            "whose authorize_url carries the sid",
+            &["TSR-CONSUMER-2", "TSR-HANDSHAKE-5"][..],
+        ),
+    ] {
+        out.push(scenario(
+            &format!("consumer.handshake.{fault}"),
+            &format!(
+                "M answers the handshake with an answer {what}: the login does not start (the browser is not sent there)"
+            ),
+            reqs,
+            r.clone(),
+            json!({"handshake": fault}),
+            vec![
+                start(
+                    "victim",
+                    "M",
+                    "l1",
+                    json!({"expect": "refused", "back_channel": ["M /v1/handshake"]}),
+                ),
+                observe("victim", Value::Null),
+            ],
+        ));
+    }
     // TSR-CONV-1: plain http only on a loopback address
     out.push(scenario(
         "consumer.metadata.http-not-loopback",
