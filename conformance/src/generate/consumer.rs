@@ -180,6 +180,16 @@ fn victim_logs_in_at_a() -> Vec<Value> {
     ]
 }
 
+/// The victim logs in at `M` (start, authorize, callback) and `$msub` is bound to its `sub`.
+fn victim_logged_in_at_m() -> Vec<Value> {
+    vec![
+        start("victim", "M", "l1", none()),
+        authorize("l1", "cb1", none()),
+        callback("cb1", "victim", result_at("M")),
+        observe_bind("victim", at("M"), "msub"),
+    ]
+}
+
 // ---- the honest flows ---------------------------------------------------------------------
 
 fn honest_flows() -> Vec<Scenario> {
@@ -796,18 +806,7 @@ fn refreshes() -> Vec<Scenario> {
     let then = |steps: Vec<Value>| [logged_in_at_a(), steps].concat();
     let one_at_m = || json!(["M /v1/refresh"]);
     let logged_in_at_m = || json!({"issuer": "M", "sub": "$msub"});
-    let at_m = |steps: Vec<Value>| {
-        [
-            vec![
-                start("victim", "M", "l1", none()),
-                authorize("l1", "cb1", none()),
-                callback("cb1", "victim", result_at("M")),
-                observe_bind("victim", at("M"), "msub"),
-            ],
-            steps,
-        ]
-        .concat()
-    };
+    let at_m = |steps: Vec<Value>| [victim_logged_in_at_m(), steps].concat();
     vec![
         scenario(
             "consumer.refresh.rotated-sid",
@@ -927,6 +926,9 @@ fn data_and_logout() -> Vec<Scenario> {
                "logged_in": logged_in, "back_channel": back_channel})
     };
     let alice_data = || json!({"sub": "$alice", "email": "alice@example.org"});
+    let logged_in_at_m = || json!({"issuer": "M", "sub": "$msub"});
+    let m_data = || json!({"sub": "$msub", "email": {"$type": "string"}});
+    let at_m = |steps: Vec<Value>| [victim_logged_in_at_m(), steps].concat();
     vec![
         scenario(
             "consumer.subject-data.honest",
@@ -940,6 +942,31 @@ fn data_and_logout() -> Vec<Scenario> {
                 refresh("victim", 1, logged_in(), json!(["A /v1/refresh"])),
                 data("victim", alice_data(), logged_in(), json!(["A /v1/subject"])),
             ]),
+        ),
+        scenario(
+            "consumer.subject-data.at-attacker-after-refresh",
+            "at M, whose refresh retires the login's old ticket, the Subject data is read with the ticket of the last refresh",
+            &["TSR-CONF-14", "TSR-CONSUMER-11", "TSR-HAWK-14"],
+            r.clone(),
+            none(),
+            at_m(vec![
+                data("victim", m_data(), logged_in_at_m(), json!(["M /v1/subject"])),
+                refresh("victim", 1, logged_in_at_m(), json!(["M /v1/refresh"])),
+                data("victim", m_data(), logged_in_at_m(), json!(["M /v1/subject"])),
+            ]),
+        ),
+        scenario(
+            "consumer.subject-data.other-sub",
+            "M answers the Subject data with another Subject's sub: the Consumer does not use it",
+            &["TSR-CONSUMER-7", "TSR-CONF-14"],
+            r.clone(),
+            json!({"subject": "other-sub"}),
+            at_m(vec![data(
+                "victim",
+                Value::Null,
+                logged_in_at_m(),
+                json!(["M /v1/subject"]),
+            )]),
         ),
         scenario(
             "consumer.subject-data.not-logged-in",
