@@ -54,7 +54,7 @@ commit() { git -C "$root" log -1 --abbrev=7 --format=%h "$rev" -- . ':!conforman
 prepare_copy() {
     local c
     c=$(commit)
-    if [ "$rev" = HEAD ] && [ -n "$(git -C "$root" status --porcelain -- impl conformance Cargo.toml Cargo.lock ':!conformance/mutants')" ] \
+    if [ "$rev" = HEAD ] && [ -n "$(git -C "$root" status --porcelain -- impl conformance Cargo.toml Cargo.lock ':!conformance/mutants' ':!*.md')" ] \
         && [ -z "${MUTANTS_ALLOW_DIRTY:-}" ]; then
         echo "run-consumer.sh: uncommitted changes under impl/ or conformance/; the figures would" >&2
         echo "        not be those of $c. Commit first (or MUTANTS_ALLOW_DIRTY=1 to measure HEAD anyway)." >&2
