@@ -47,6 +47,18 @@ const redirectUri = () => `${base}/callback`;
 // spec 5.1, TSR-META-1, TSR-META-3: configure an Authority from its metadata.
 const discover = async (registration) => {
     const issuer = registration.issuer.replace(/\/$/, '');
+    // TSR-CONV-1: https, or plain http only on a loopback address (127.0.0.0/8, [::1], localhost)
+    let url;
+    try {
+        url = new URL(issuer);
+    }
+    catch (err) {
+        throw new Refusal('invalid_config');
+    }
+    const loopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) || url.hostname === '[::1]' || url.hostname === 'localhost';
+    if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
+        throw new Refusal('invalid_config');
+    }
     const res = await fetch(`${issuer}/.well-known/tessera-authority`, { redirect: 'manual' });
     if (res.status !== 200) {
         throw new Refusal('metadata_invalid');
@@ -83,29 +95,35 @@ class Refusal extends Error {
     }
 }
 
-// A Hawk-signed JSON POST (spec 4.2), its Server-Authorization verified (TSR-HAWK-13), the status
+// A Hawk-signed request (spec 4.2), its Server-Authorization verified (TSR-HAWK-13), the status
 // it covers checked (TSR-HAWK-17); one retry after a stale-timestamp reply whose tsm verifies
-// (TSR-HAWK-8). Returns [status, parsed body].
-const post = async (authority, url, body) => {
-    const payload = JSON.stringify(body);
+// (TSR-HAWK-8). `body` undefined: a GET. `ticket`: sign with a ticket (its id and key, and the Oz
+// `app`/`dlg`, spec TSR-HAWK-14) instead of the Consumer's key. Returns [status, parsed body].
+const call = async (authority, method, url, body, ticket) => {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const credentials = ticket ? { id: ticket.id, key: ticket.key, algorithm: ticket.algorithm } : authority.credentials;
     for (let attempt = 0; attempt < 2; ++attempt) {
-        const { header, artifacts } = Hawk.client.header(url, 'POST', {
-            credentials: authority.credentials,
-            payload,
-            contentType: 'application/json',
+        const { header, artifacts } = Hawk.client.header(url, method, {
+            credentials,
+            ...(payload === undefined ? {} : { payload, contentType: 'application/json' }),
+            ...(ticket ? { app: ticket.app, dlg: ticket.dlg || undefined } : {}),
             timestamp: Math.floor(Date.now() / 1000) + authority.offset
         });
         const res = await fetch(url, {
-            method: 'POST',
+            method,
             redirect: 'manual',
-            headers: { authorization: header, 'content-type': 'application/json', accept: 'application/json' },
+            headers: {
+                authorization: header,
+                accept: 'application/json',
+                ...(payload === undefined ? {} : { 'content-type': 'application/json' })
+            },
             body: payload
         });
         const text = await res.text();
         const headers = Object.fromEntries(res.headers.entries());
         if (res.status === 401 && !headers['server-authorization'] && /tsm=/.test(headers['www-authenticate'] || '')) {
             const www = Hawk.utils.parseAuthorizationHeader(headers['www-authenticate'], ['ts', 'tsm', 'error']);
-            const tsm = Hawk.crypto.calculateTsMac(www.ts, authority.credentials);
+            const tsm = Hawk.crypto.calculateTsMac(www.ts, credentials);
             if (checks('tsm') && !sameSecret(tsm, www.tsm)) {
                 throw new Refusal('stale_timestamp_unverified');
             }
@@ -115,7 +133,7 @@ const post = async (authority, url, body) => {
         if (checks('server-authorization')) {
             let verified;
             try {
-                verified = Hawk.client.authenticate({ headers }, authority.credentials, artifacts, { payload: text, required: true });
+                verified = Hawk.client.authenticate({ headers }, credentials, artifacts, { payload: text, required: true });
             }
             catch (err) {
                 throw new Refusal('server_authorization_invalid');
@@ -135,6 +153,7 @@ const post = async (authority, url, body) => {
     }
     throw new Refusal('stale_timestamp');
 };
+const post = (authority, url, body) => call(authority, 'POST', url, body);
 
 // ---- the login flow --------------------------------------------------------------------------
 
@@ -148,7 +167,8 @@ const beginLogin = async (authority) => {
         throw new Refusal('authority');
     }
     if (hs.iss !== authority.issuer || typeof hs.authorize_url !== 'string' ||
-        !hs.authorize_url.startsWith(`${authority.issuer}/`) || typeof hs.sid !== 'string' || !hs.sid) {
+        !hs.authorize_url.startsWith(`${authority.issuer}/`) || typeof hs.sid !== 'string' || !hs.sid ||
+        hs.authorize_url.includes(hs.sid)) {                    // TSR-CONSUMER-2: the sid never enters a browser
         throw new Refusal('invalid_response');
     }
     return {
@@ -322,6 +342,43 @@ const refreshSession = async (session) => {
     }
 };
 
+// ---- Subject data and logout -----------------------------------------------------------------
+
+// spec 7.6: the Subject data with the login's ticket; used only once its Server-Authorization
+// verified (TSR-CONSUMER-7) and its `sub` is the login's (TSR-DATA-2).
+const subjectData = async (user) => {
+    const authority = authorities.find((a) => a.issuer === user.issuer);
+    if (!authority) {
+        throw new Refusal('unknown_authority');
+    }
+    const [status, data] = await call(authority, 'GET', authority.metadata.subject_endpoint, undefined, user.ticket);
+    if (status !== 200) {
+        throw new Refusal(data && /^[a-z_]{1,40}$/.test(data.error) ? data.error : 'authority');
+    }
+    if (!data || typeof data !== 'object' || data.sub !== user.sub) {
+        throw new Refusal('subject_mismatch');
+    }
+    return data;
+};
+
+// Logout: the session family revoked at the Authority (spec 6.4, TSR-REVOKE-1; best effort), the
+// browser session forgotten. Returns the Set-Cookie that clears the cookie.
+const logoutSession = async (id, session) => {
+    const user = session.user;
+    sessions.delete(id);
+    users.delete(`${user.issuer}\n${user.sub}`);
+    const authority = authorities.find((a) => a.issuer === user.issuer);
+    if (authority) {
+        try {
+            await post(authority, authority.metadata.revoke_endpoint, { sid: user.sid });
+        }
+        catch (err) {
+            // the login is gone here either way; the family dies with its expiry
+        }
+    }
+    return `${COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Lax${base.startsWith('https:') ? '; Secure' : ''}`;
+};
+
 // ---- browser sessions -------------------------------------------------------------------------
 
 const cookieOf = (req) => {
@@ -463,7 +520,7 @@ const routes = {
     }
 };
 
-// spec A.6.1: the test mode's three endpoints, only with TESSERA_TEST_MODE=1 (TSR-CONF-7).
+// spec A.6.1: the test mode's endpoints, only with TESSERA_TEST_MODE=1 (TSR-CONF-7).
 const testRoutes = {
     'GET /tessera-test/consumer': (req, res) => json(res, 200, { redirect_uri: redirectUri(), login_url: `${base}/login` }),
 
@@ -515,12 +572,43 @@ const testRoutes = {
             await Promise.all(Array.from({ length: n }, () => refreshSession(session)));
         }
         sessionState(res, session);
+    },
+
+    // The Subject data for this browser session's login, as a page of this Consumer reads it,
+    // after its checks (TSR-CONF-14).
+    'POST /tessera-test/subject': async (req, res) => {
+        const session = sessions.get(cookieOf(req));
+        let data = null;
+        if (session && session.user) {
+            try {
+                data = await subjectData(session.user);
+            }
+            catch (err) {
+                session.error = err instanceof Refusal ? err.code : 'internal';
+            }
+        }
+        sessionState(res, session, { data });
+    },
+
+    // Log this browser session out as this Consumer's logout does (TSR-CONF-15).
+    'POST /tessera-test/logout': async (req, res) => {
+        const id = cookieOf(req);
+        const session = sessions.get(id);
+        const headers = {};
+        if (session && session.user) {
+            headers['set-cookie'] = await logoutSession(id, session);
+        }
+        sessionState(res, sessions.get(id), {}, headers);
     }
 };
 
-const sessionState = (res, session) => {
+const sessionState = (res, session, extra = {}, headers = {}) => {
     const user = session && session.user;
-    json(res, 200, { logged_in: user ? { issuer: user.issuer, sub: user.sub } : null, error: (session && session.error) || null });
+    send(res, 200, { 'content-type': 'application/json', ...headers }, JSON.stringify({
+        logged_in: user ? { issuer: user.issuer, sub: user.sub } : null,
+        error: (session && session.error) || null,
+        ...extra
+    }));
 };
 
 const server = Http.createServer(async (req, res) => {

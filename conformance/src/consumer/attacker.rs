@@ -3,7 +3,8 @@
 //! [`Behaviour`] asks it to answer wrongly.
 //!
 //! Honest, it serves the metadata, `POST /v1/handshake` and `POST /v1/result` as chapter 5 says,
-//! so that every scenario in which `M` misbehaves has an honest twin
+//! `POST /v1/refresh` as 6.3 does (rotating the `sid`, a new ticket that retires the old one)
+//! and `GET /v1/subject` for the tickets it issued (7.6), so that every scenario in which `M` misbehaves has an honest twin
 //! (`consumer.login.attacker-authority`) showing that the Consumer does accept `M` otherwise.
 
 use super::BackChannel;
@@ -47,6 +48,30 @@ pub struct Behaviour {
     /// `ticket-short-key`, `ticket-wider-scope`, `ticket-delegated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub result: Option<String>,
+    /// The handshake's answer: `other-iss` (its `iss` is another issuer), `authorize-elsewhere`
+    /// (its `authorize_url` is not under the issuer), `sid-in-url` (its `authorize_url` carries
+    /// the `sid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handshake: Option<String>,
+    /// The Subject data (`GET /v1/subject`, which `M` serves for the live tickets it issued:
+    /// those of results and of the last refresh of each login): `other-sub` (the data of
+    /// another Subject: its `sub` is not the ticket's `user`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// `M`'s issuer as the suite gives it to the Consumer at reset, and as `M`'s metadata
+    /// states it: `http://{issuer_host}:{port}` instead of `http://127.0.0.1:{port}`.
+    /// `0.0.0.0`: plain `http` on a host that is not a loopback address (TSR-CONV-1: only
+    /// `127.0.0.0/8`, `[::1]` and `localhost` may use `http`), which Linux and macOS connect
+    /// to loopback, so a Consumer without that check reaches `M` and finds consistent metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_host: Option<String>,
+    /// The first refresh (`POST /v1/refresh`) is answered wrongly, the later ones correctly:
+    /// `unavailable-once` (`503 temporarily_unavailable`, correctly signed: a transient
+    /// failure) or `bad-mac-once` (a rotation whose `Server-Authorization` is signed with another
+    /// key; `M` keeps the old `sid`, so a Consumer that took the answer presents a `sid` `M`
+    /// does not know, answered `400 unknown_session`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh: Option<String>,
     /// Every JSON answer (metadata and its `hawk` and `ttl`, handshake, result and its
     /// `ticket`) carries a member no version of the spec defines (TSR-CONV-17: the Consumer
     /// ignores it).
@@ -98,6 +123,33 @@ struct MState {
     /// Seconds `M`'s clock is ahead of the real one (after a stale reply).
     offset: i64,
     stale_sent: bool,
+    /// Whether the first refresh has been answered (wrongly, when [`Behaviour::refresh`] asks).
+    refresh_faulted: bool,
+    /// Every `sid` `M` issued in a refresh answer (the rotated ones, and those it then forgot).
+    refreshed_sids: Vec<String>,
+    /// The user tickets `M` issued that still work: a refresh retires the login's old one.
+    tickets: Vec<IssuedTicket>,
+}
+
+/// A user ticket `M` issued, for the Subject data API.
+#[derive(Debug, Clone)]
+struct IssuedTicket {
+    id: String,
+    key: String,
+    /// The login's flow (its `handle`).
+    flow: String,
+    sub: String,
+}
+
+impl IssuedTicket {
+    fn of(answer: &Value, flow: &Flow) -> Option<IssuedTicket> {
+        Some(IssuedTicket {
+            id: answer["ticket"]["id"].as_str()?.to_string(),
+            key: answer["ticket"]["key"].as_str()?.to_string(),
+            flow: flow.handle.clone(),
+            sub: flow.sub.clone().unwrap_or_default(),
+        })
+    }
 }
 
 /// The running attacker's Authority.
@@ -211,18 +263,24 @@ impl Attacker {
 
     /// Every `sid` `M` issued (the runner checks none reaches a browser, TSR-CONSUMER-2).
     pub fn sids(&self) -> Vec<String> {
-        self.lock().flows.iter().map(|f| f.sid.clone()).collect()
+        let st = self.lock();
+        st.flows
+            .iter()
+            .map(|f| f.sid.clone())
+            .chain(st.refreshed_sids.iter().cloned())
+            .collect()
     }
 
-    fn credentials(&self) -> Credentials {
-        Credentials {
-            id: self.consumer_id.clone(),
-            key: self.key.clone(),
+    /// `M`'s issuer as given to the Consumer at reset ([`Behaviour::issuer_host`]).
+    pub fn configured_issuer(&self) -> String {
+        match &self.lock().behaviour.issuer_host {
+            Some(h) => format!("http://{h}:{}", self.port),
+            None => self.issuer.clone(),
         }
     }
 
     fn metadata(&self, fault: Option<&str>) -> Value {
-        let i = &self.issuer;
+        let i = &self.configured_issuer();
         let mut m = json!({
             "issuer": i,
             "handshake_endpoint": format!("{i}/v1/handshake"),
@@ -302,7 +360,7 @@ async fn handle(
     let target = uri
         .path_and_query()
         .map_or_else(|| path.clone(), |p| p.as_str().to_string());
-    let request = match verify(m, method.as_str(), &target, &headers, &body) {
+    let (request, ticket) = match verify(m, method.as_str(), &target, &headers, &body) {
         Ok(a) => a,
         Err(Refusal::Stale) => {
             let mut st = m.lock();
@@ -320,6 +378,9 @@ async fn handle(
         }
     };
     let behaviour = m.lock().behaviour.clone();
+    if endpoint == "/v1/subject" && method == axum::http::Method::GET {
+        return subject(m, &request, ticket.as_ref(), &behaviour);
+    }
     let body: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => {
@@ -382,12 +443,28 @@ async fn handle(
                 sub: None,
             };
             let offset = m.lock().offset;
-            let answer = json!({
+            let mut answer = json!({
                 "sid": flow.sid,
                 "authorize_url": format!("{}/authorize?request={}", m.issuer, flow.handle),
                 "exp": now() + offset + 600,
                 "iss": m.issuer,
             });
+            match behaviour.handshake.as_deref() {
+                Some("other-iss") => answer["iss"] = json!(format!("http://localhost:{}", m.port)),
+                Some("authorize-elsewhere") => {
+                    answer["authorize_url"] = json!(format!(
+                        "{}.evil.example/authorize?request={}",
+                        m.issuer, flow.handle
+                    ));
+                }
+                Some("sid-in-url") => {
+                    answer["authorize_url"] = json!(format!(
+                        "{}/authorize?request={}&sid={}",
+                        m.issuer, flow.handle, flow.sid
+                    ));
+                }
+                _ => {}
+            }
             m.lock().flows.push(flow);
             let fault = (behaviour.fault_on.as_deref() == Some("handshake"))
                 .then_some(behaviour.server_authorization.as_deref())
@@ -413,11 +490,15 @@ async fn handle(
                 );
             };
             let answer = result(m, &flow, behaviour.result.as_deref());
+            if let Some(t) = IssuedTicket::of(&answer, &flow) {
+                m.lock().tickets.push(t);
+            }
             let fault = (behaviour.fault_on.as_deref() == Some("result"))
                 .then_some(behaviour.server_authorization.as_deref())
                 .flatten();
             signed(m, &request, StatusCode::OK, &answer, fault)
         }
+        "/v1/refresh" => refresh(m, &request, &behaviour, &body),
         _ => signed(
             m,
             &request,
@@ -426,6 +507,90 @@ async fn handle(
             None,
         ),
     }
+}
+
+/// `POST /v1/refresh` (spec 6.3): the `sid` of an authorized login rotated, a new ticket; the
+/// first one answered wrongly when [`Behaviour::refresh`] asks.
+fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Value) -> Response {
+    let sid = body["sid"].as_str().unwrap_or_default();
+    let fault = {
+        let mut st = m.lock();
+        let first = !st.refresh_faulted;
+        st.refresh_faulted = true;
+        behaviour.refresh.as_deref().filter(|_| first)
+    };
+    let Some(flow) = m
+        .lock()
+        .flows
+        .iter()
+        .find(|f| f.sid == sid && f.sub.is_some())
+        .cloned()
+    else {
+        return signed(
+            m,
+            request,
+            StatusCode::BAD_REQUEST,
+            &json!({"error": "unknown_session"}),
+            None,
+        );
+    };
+    if fault == Some("unavailable-once") {
+        return signed(
+            m,
+            request,
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"error": "temporarily_unavailable"}),
+            None,
+        );
+    }
+    let new_sid = random_token();
+    let answer = json!({
+        "previous_sid": sid,
+        "sid": new_sid,
+        "exp": now() + 86_400,
+        "ticket": result(m, &flow, None)["ticket"],
+    });
+    {
+        let mut st = m.lock();
+        st.refreshed_sids.push(new_sid.clone());
+        if fault.is_none() {
+            if let Some(f) = st.flows.iter_mut().find(|f| f.sid == sid) {
+                f.sid = new_sid;
+            }
+            // the login's old ticket stops working: the Consumer must use the new one
+            st.tickets.retain(|t| t.flow != flow.handle);
+            if let Some(t) = IssuedTicket::of(&answer, &flow) {
+                st.tickets.push(t);
+            }
+        }
+    }
+    let sa_fault = (fault == Some("bad-mac-once")).then_some("bad-mac");
+    signed(m, request, StatusCode::OK, &answer, sa_fault)
+}
+
+/// `GET /v1/subject` (spec 7.6) with a live ticket of `M`'s: `sub` and the data of the ticket's
+/// scope (`other-sub`: another Subject's). Signed with the ticket's key (spec 4.6).
+fn subject(
+    m: &Attacker,
+    request: &Artifacts,
+    ticket: Option<&IssuedTicket>,
+    behaviour: &Behaviour,
+) -> Response {
+    let Some(t) = ticket else {
+        return signed(
+            m,
+            request,
+            StatusCode::UNAUTHORIZED,
+            &json!({"error": "invalid_credentials", "message": "not a ticket"}),
+            None,
+        );
+    };
+    let sub = match behaviour.subject.as_deref() {
+        Some("other-sub") => format!("m-{}", &random_token()[..16]),
+        _ => t.sub.clone(),
+    };
+    let data = json!({"sub": sub, "email": format!("{}@m.example", &t.sub)});
+    signed_with(&t.key, m, request, StatusCode::OK, &data, None)
 }
 
 /// The result `M` answers for `flow` (spec 5.5), with the shape fault `fault`.
@@ -495,23 +660,32 @@ enum Refusal {
     Invalid(String),
 }
 
-/// Checks the request's Hawk header with the Consumer's key at `M` (spec 4.2–4.5).
+/// Checks the request's Hawk header with the Consumer's key at `M`, or with a live ticket `M`
+/// issued, which must then carry `app` (spec 4.2–4.5, TSR-HAWK-14); returns that ticket.
 fn verify(
     m: &Attacker,
     method: &str,
     target: &str,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Artifacts, Refusal> {
+) -> Result<(Artifacts, Option<IssuedTicket>), Refusal> {
     let header = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| Refusal::Invalid("no Authorization".into()))?;
     let attrs = hawk::parse_attributes(header).map_err(Refusal::Invalid)?;
     let get = |k: &str| attrs.get(k).cloned();
-    if get("id").as_deref() != Some(m.consumer_id.as_str()) {
-        return Err(Refusal::Invalid("unknown id".into()));
-    }
+    let id = get("id").unwrap_or_default();
+    let ticket = m.lock().tickets.iter().find(|t| t.id == id).cloned();
+    let key = match &ticket {
+        _ if id == m.consumer_id && get("app").is_none() => m.key.clone(),
+        Some(t) if get("app").as_deref() == Some(m.consumer_id.as_str()) => t.key.clone(),
+        _ => {
+            return Err(Refusal::Invalid(
+                "unknown id, or app missing or wrong".into(),
+            ))
+        }
+    };
     let ts: i64 = get("ts")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| Refusal::Invalid("bad ts".into()))?;
@@ -531,7 +705,7 @@ fn verify(
         app: get("app"),
         dlg: get("dlg"),
     };
-    let want = hawk::mac(&m.credentials(), Kind::Header, &a);
+    let want = hawk::mac(&Credentials { id, key }, Kind::Header, &a);
     if get("mac").as_deref() != Some(want.as_str()) {
         return Err(Refusal::Invalid("bad mac".into()));
     }
@@ -542,7 +716,7 @@ fn verify(
     if (ts - (now() + offset)).abs() > SKEW {
         return Err(Refusal::Stale);
     }
-    Ok(a)
+    Ok((a, ticket))
 }
 
 /// `401 stale_timestamp` with `M`'s time `ts` and its `tsm` (spec TSR-HAWK-8); `forged`: the
@@ -574,6 +748,18 @@ fn signed(
     body: &Value,
     fault: Option<&str>,
 ) -> Response {
+    signed_with(&m.key, m, request, status, body, fault)
+}
+
+/// [`signed`] with the credentials' key `key` (a ticket's, for the Subject data API).
+fn signed_with(
+    key: &str,
+    m: &Attacker,
+    request: &Artifacts,
+    status: StatusCode,
+    body: &Value,
+    fault: Option<&str>,
+) -> Response {
     let body = &if m.lock().behaviour.unknown_members {
         with_unknown_members(body.clone())
     } else {
@@ -582,7 +768,7 @@ fn signed(
     let bytes = serde_json::to_vec(body).unwrap_or_default();
     let mut hash = hawk::payload_hash("application/json", &bytes);
     let mut ext = Some(format!("status={}", status.as_u16()));
-    let mut key = m.key.clone();
+    let mut key = key.to_string();
     match fault {
         Some("bad-mac") => key = random_token(),
         Some("bad-hash") => hash = hawk::payload_hash("application/json", b"{}"),

@@ -70,6 +70,8 @@ pub const TEST_MODE: &[&str] = &[
     "TSR-CONF-10",
     "TSR-CONF-11",
     "TSR-CONF-13",
+    "TSR-CONF-14",
+    "TSR-CONF-15",
 ];
 
 /// Whether `id` is an obligation of the Consumer (chapter 10, the test mode of A.6.1), which

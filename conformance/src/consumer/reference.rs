@@ -1,5 +1,5 @@
 //! The reference Consumer in test mode (spec A.6.1): the demo Consumer (`tessera::demo::app`)
-//! on the Rust Consumer library's axum integration, with the three `/tessera-test/` routes in
+//! on the Rust Consumer library's axum integration, with the `/tessera-test/` routes in
 //! front of it. Started in process when `--profile consumer` has no `--target`; the suite
 //! reaches it over HTTP only.
 //!
@@ -9,7 +9,8 @@
 //! other than `/tessera-test/…` go to the demo Consumer of the current configuration.
 //! `POST /tessera-test/refresh` calls the integration's own refresh
 //! ([`tessera::consumer::web::WebConsumer::refresh`], what the demo's `POST /refresh` does) from
-//! as many tasks at once as asked.
+//! as many tasks at once as asked; `POST /tessera-test/subject` and `/logout` its
+//! `subject_data` (the demo's home page) and `logout` (the demo's `POST /logout`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -98,6 +99,8 @@ pub fn app(base: String) -> Router {
         .route("/tessera-test/reset", post(reset))
         .route("/tessera-test/session", get(session))
         .route("/tessera-test/refresh", post(refresh))
+        .route("/tessera-test/subject", post(subject))
+        .route("/tessera-test/logout", post(logout))
         .fallback(forward)
         .with_state(state)
 }
@@ -173,17 +176,78 @@ fn cookie(headers: &HeaderMap) -> Option<String> {
 /// spec TSR-CONF-10: who this browser session is logged in as (the library keys a login by
 /// (issuer, sub), TSR-CONSUMER-10), and its last refusal.
 async fn session(State(t): State<TestMode>, headers: HeaderMap) -> Response {
+    Json(session_state(&t, &headers)).into_response()
+}
+
+/// The body of `GET /tessera-test/session` for the browser session of `headers`.
+fn session_state(t: &TestMode, headers: &HeaderMap) -> serde_json::Value {
     let c = t.lock();
     let logged_in = c
         .web
         .as_ref()
-        .and_then(|(web, _)| web.session(&headers).login)
+        .and_then(|(web, _)| web.session(headers).login)
         .map(|l| {
             let id = l.subject_id();
             json!({"issuer": id.issuer, "sub": id.sub})
         });
-    let error = cookie(&headers).and_then(|id| c.errors.get(&id).cloned());
-    Json(json!({"logged_in": logged_in, "error": error})).into_response()
+    let error = cookie(headers).and_then(|id| c.errors.get(&id).cloned());
+    json!({"logged_in": logged_in, "error": error})
+}
+
+/// The current integration, if a reset configured one.
+fn current_web(t: &TestMode) -> Option<WebConsumer> {
+    t.lock().web.as_ref().map(|(web, _)| web.clone())
+}
+
+/// Remembers `e` as the browser session's last refusal (its wire code for the Authority's).
+fn remember(t: &TestMode, headers: &HeaderMap, e: &tessera::consumer::Error) {
+    let code = match e {
+        tessera::consumer::Error::Authority { code, .. } => code.clone(),
+        other => other.kind().to_string(),
+    };
+    if let Some(id) = cookie(headers) {
+        t.lock().errors.insert(id, code);
+    }
+}
+
+/// spec TSR-CONF-14: the Subject data through the integration's `subject_data` (what the demo's
+/// home page shows: it refreshes an expired ticket first and logs out on a logout error), after
+/// the library's checks (`Server-Authorization`, the data's `sub`).
+async fn subject(State(t): State<TestMode>, headers: HeaderMap) -> Response {
+    let mut data = serde_json::Value::Null;
+    if let Some(web) = current_web(&t) {
+        let browser = web.session(&headers);
+        if browser.login.is_some() {
+            match web.subject_data(&browser).await {
+                Ok(d) => data = serde_json::Value::Object(d),
+                Err(e) => remember(&t, &headers, &e),
+            }
+        }
+    }
+    let mut body = session_state(&t, &headers);
+    body["data"] = data;
+    Json(body).into_response()
+}
+
+/// spec TSR-CONF-15: the integration's logout (what the demo's `POST /logout` does): the login
+/// revoked at its Authority, the session forgotten, the cookie cleared.
+async fn logout(State(t): State<TestMode>, headers: HeaderMap) -> Response {
+    let mut set_cookie = None;
+    if let Some(web) = current_web(&t) {
+        let browser = web.session(&headers);
+        if browser.login.is_some() {
+            let (cookie, outcome) = web.logout(&browser).await;
+            if let Err(e) = outcome {
+                remember(&t, &headers, &e);
+            }
+            set_cookie = Some(cookie);
+        }
+    }
+    let mut r = Json(session_state(&t, &headers)).into_response();
+    if let Some(v) = set_cookie.and_then(|c| axum::http::HeaderValue::from_str(&c).ok()) {
+        r.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    r
 }
 
 #[derive(serde::Deserialize)]
@@ -213,8 +277,7 @@ async fn refresh(
         )
             .into_response();
     }
-    let web = t.lock().web.as_ref().map(|(web, _)| web.clone());
-    if let Some(web) = web {
+    if let Some(web) = current_web(&t) {
         let browser = web.session(&headers);
         if browser.login.is_some() {
             let tasks: Vec<_> = (0..body.concurrent)
@@ -223,17 +286,10 @@ async fn refresh(
                     tokio::spawn(async move { web.refresh(&browser).await })
                 })
                 .collect();
-            let mut refused = None;
             for task in tasks {
                 if let Ok(Err(e)) = task.await {
-                    refused = Some(match &e {
-                        tessera::consumer::Error::Authority { code, .. } => code.clone(),
-                        other => other.kind().to_string(),
-                    });
+                    remember(&t, &headers, &e);
                 }
-            }
-            if let (Some(id), Some(code)) = (cookie(&headers), refused) {
-                t.lock().errors.insert(id, code);
             }
         }
     }

@@ -153,8 +153,12 @@ impl Suite {
             Who::A => &self.honest.key,
             Who::M => &self.attacker.key,
         };
+        let issuer = match who {
+            Who::A => self.honest.issuer.clone(),
+            Who::M => self.attacker.configured_issuer(),
+        };
         json!({
-            "issuer": self.issuer(who),
+            "issuer": issuer,
             "consumer_id": CONSUMER_ID,
             "key": key,
             "grants": GRANTS,
@@ -427,10 +431,15 @@ impl Ctx<'_> {
                 let mark = suite.log.len();
                 let page = self.browser(*browser).get(&page_url).await?;
                 suite.check_page(&page, None)?;
+                // started: a redirect to the Authority, or to any other origin than the
+                // Consumer's own (an authorize URL the Consumer should not have trusted)
                 let started = |p: &Page| {
                     matches!(p.status, 302 | 303)
-                        && p.header("location")
-                            .is_some_and(|l| l.starts_with(&format!("{issuer}/")))
+                        && p.header("location").is_some_and(|l| {
+                            l.starts_with(&format!("{issuer}/"))
+                                || url::Url::parse(l)
+                                    .is_ok_and(|u| u.origin().ascii_serialization() != suite.origin)
+                        })
                 };
                 let mut sent = format!("GET {page_url}");
                 let answer = if *form == Form::GetOnly {
@@ -680,9 +689,82 @@ impl Ctx<'_> {
                 )
                 .map_err(explain)
             }
+            Step::SubjectData {
+                browser,
+                data,
+                logged_in,
+                back_channel,
+            } => {
+                let page = self
+                    .hook(*browser, "subject", back_channel.as_ref())
+                    .await?;
+                self.session_answer(
+                    &page,
+                    *browser,
+                    logged_in,
+                    &BTreeMap::new(),
+                    "POST /tessera-test/subject",
+                    "TSR-CONF-14",
+                )?;
+                let j: Value = serde_json::from_str(&page.body).unwrap_or_default();
+                let got = j.get("data").ok_or_else(|| {
+                    Fail {
+                        message: "POST /tessera-test/subject answered without data".into(),
+                        actual: Some(page.summary()),
+                        ..Fail::default()
+                    }
+                    .citing("TSR-CONF-14")
+                })?;
+                self.scope.matches(data, got).map_err(|e| Fail {
+                    message: format!("the Subject data the Consumer would use is not right ({e})"),
+                    request: Some(format!(
+                        "POST /tessera-test/subject in the {browser} browser"
+                    )),
+                    expected: Some(format!("data: {data}")),
+                    actual: Some(j.to_string()),
+                    ..Fail::default()
+                })
+            }
+            Step::Logout {
+                browser,
+                logged_in,
+                back_channel,
+            } => {
+                let page = self.hook(*browser, "logout", back_channel.as_ref()).await?;
+                self.session_answer(
+                    &page,
+                    *browser,
+                    logged_in,
+                    &BTreeMap::new(),
+                    "POST /tessera-test/logout",
+                    "TSR-CONF-15",
+                )
+            }
             Step::RefreshElsewhere => Ok(suite.honest.act_on_last_sid("/v1/refresh").await?),
             Step::RevokeAtAuthority => Ok(suite.honest.act_on_last_sid("/v1/revoke").await?),
         }
+    }
+
+    /// `POST /tessera-test/{name}` `{}` in `browser`; the answer checked as every response
+    /// (A.6.3) and the back-channel requests it caused against `back_channel`.
+    async fn hook(
+        &mut self,
+        browser: BrowserName,
+        name: &str,
+        back_channel: Option<&Value>,
+    ) -> Result<Page, Fail> {
+        let suite = self.suite;
+        let url = format!("{}/tessera-test/{name}", suite.base);
+        let mark = suite.log.len();
+        let page = self.browser(browser).post_json(&url, &json!({})).await?;
+        let sent = format!("POST /tessera-test/{name} {{}} in the {browser} browser");
+        let explain = |mut e: Fail| {
+            e.request = Some(sent.clone());
+            e
+        };
+        suite.check_page(&page, None).map_err(explain)?;
+        check_back_channel(&suite.log.since(mark), back_channel, None).map_err(explain)?;
+        Ok(page)
     }
 
     /// Checks an answer shaped as `GET /tessera-test/session`'s (TSR-CONF-10) against

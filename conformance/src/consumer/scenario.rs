@@ -186,6 +186,25 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         back_channel: Option<Value>,
     },
+    /// `POST /tessera-test/subject` (TSR-CONF-14): the Consumer reads the Subject data of the
+    /// browser session's login; `data` is what its answer's `data` must be, `logged_in` what
+    /// its answer must say.
+    SubjectData {
+        browser: BrowserName,
+        data: Value,
+        logged_in: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_channel: Option<Value>,
+    },
+    /// `POST /tessera-test/logout` (TSR-CONF-15): the Consumer logs the browser session out;
+    /// `logged_in` (default `null`) is what its answer must say.
+    Logout {
+        browser: BrowserName,
+        #[serde(default)]
+        logged_in: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_channel: Option<Value>,
+    },
     /// The suite refreshes, at `A`, the `sid` `A` issued last (the Consumer's), as a second
     /// holder of it would: the Consumer's next refresh is a reuse (TSR-REFRESH-5).
     RefreshElsewhere,

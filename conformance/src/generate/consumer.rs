@@ -43,6 +43,7 @@ pub fn scenarios() -> Result<Vec<Scenario>, String> {
     }
     out.extend(from_requirements());
     out.extend(refreshes());
+    out.extend(data_and_logout());
     out.sort_by(|a, b| a.id.cmp(&b.id));
     for pair in out.windows(2) {
         if pair[0].id == pair[1].id {
@@ -179,6 +180,16 @@ fn victim_logs_in_at_a() -> Vec<Value> {
     ]
 }
 
+/// The victim logs in at `M` (start, authorize, callback) and `$msub` is bound to its `sub`.
+fn victim_logged_in_at_m() -> Vec<Value> {
+    vec![
+        start("victim", "M", "l1", none()),
+        authorize("l1", "cb1", none()),
+        callback("cb1", "victim", result_at("M")),
+        observe_bind("victim", at("M"), "msub"),
+    ]
+}
+
 // ---- the honest flows ---------------------------------------------------------------------
 
 fn honest_flows() -> Vec<Scenario> {
@@ -280,6 +291,23 @@ fn honest_flows() -> Vec<Scenario> {
                 authorize("l2", "cb2", none()),
                 callback("cb2", "victim", result_at("A")),
                 observe("victim", at("A")),
+            ],
+        ),
+        scenario(
+            "consumer.login.denial-with-code",
+            "a callback that carries a valid code and error=access_denied (5.4 sends one or the other) is refused without any request: the denial wins, the code is never presented",
+            &["TSR-CONSUMER-12"],
+            r.clone(),
+            none(),
+            vec![
+                start("victim", "A", "l1", none()),
+                authorize("l1", "cb1", none()),
+                callback(
+                    "cb1",
+                    "victim",
+                    json!({"change": {"error": "access_denied"}, "back_channel": []}),
+                ),
+                observe("victim", Value::Null),
             ],
         ),
         scenario(
@@ -700,6 +728,52 @@ fn from_requirements() -> Vec<Scenario> {
             vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
         ));
     }
+    // The handshake's answer, checked before the browser is sent anywhere
+    for (fault, what, reqs) in [
+        (
+            "other-iss",
+            "whose iss is not M's issuer",
+            &["TSR-HANDSHAKE-6"][..],
+        ),
+        (
+            "authorize-elsewhere",
+            "whose authorize_url is not under M's issuer",
+            &["TSR-META-1"][..],
+        ),
+        (
+            "sid-in-url",
+            "whose authorize_url carries the sid",
+            &["TSR-CONSUMER-2", "TSR-HANDSHAKE-5"][..],
+        ),
+    ] {
+        out.push(scenario(
+            &format!("consumer.handshake.{fault}"),
+            &format!(
+                "M answers the handshake with an answer {what}: the login does not start (the browser is not sent there)"
+            ),
+            reqs,
+            r.clone(),
+            json!({"handshake": fault}),
+            vec![
+                start(
+                    "victim",
+                    "M",
+                    "l1",
+                    json!({"expect": "refused", "back_channel": ["M /v1/handshake"]}),
+                ),
+                observe("victim", Value::Null),
+            ],
+        ));
+    }
+    // TSR-CONV-1: plain http only on a loopback address
+    out.push(scenario(
+        "consumer.metadata.http-not-loopback",
+        "an Authority at http://0.0.0.0:port (plain http on a host that is not a loopback address; its metadata consistent with that issuer) is refused at configuration (the same M at http://127.0.0.1 is accepted: consumer.login.attacker-authority)",
+        &["TSR-CONV-1"],
+        r,
+        json!({"issuer_host": "0.0.0.0"}),
+        vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
+    ));
     out
 }
 
@@ -715,7 +789,9 @@ fn refresh(browser: &str, concurrent: u32, logged_in: Value, back_channel: Value
 /// Refresh, through the test mode's hook (spec A.6.1, TSR-CONF-13): the stored `sid` replaced
 /// (TSR-CONSUMER-11: seen at `A`, where presenting the old one is answered `session_reused`),
 /// concurrent refreshes sharing one request (TSR-CONSUMER-15), and `session_reused` or
-/// `session_revoked` from `A` logging the Subject out (TSR-CONSUMER-11).
+/// `session_revoked` from `A` logging the Subject out (TSR-CONSUMER-11); at `M`, a transient
+/// failure that neither logs out nor is remembered, and an answer whose `Server-Authorization`
+/// does not verify, refused without changing the stored `sid` (TSR-CONSUMER-11, TSR-CONSUMER-7).
 fn refreshes() -> Vec<Scenario> {
     let r = Origin::Requirement;
     let one_at_a = || json!(["A /v1/refresh"]);
@@ -728,6 +804,9 @@ fn refreshes() -> Vec<Scenario> {
         .concat()
     };
     let then = |steps: Vec<Value>| [logged_in_at_a(), steps].concat();
+    let one_at_m = || json!(["M /v1/refresh"]);
+    let logged_in_at_m = || json!({"issuer": "M", "sub": "$msub"});
+    let at_m = |steps: Vec<Value>| [victim_logged_in_at_m(), steps].concat();
     vec![
         scenario(
             "consumer.refresh.rotated-sid",
@@ -779,6 +858,41 @@ fn refreshes() -> Vec<Scenario> {
             ]),
         ),
         scenario(
+            "consumer.refresh.at-attacker",
+            "a login at M, answering refreshes correctly, is refreshed twice in a row at M, the second time with the sid the first got: the twin of the scenarios where M answers a refresh wrongly",
+            &["TSR-CONSUMER-11", "TSR-CONSUMER-5", "TSR-CONF-13"],
+            r.clone(),
+            none(),
+            at_m(vec![
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.unavailable-retried",
+            "M answers the first refresh 503 temporarily_unavailable (correctly signed): the Subject stays logged in, and the next refresh makes a request of its own (a transient failure is not remembered) with the same sid, which M then rotates",
+            &["TSR-CONSUMER-11", "TSR-CONSUMER-15", "TSR-CONF-13"],
+            r.clone(),
+            json!({"refresh": "unavailable-once"}),
+            at_m(vec![
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+            ]),
+        ),
+        scenario(
+            "consumer.server-authorization.refresh.bad-mac",
+            "M answers the first refresh with a new sid under a Server-Authorization signed with another key: the Consumer refuses the answer and keeps the old sid (the next refresh presents it; the refused answer's sid is unknown to M, answered unknown_session) and the Subject stays logged in",
+            &["TSR-CONSUMER-7", "TSR-HAWK-13", "TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            json!({"refresh": "bad-mac-once"}),
+            at_m(vec![
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                observe("victim", logged_in_at_m()),
+            ]),
+        ),
+        scenario(
             "consumer.refresh.not-logged-in",
             "a refresh in a browser session that is not logged in makes no request",
             &["TSR-CONF-13"],
@@ -788,6 +902,99 @@ fn refreshes() -> Vec<Scenario> {
                 get_only("victim"),
                 refresh("victim", 2, Value::Null, json!([])),
             ],
+        ),
+    ]
+}
+
+/// The Subject data and logout, through the test mode's hooks (spec A.6.1, TSR-CONF-14,
+/// TSR-CONF-15): the data read with the login's ticket (TSR-HAWK-14) and used only once it
+/// checks out; a logout that revokes the login at its Authority and clears the cookie (its
+/// `Set-Cookie` checked as every other, TSR-CONSUMER-2).
+fn data_and_logout() -> Vec<Scenario> {
+    let r = Origin::Requirement;
+    let logged_in = || json!({"issuer": "A", "sub": "$alice"});
+    let then = |steps: Vec<Value>| {
+        [
+            victim_logs_in_at_a(),
+            vec![observe_bind("victim", at("A"), "alice")],
+            steps,
+        ]
+        .concat()
+    };
+    let data = |browser: &str, data: Value, logged_in: Value, back_channel: Value| {
+        json!({"do": "subject-data", "browser": browser, "data": data,
+               "logged_in": logged_in, "back_channel": back_channel})
+    };
+    let alice_data = || json!({"sub": "$alice", "email": "alice@example.org"});
+    let logged_in_at_m = || json!({"issuer": "M", "sub": "$msub"});
+    let m_data = || json!({"sub": "$msub", "email": {"$type": "string"}});
+    let at_m = |steps: Vec<Value>| [victim_logged_in_at_m(), steps].concat();
+    vec![
+        scenario(
+            "consumer.subject-data.honest",
+            "the Consumer reads the Subject data at A with the login's ticket (Hawk with the ticket's id and key and its app) and uses it: the sub of its login and the granted scope's data, twice in a row, and again after a refresh (with the new ticket)",
+            &["TSR-CONF-14", "TSR-HAWK-14", "TSR-CONSUMER-11"],
+            r.clone(),
+            none(),
+            then(vec![
+                data("victim", alice_data(), logged_in(), json!(["A /v1/subject"])),
+                data("victim", alice_data(), logged_in(), json!(["A /v1/subject"])),
+                refresh("victim", 1, logged_in(), json!(["A /v1/refresh"])),
+                data("victim", alice_data(), logged_in(), json!(["A /v1/subject"])),
+            ]),
+        ),
+        scenario(
+            "consumer.subject-data.at-attacker-after-refresh",
+            "at M, whose refresh retires the login's old ticket, the Subject data is read with the ticket of the last refresh",
+            &["TSR-CONF-14", "TSR-CONSUMER-11", "TSR-HAWK-14"],
+            r.clone(),
+            none(),
+            at_m(vec![
+                data("victim", m_data(), logged_in_at_m(), json!(["M /v1/subject"])),
+                refresh("victim", 1, logged_in_at_m(), json!(["M /v1/refresh"])),
+                data("victim", m_data(), logged_in_at_m(), json!(["M /v1/subject"])),
+            ]),
+        ),
+        scenario(
+            "consumer.subject-data.other-sub",
+            "M answers the Subject data with another Subject's sub: the Consumer does not use it",
+            &["TSR-CONSUMER-7", "TSR-CONF-14"],
+            r.clone(),
+            json!({"subject": "other-sub"}),
+            at_m(vec![data(
+                "victim",
+                Value::Null,
+                logged_in_at_m(),
+                json!(["M /v1/subject"]),
+            )]),
+        ),
+        scenario(
+            "consumer.subject-data.not-logged-in",
+            "a browser session that is not logged in has no Subject data, and reading it makes no request",
+            &["TSR-CONF-14"],
+            r.clone(),
+            none(),
+            vec![
+                get_only("victim"),
+                data("victim", Value::Null, Value::Null, json!([])),
+            ],
+        ),
+        scenario(
+            "consumer.logout.revokes",
+            "a logout revokes the login's session at A, logs the browser session out and clears its cookie (HttpOnly, SameSite); afterwards there is no Subject data to read and no refresh to make, and a new login completes",
+            &["TSR-CONF-15", "TSR-CONSUMER-2"],
+            r,
+            none(),
+            then(vec![
+                json!({"do": "logout", "browser": "victim", "back_channel": ["A /v1/revoke"]}),
+                observe("victim", Value::Null),
+                data("victim", Value::Null, Value::Null, json!([])),
+                refresh("victim", 1, Value::Null, json!([])),
+                start("victim", "A", "l2", none()),
+                authorize("l2", "cb2", none()),
+                callback("cb2", "victim", result_at("A")),
+                observe("victim", logged_in()),
+            ]),
         ),
     ]
 }
