@@ -17,12 +17,23 @@
 # $MUTANTS_COPY (default ${TMPDIR:-/tmp}/tessera-mutants); its target/ is kept between runs, so
 # only the first build is slow. cargo-mutants runs under `nice -n 19`, one mutant at a time. Needs cargo-mutants 27.1
 # (`cargo install cargo-mutants --locked`).
+#
+# Speed: a mutant's time is almost all the rebuild of the mutated crate and the link of the
+# suite's `reference` test binary (and of the runner binary cargo builds beside it); the suite
+# itself runs ~7 s. Debug info is most of what those steps write, so the copy is built without
+# it (CARGO_PROFILE_DEV_DEBUG=0, CARGO_PROFILE_TEST_DEBUG=0: the code under test is the same,
+# only DWARF is left out; panics still name their place). MUTANTS_FAST=0 keeps cargo's default
+# (full debug info), for comparison. Measured side by side in conformance/README.md,
+# "Mutation score". The linker is already rust-lld (rustc's default on x86_64 Linux since 1.90).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(git -C "$here" rev-parse --show-toplevel)
 copy=${MUTANTS_COPY:-${TMPDIR:-/tmp}/tessera-mutants}
 timeout=${MUTANTS_TIMEOUT:-300}
+if [ "${MUTANTS_FAST:-1}" != 0 ]; then
+    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+fi
 
 # The reference Authority. impl/src/pkce.rs is gone (PKCE withdrawn in v1.1).
 files=(
@@ -89,75 +100,85 @@ record() {
     done
 }
 
-case "${1:-}" in
-shard)
-    k=${2:?shard K N}
-    n=${3:?shard K N}
-    prepare_copy
-    c=$(commit)
-    dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
-    out=$(mktemp -d)
-    start=$(date -u +%FT%TZ)
-    # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
-    mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
-    found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
-    done_=$(record "$out" | wc -l)
-    {
-        echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
-        [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
-        record "$out"
-    } >"$dest"
-    rm -rf "$out"
-    echo "recorded $(grep -vc '^#' "$dest") mutants in $dest"
-    ;;
-rerun)
-    re=${2:?rerun REGEX}
-    prepare_copy
-    c=$(commit)
-    out=$(mktemp -d)
-    mutants -F "$re" -o "$out" || true
-    {
-        echo "# commit $c, rerun -F '$re', $(date -u +%FT%TZ)"
-        record "$out"
-    } >>"$here/$c.rerun.txt"
-    rm -rf "$out"
-    tail -n +1 "$here/$c.rerun.txt" | tail -20
-    ;;
-prepare)
-    # the copy, and a build of the suite in it (the first build takes a while)
-    prepare_copy
-    (cd "$copy" && nice -n 19 cargo test -p tessera-conformance --test reference --no-run)
-    ;;
-list)
-    (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
-    ;;
-summary)
-    # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
-    # score = caught / (caught + missed + timeout), unviable mutants left out.
-    commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
-    [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
-    for c in $commits; do
-        shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
-        of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
-        echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
-        grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
-        last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
-            | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
-                END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
-        row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
-            END { fs["TOTAL"] = 1; for (f in fs) {
-                v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
-                printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
-                    t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
-        printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
-        echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
-        echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
-        echo "survivors:"
-        echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
-    done
-    ;;
-*)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-    ;;
-esac
+# The whole command is one function, read before any of it runs: editing this file (a commit, a
+# merge) while a shard runs cannot change what the running script does next.
+main() {
+    case "${1:-}" in
+    shard)
+        k=${2:?shard K N}
+        n=${3:?shard K N}
+        prepare_copy
+        c=$(commit)
+        dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
+        out=$(mktemp -d)
+        start=$(date -u +%FT%TZ)
+        # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
+        mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
+        found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
+        done_=$(record "$out" | wc -l)
+        {
+            echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
+            [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
+            record "$out"
+        } >"$dest"
+        rm -rf "$out"
+        echo "recorded $(grep -vc '^#' "$dest") mutants in $dest"
+        ;;
+    rerun)
+        re=${2:?rerun REGEX}
+        prepare_copy
+        c=$(commit)
+        out=$(mktemp -d)
+        # cargo-mutants 27.1 does not apply -F to struct-field deletions: leave them out unless
+        # the regex asks for them
+        skip=()
+        case "$re" in *field*) ;; *) skip=(-E 'delete field .* from struct') ;; esac
+        mutants -F "$re" "${skip[@]}" -o "$out" | tee "$out/console.txt" || true
+        {
+            echo "# commit $c, rerun -F '$re', $(date -u +%FT%TZ)"
+            record "$out"
+        } >>"$here/$c.rerun.txt"
+        rm -rf "$out"
+        tail -n +1 "$here/$c.rerun.txt" | tail -20
+        ;;
+    prepare)
+        # the copy, and a build of the suite in it (the first build takes a while)
+        prepare_copy
+        (cd "$copy" && nice -n 19 cargo test -p tessera-conformance --test reference --no-run)
+        ;;
+    list)
+        (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
+        ;;
+    summary)
+        # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
+        # score = caught / (caught + missed + timeout), unviable mutants left out.
+        commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
+        [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
+        for c in $commits; do
+            shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
+            of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
+            echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
+            grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
+            last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
+                | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
+                    END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
+            row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
+                END { fs["TOTAL"] = 1; for (f in fs) {
+                    v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
+                    printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
+                        t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
+            printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
+            echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
+            echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
+            echo "survivors:"
+            echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
+        done
+        ;;
+    *)
+        sed -n '2,/^set /{/^set /!p}' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"; exit
