@@ -170,8 +170,23 @@ main() {
             printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
             echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
             echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
-            echo "survivors:"
-            echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
+            # survivors with their class from <commit>.classes.txt (A: not reached by the
+            # profile by design, B: equivalent, C: a gap; "?": not classified yet)
+            echo "$last" | awk -F'\t' -v cls="$here/$c.classes.txt" '
+                BEGIN { while ((getline l < cls) > 0) if (l !~ /^#/) { split(l, p, "\t"); k[p[2]] = p[1] } }
+                $1 == "caught" { c++ }
+                $1 == "caught" || $1 == "missed" || $1 == "timeout" { v++ }
+                $1 == "missed" || $1 == "timeout" { x = ($2 in k) ? k[$2] : "?"; n[x]++; s[++m] = x "  " $1 "\t" $2 }
+                function pct(a, b) { return b ? sprintf("%.1f%%", 100 * a / b) : "-" }
+                END {
+                    print "survivors (class, outcome, mutant):"
+                    for (i = 1; i <= m; i++) print "  " s[i]
+                    if (!m) print "  none"
+                    printf "survivors by class: A %d, B %d, C %d, unclassified %d\n", n["A"], n["B"], n["C"], n["?"]
+                    printf "score, all viable:          %d / %d = %s\n", c, v, pct(c, v)
+                    printf "score, leaving out A:       %d / %d = %s\n", c, v - n["A"], pct(c, v - n["A"])
+                    printf "score, leaving out A and B: %d / %d = %s\n", c, v - n["A"] - n["B"], pct(c, v - n["A"] - n["B"])
+                }' 
         done
         ;;
     *)
