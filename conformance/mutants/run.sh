@@ -20,20 +20,19 @@
 #
 # Speed: a mutant's time is almost all the rebuild of the mutated crate and the link of the
 # suite's `reference` test binary (and of the runner binary cargo builds beside it); the suite
-# itself runs ~7 s. Debug info is most of what those steps write, so the copy is built without
-# it (CARGO_PROFILE_DEV_DEBUG=0, CARGO_PROFILE_TEST_DEBUG=0: the code under test is the same,
-# only DWARF is left out; panics still name their place). MUTANTS_FAST=0 keeps cargo's default
-# (full debug info), for comparison. Measured side by side in conformance/README.md,
-# "Mutation score". The linker is already rust-lld (rustc's default on x86_64 Linux since 1.90).
+# itself runs ~7 s. Debug info is most of what those steps write, so the copy gets a
+# .cargo/config.toml that builds the workspace's own crates without it and links the suite's
+# binaries with it stripped (the dependencies' DWARF too): the code under test is the same, only
+# DWARF is left out (panics still name their place). Per-package settings, so the dependencies
+# already built stay built. MUTANTS_FAST=0 leaves cargo's defaults (full debug info), for
+# comparison. Measured side by side in conformance/README.md, "Mutation score". The linker is
+# already rust-lld (rustc's default on x86_64 Linux since 1.90).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(git -C "$here" rev-parse --show-toplevel)
 copy=${MUTANTS_COPY:-${TMPDIR:-/tmp}/tessera-mutants}
 timeout=${MUTANTS_TIMEOUT:-300}
-if [ "${MUTANTS_FAST:-1}" != 0 ]; then
-    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
-fi
 
 # The reference Authority. impl/src/pkce.rs is gone (PKCE withdrawn in v1.1).
 files=(
@@ -84,19 +83,41 @@ prepare_copy() {
         git -C "$root" archive "$rev" | tar -x -m -C "$copy"
         echo "$c" >"$copy/.mutants-commit"
     fi
+    # see "Speed" above; written each time, so MUTANTS_FAST=0 and back needs no fresh copy
+    if [ "${MUTANTS_FAST:-1}" != 0 ]; then
+        mkdir -p "$copy/.cargo"
+        {
+            echo "# written by conformance/mutants/run.sh: no debug info for the mutated crates"
+            for profile in dev test; do
+                for p in tessera tessera-protocol tessera-consumer tessera-conformance; do
+                    printf '[profile.%s.package.%s]\ndebug = 0\n' "$profile" "$p"
+                    if [ "$p" = tessera-conformance ]; then printf 'strip = "debuginfo"\n'; fi
+                done
+            done
+        } >"$copy/.cargo/config.toml"
+    else
+        rm -f "$copy/.cargo/config.toml"
+    fi
 }
 
 mutants() {
-    nice -n 19 cargo mutants --dir "$copy" --in-place --baseline skip \
+    # -v -V: every outcome on the console with its times, which record() keeps
+    nice -n 19 cargo mutants -v -V --dir "$copy" --in-place --baseline skip \
         --timeout "$timeout" --build-timeout 900 "${files[@]}" "${exclude[@]}" "$@" "${test_args[@]}"
 }
 
-# one line per mutant: "<outcome>\t<mutant>", from mutants.out/{caught,missed,unviable,timeout}.txt
+# one line per mutant: "<outcome>\t<mutant>\t<times>", from mutants.out/{caught,missed,
+# unviable,timeout}.txt, with the build and test times of the console line (out/console.txt)
 record() {
     local out=$1
     for o in caught missed unviable timeout; do
         [ -f "$out/mutants.out/$o.txt" ] || continue
-        sed "s/^/$o\t/" "$out/mutants.out/$o.txt"
+        awk -v o="$o" -v console="$out/console.txt" '
+            BEGIN { while ((getline l < console) > 0)
+                if (match(l, / in [0-9.]+m?s build( \+ [0-9.]+m?s test)?$/)) {
+                    name = substr(l, 1, RSTART - 1); sub(/^[A-Za-z]+ +/, "", name)
+                    t[name] = substr(l, RSTART + 4) } }
+            { print o "\t" $0 (($0 in t) ? "\t" t[$0] : "") }' "$out/mutants.out/$o.txt"
     done
 }
 
