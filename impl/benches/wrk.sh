@@ -4,11 +4,13 @@
 # DEBUG logs on) and a hapi + @hapi/hawk peer, each measured with wrk, the server pinned to one
 # core (taskset) and wrk to the other, with pre-generated unique Hawk headers (wrk/headers.lua).
 #
-#   impl/benches/wrk.sh                # RUNS=3 DURATION=10 CONNECTIONS=64
+#   impl/benches/wrk.sh                # RUNS=3 DURATION=10 CONNECTIONS=64 RATE=3650
 #
 # Prints, per run and system: req/s (saturated), p50 and p99 latency, server CPU per request
 # (utime+stime of the server process over the run / requests) and non-2xx responses; then the
-# medians over the runs and the ratios issue 15 sets targets for. Needs wrk (Debian package),
+# same at a fixed offered rate of RATE req/s (systems named `…@RATE`; RATE=0 skips them: the
+# issue's second column, wrk paced by wrk/headers.lua's delay()); then the medians over the
+# runs and the ratios issue 15 sets targets for. Needs wrk (Debian package),
 # node and npm for the hapi peer (skipped if missing). Not run in CI.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -20,6 +22,7 @@ SERVER_CPU=${SERVER_CPU:-0}
 CLIENT_CPU=${CLIENT_CPU:-1}
 TESSERA_HEADERS=${TESSERA_HEADERS:-$((DURATION * 120000))}
 HAPI_HEADERS=${HAPI_HEADERS:-$((DURATION * 15000))}
+RATE=${RATE:-3650}
 HZ=$(getconf CLK_TCK)
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install wrk" >&2; exit 1; }
@@ -65,12 +68,18 @@ stop() {
 
 ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 
-# measure RUN NAME PATH [HEADERS_FILE]
+# measure RUN NAME PATH [HEADERS_FILE]; with PACED set, at RATE req/s offered
 measure() {
   local run=$1 name=$2 path=$3 headers=${4:-}
   local before after
   before=$(ticks "$PID")
-  if [ -n "$headers" ]; then
+  if [ -n "${PACED:-}" ]; then
+    name="$name@$RATE"
+    env ${headers:+WRK_HEADERS=$headers} WRK_PATH="$path" WRK_RATE="$RATE" \
+      WRK_CONNECTIONS="$CONNECTIONS" taskset -c "$CLIENT_CPU" \
+      wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s impl/benches/wrk/headers.lua \
+      "http://127.0.0.1:$PORT$path" >"$TMP/wrk.txt"
+  elif [ -n "$headers" ]; then
     WRK_HEADERS=$headers WRK_PATH=$path taskset -c "$CLIENT_CPU" \
       wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency -s impl/benches/wrk/headers.lua \
       "http://127.0.0.1:$PORT$path" >"$TMP/wrk.txt"
@@ -114,6 +123,24 @@ for run in $(seq "$RUNS"); do
     measure "$run" hapi-hawk /v1/subject "$TMP/hapi.h"
     stop
   fi
+  if [ "$RATE" != 0 ]; then
+    PACED=1
+    start hello "$BIN" hello
+    measure "$run" axum-hello /
+    stop
+    start tessera-memory "$BIN" tessera memory "$TMP/tessera.h" "$TESSERA_HEADERS"
+    measure "$run" tessera-memory /v1/subject "$TMP/tessera.h"
+    stop
+    start tessera-file "$BIN" tessera file "$TMP/tessera.h" "$TESSERA_HEADERS"
+    measure "$run" tessera-file /v1/subject "$TMP/tessera.h"
+    stop
+    if [ -n "$HAPI" ]; then
+      start hapi node "$HAPI/server.js" "$TMP/hapi.h" "$HAPI_HEADERS"
+      measure "$run" hapi-hawk /v1/subject "$TMP/hapi.h"
+      stop
+    fi
+    PACED=
+  fi
 done
 
 python3 - "$TMP/results" <<'PY'
@@ -142,4 +169,10 @@ print(f"  req/s    tessera-memory / axum-hello-hawk-headers: {ratio('tessera-mem
 print(f"  req/s    tessera-file / axum-hello:                {ratio('tessera-file', 'axum-hello', 0)}")
 print(f"  req/s    tessera-memory / hapi-hawk:               {ratio('tessera-memory', 'hapi-hawk', 0)}  [>= 10x]")
 print(f"  CPU/req  tessera-memory-debug-log / tessera-memory: {ratio('tessera-memory-debug-log', 'tessera-memory', 3)}  (cost of per-request logs)")
+paced = sorted({n.split('@')[1] for n in med if '@' in n})
+for r in paced:
+    print(f"  at a fixed {r} req/s offered:")
+    print(f"  CPU/req  tessera-memory / axum-hello:              {ratio('tessera-memory@' + r, 'axum-hello@' + r, 3)}")
+    print(f"  CPU/req  tessera-file / axum-hello:                {ratio('tessera-file@' + r, 'axum-hello@' + r, 3)}")
+    print(f"  CPU/req  hapi-hawk / tessera-memory:               {ratio('hapi-hawk@' + r, 'tessera-memory@' + r, 3)}")
 PY
