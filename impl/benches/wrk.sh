@@ -86,7 +86,12 @@ measure() {
   else
     taskset -c "$CLIENT_CPU" wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency \
       "http://127.0.0.1:$PORT$path" >"$TMP/wrk.txt"
-  fi
+  fi || {
+    # one failed measurement (a server that died) must not lose the others
+    echo "run $run, $name: wrk failed: $(tail -n 3 "$TMP/wrk.txt")" >&2
+    kill -0 "$PID" 2>/dev/null || echo "  the server exited: $(tail -n 5 "$TMP"/*.err)" >&2
+    return 0
+  }
   after=$(ticks "$PID")
   awk -v run="$run" -v name="$name" -v ticks=$((after - before)) -v hz="$HZ" '
     function us(v) {

@@ -267,25 +267,54 @@ fn non_empty(v: Option<&String>) -> Option<&str> {
 /// newline becomes `\n`. Empty `hash`/`ext`/`app` count as absent (as in the npm package).
 #[must_use]
 pub fn normalized_string(kind: MacType, a: &Artifacts) -> String {
-    let mut s = format!(
-        "hawk.1.{}\n{}\n{}\n{}\n{}\n{}\n{}\n{}\n",
-        kind.as_str(),
-        a.ts,
-        a.nonce,
-        a.method.to_uppercase(),
-        a.resource,
-        a.host.to_lowercase(),
-        a.port,
-        non_empty(a.hash.as_ref()).unwrap_or(""),
+    use std::fmt::Write as _;
+    let hash = non_empty(a.hash.as_ref()).unwrap_or("");
+    let ext = non_empty(a.ext.as_ref());
+    let app = non_empty(a.app.as_ref());
+    let dlg = non_empty(a.dlg.as_ref()).unwrap_or("");
+    // one allocation, sized for the common case (an `ext` without characters to escape)
+    let mut s = String::with_capacity(
+        48 + a.nonce.len()
+            + a.method.len()
+            + a.resource.len()
+            + a.host.len()
+            + hash.len()
+            + ext.map_or(0, str::len)
+            + app.map_or(0, |app| app.len() + dlg.len()),
     );
-    if let Some(ext) = non_empty(a.ext.as_ref()) {
-        s.push_str(&ext.replace('\\', "\\\\").replace('\n', "\\n"));
+    let _ = write!(s, "hawk.1.{}\n{}\n", kind.as_str(), a.ts);
+    s.push_str(&a.nonce);
+    s.push('\n');
+    if a.method.is_ascii() {
+        s.extend(a.method.chars().map(|c| c.to_ascii_uppercase()));
+    } else {
+        s.push_str(&a.method.to_uppercase());
     }
     s.push('\n');
-    if let Some(app) = non_empty(a.app.as_ref()) {
+    s.push_str(&a.resource);
+    s.push('\n');
+    if a.host.is_ascii() {
+        s.extend(a.host.chars().map(|c| c.to_ascii_lowercase()));
+    } else {
+        s.push_str(&a.host.to_lowercase());
+    }
+    let _ = write!(s, "\n{}\n", a.port);
+    s.push_str(hash);
+    s.push('\n');
+    if let Some(ext) = ext {
+        for c in ext.chars() {
+            match c {
+                '\\' => s.push_str("\\\\"),
+                '\n' => s.push_str("\\n"),
+                c => s.push(c),
+            }
+        }
+    }
+    s.push('\n');
+    if let Some(app) = app {
         s.push_str(app);
         s.push('\n');
-        s.push_str(non_empty(a.dlg.as_ref()).unwrap_or(""));
+        s.push_str(dlg);
         s.push('\n');
     }
     s
@@ -402,10 +431,11 @@ fn parse_attributes<'h>(
         return Err(ParseError::TooLong);
     }
     let bytes = header.as_bytes();
-    if !bytes
-        .iter()
-        .all(|&b| (0x20..=0x7e).contains(&b) || b == b'\t')
-    {
+    // without an early exit, so that the check is vectorized (a header is mostly a ticket id)
+    let not_printable = bytes.iter().fold(false, |bad, &b| {
+        bad | !((0x20..=0x7e).contains(&b) || b == b'\t')
+    });
+    if not_printable {
         return Err(ParseError::BadSyntax);
     }
     let scheme_end = bytes
@@ -442,7 +472,7 @@ fn parse_attributes<'h>(
         let value_start = pos;
         // one scan to the closing quote; a backslash (no escapes in Hawk) or no closing quote
         // is a syntax error
-        match bytes[pos..].iter().position(|&b| b == b'"' || b == b'\\') {
+        match memchr::memchr2(b'"', b'\\', &bytes[pos..]) {
             Some(len) if bytes[pos + len] == b'"' => pos += len,
             _ => return Err(ParseError::BadSyntax),
         }

@@ -55,6 +55,13 @@ enum Kind {
     Ticket,
 }
 
+/// A ticket as the opened-ticket cache keeps it: its contents and its Hawk credentials.
+#[derive(Debug, Clone)]
+pub(crate) struct OpenedTicket {
+    contents: Arc<TicketContents>,
+    credentials: Credentials,
+}
+
 /// Who a verified request came from.
 #[derive(Debug, Clone)]
 pub(crate) enum Caller {
@@ -254,7 +261,7 @@ async fn authenticate(
 
     // spec TSR-HAWK-1, TSR-HAWK-6, TSR-TICKET-8: look the id up as the endpoint's kind only
     let now = state.now();
-    let (caller, key) = match kind {
+    let (caller, credentials) = match kind {
         Kind::Consumer => {
             if looks_like_ticket(&parsed.id) {
                 return Err(Error::InvalidCredentials.into_response());
@@ -265,23 +272,30 @@ async fn authenticate(
                 .await
                 .map_err(IntoResponse::into_response)?
                 .ok_or_else(|| Error::InvalidCredentials.into_response())?;
-            let key = consumer.key.clone();
-            (Caller::Consumer(consumer), key)
+            let credentials =
+                Credentials::new(parsed.id.clone(), consumer.key.as_bytes(), "sha256")
+                    .map_err(|_| Error::InvalidCredentials.into_response())?;
+            (Caller::Consumer(consumer), credentials)
         }
         Kind::Ticket => {
-            let ticket = state
+            // the ticket's Hawk credentials (its HMAC key set up) are kept with it
+            let opened = state
                 .0
                 .opened_tickets
                 .open(&state.0.sealer, &parsed.id, |plain| {
-                    core::parse_ticket(plain).map(Arc::new)
+                    let contents = core::parse_ticket(plain)?;
+                    let credentials =
+                        Credentials::new(parsed.id.clone(), contents.key.as_bytes(), "sha256")
+                            .ok()?;
+                    Some(OpenedTicket {
+                        contents: Arc::new(contents),
+                        credentials,
+                    })
                 })
                 .ok_or_else(|| Error::InvalidCredentials.into_response())?;
-            let key = ticket.key.clone();
-            (Caller::Ticket(ticket), key)
+            (Caller::Ticket(opened.contents), opened.credentials)
         }
     };
-    let credentials = Credentials::new(parsed.id.clone(), key.as_bytes(), "sha256")
-        .map_err(|_| Error::InvalidCredentials.into_response())?;
     let origin = ServerOrigin {
         host: state.config().issuer.host().to_owned(),
         port: state.config().issuer.port(),
@@ -313,7 +327,7 @@ async fn authenticate(
         dlg: parsed.dlg.clone(),
     };
     let signer = Signer {
-        credentials: credentials.clone(),
+        credentials,
         artifacts,
     };
     let now_u = u64::try_from(now).unwrap_or(0);
@@ -331,7 +345,7 @@ async fn authenticate(
         };
         hawk::authenticate_request(
             &parsed,
-            &credentials,
+            &signer.credentials,
             &origin,
             &request,
             now_u,
@@ -345,7 +359,7 @@ async fn authenticate(
         // MAC and hash first (spec 4.8), then the Oz failure; no nonce is remembered
         match hawk::authenticate_request(
             &parsed,
-            &credentials,
+            &signer.credentials,
             &origin,
             &request,
             now_u,
@@ -376,7 +390,7 @@ async fn authenticate(
         Err(VerifyError::Stale(s)) => {
             return Err(Error::StaleTimestamp {
                 now: i64::try_from(s.now).unwrap_or(i64::MAX),
-                tsm: hawk::timestamp_mac(&credentials, s.now),
+                tsm: hawk::timestamp_mac(&signer.credentials, s.now),
             }
             .into_response())
         }

@@ -24,7 +24,7 @@ pub(super) struct Inner {
     pub(super) rng: Arc<dyn Random>,
     pub(super) sealer: Sealer,
     /// Tickets opened before, by id (issue 15: opening is most of a ticket's cost).
-    pub(super) opened_tickets: crate::seal::OpenedCache<Arc<crate::core::TicketContents>>,
+    pub(super) opened_tickets: crate::seal::OpenedCache<super::auth::OpenedTicket>,
     pub(super) pairwise_key: Vec<u8>,
     pub(super) cookie_key: ring::hmac::Key,
     pub(super) login_sealer: cookies::LoginSealer,
