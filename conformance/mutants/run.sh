@@ -17,6 +17,16 @@
 # $MUTANTS_COPY (default ${TMPDIR:-/tmp}/tessera-mutants); its target/ is kept between runs, so
 # only the first build is slow. cargo-mutants runs under `nice -n 19`, one mutant at a time. Needs cargo-mutants 27.1
 # (`cargo install cargo-mutants --locked`).
+#
+# Speed: a mutant's time is almost all the rebuild of the mutated crate and the link of the
+# suite's `reference` test binary (and of the runner binary cargo builds beside it); the suite
+# itself runs ~7 s. Debug info is most of what those steps write, so the copy gets a
+# .cargo/config.toml that builds the workspace's own crates without it and links the suite's
+# binaries with it stripped (the dependencies' DWARF too): the code under test is the same, only
+# DWARF is left out (panics still name their place). Per-package settings, so the dependencies
+# already built stay built. MUTANTS_FAST=0 leaves cargo's defaults (full debug info), for
+# comparison. Measured side by side in conformance/README.md, "Mutation score". The linker is
+# already rust-lld (rustc's default on x86_64 Linux since 1.90).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -73,91 +83,138 @@ prepare_copy() {
         git -C "$root" archive "$rev" | tar -x -m -C "$copy"
         echo "$c" >"$copy/.mutants-commit"
     fi
+    # see "Speed" above; written each time, so MUTANTS_FAST=0 and back needs no fresh copy
+    if [ "${MUTANTS_FAST:-1}" != 0 ]; then
+        mkdir -p "$copy/.cargo"
+        {
+            echo "# written by conformance/mutants/run.sh: no debug info for the mutated crates"
+            for profile in dev test; do
+                for p in tessera tessera-protocol tessera-consumer tessera-conformance; do
+                    printf '[profile.%s.package.%s]\ndebug = 0\n' "$profile" "$p"
+                    if [ "$p" = tessera-conformance ]; then printf 'strip = "debuginfo"\n'; fi
+                done
+            done
+        } >"$copy/.cargo/config.toml"
+    else
+        rm -f "$copy/.cargo/config.toml"
+    fi
 }
 
 mutants() {
-    nice -n 19 cargo mutants --dir "$copy" --in-place --baseline skip \
+    # -v -V: every outcome on the console with its times, which record() keeps
+    nice -n 19 cargo mutants -v -V --dir "$copy" --in-place --baseline skip \
         --timeout "$timeout" --build-timeout 900 "${files[@]}" "${exclude[@]}" "$@" "${test_args[@]}"
 }
 
-# one line per mutant: "<outcome>\t<mutant>", from mutants.out/{caught,missed,unviable,timeout}.txt
+# one line per mutant: "<outcome>\t<mutant>\t<times>", from mutants.out/{caught,missed,
+# unviable,timeout}.txt, with the build and test times of the console line (out/console.txt)
 record() {
     local out=$1
     for o in caught missed unviable timeout; do
         [ -f "$out/mutants.out/$o.txt" ] || continue
-        sed "s/^/$o\t/" "$out/mutants.out/$o.txt"
+        awk -v o="$o" -v console="$out/console.txt" '
+            BEGIN { while ((getline l < console) > 0)
+                if (match(l, / in [0-9.]+m?s build( \+ [0-9.]+m?s test)?$/)) {
+                    name = substr(l, 1, RSTART - 1); sub(/^[A-Za-z]+ +/, "", name)
+                    t[name] = substr(l, RSTART + 4) } }
+            { print o "\t" $0 (($0 in t) ? "\t" t[$0] : "") }' "$out/mutants.out/$o.txt"
     done
 }
 
-case "${1:-}" in
-shard)
-    k=${2:?shard K N}
-    n=${3:?shard K N}
-    prepare_copy
-    c=$(commit)
-    dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
-    out=$(mktemp -d)
-    start=$(date -u +%FT%TZ)
-    # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
-    mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
-    found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
-    done_=$(record "$out" | wc -l)
-    {
-        echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
-        [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
-        record "$out"
-    } >"$dest"
-    rm -rf "$out"
-    echo "recorded $(grep -vc '^#' "$dest") mutants in $dest"
-    ;;
-rerun)
-    re=${2:?rerun REGEX}
-    prepare_copy
-    c=$(commit)
-    out=$(mktemp -d)
-    mutants -F "$re" -o "$out" || true
-    {
-        echo "# commit $c, rerun -F '$re', $(date -u +%FT%TZ)"
-        record "$out"
-    } >>"$here/$c.rerun.txt"
-    rm -rf "$out"
-    tail -n +1 "$here/$c.rerun.txt" | tail -20
-    ;;
-prepare)
-    # the copy, and a build of the suite in it (the first build takes a while)
-    prepare_copy
-    (cd "$copy" && nice -n 19 cargo test -p tessera-conformance --test reference --no-run)
-    ;;
-list)
-    (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
-    ;;
-summary)
-    # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
-    # score = caught / (caught + missed + timeout), unviable mutants left out.
-    commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
-    [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
-    for c in $commits; do
-        shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
-        of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
-        echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
-        grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
-        last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
-            | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
-                END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
-        row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
-            END { fs["TOTAL"] = 1; for (f in fs) {
-                v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
-                printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
-                    t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
-        printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
-        echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
-        echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
-        echo "survivors:"
-        echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
-    done
-    ;;
-*)
-    sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'
-    exit 2
-    ;;
-esac
+# The whole command is one function, read before any of it runs: editing this file (a commit, a
+# merge) while a shard runs cannot change what the running script does next.
+main() {
+    case "${1:-}" in
+    shard)
+        k=${2:?shard K N}
+        n=${3:?shard K N}
+        prepare_copy
+        c=$(commit)
+        dest=$(printf '%s/%s.shard-%02d-of-%02d.txt' "$here" "$c" "$k" "$n")
+        out=$(mktemp -d)
+        start=$(date -u +%FT%TZ)
+        # stopping cargo-mutants (kill its pid, not this script's) still records what it finished
+        mutants --shard "$k/$n" --sharding round-robin -o "$out" | tee "$out/console.txt" || true
+        found=$(sed -n 's/^Found \([0-9]*\) mutants\{0,1\} to test.*/\1/p' "$out/console.txt")
+        done_=$(record "$out" | wc -l)
+        {
+            echo "# commit $c, shard $k/$n round-robin, cargo-mutants $(cargo mutants --version | cut -d' ' -f2), $start .. $(date -u +%FT%TZ)"
+            [ "$done_" = "$found" ] || echo "# INCOMPLETE: $done_ of ${found:-?} mutants of this shard tested; run it again to finish"
+            record "$out"
+        } >"$dest"
+        rm -rf "$out"
+        echo "recorded $(grep -vc '^#' "$dest") mutants in $dest"
+        ;;
+    rerun)
+        re=${2:?rerun REGEX}
+        prepare_copy
+        c=$(commit)
+        out=$(mktemp -d)
+        # cargo-mutants 27.1 does not apply -F to struct-field deletions: leave them out unless
+        # the regex asks for them
+        skip=()
+        case "$re" in *field*) ;; *) skip=(-E 'delete field .* from struct') ;; esac
+        mutants -F "$re" "${skip[@]}" -o "$out" | tee "$out/console.txt" || true
+        {
+            echo "# commit $c, rerun -F '$re', $(date -u +%FT%TZ)"
+            record "$out"
+        } >>"$here/$c.rerun.txt"
+        rm -rf "$out"
+        tail -n +1 "$here/$c.rerun.txt" | tail -20
+        ;;
+    prepare)
+        # the copy, and a build of the suite in it (the first build takes a while)
+        prepare_copy
+        (cd "$copy" && nice -n 19 cargo test -p tessera-conformance --test reference --no-run)
+        ;;
+    list)
+        (cd "$root" && cargo mutants --list "${files[@]}" "${exclude[@]}")
+        ;;
+    summary)
+        # Per commit: a mutant's last recorded outcome counts (a rerun overrides its shard's timeout).
+        # score = caught / (caught + missed + timeout), unviable mutants left out.
+        commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
+        [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
+        for c in $commits; do
+            shards=$(ls "$here" | grep -c "^$c\.shard-" || true)
+            of=$(ls "$here" | sed -n "s/^$c\.shard-[0-9]*-of-0*\([0-9]*\)\.txt$/\1/p" | sort -u | paste -sd, -)
+            echo "== commit $c: $shards shard(s) recorded, of ${of:-(none)}"
+            grep -l '^# INCOMPLETE' "$here"/"$c".shard-*.txt 2>/dev/null | sed 's|.*/|   incomplete: |' || true
+            last=$(cat $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null) \
+                | grep -v '^#' | awk -F'\t' '{ if (!($2 in o)) n[++k] = $2; o[$2] = $1 }
+                    END { for (i = 1; i <= k; i++) print o[n[i]] "\t" n[i] }')
+            row='{ split($2, p, ":"); f = p[1]; t[f, $1]++; fs[f] = 1; t["TOTAL", $1]++ }
+                END { fs["TOTAL"] = 1; for (f in fs) {
+                    v = t[f, "caught"] + t[f, "missed"] + t[f, "timeout"]
+                    printf "%-30s %7d %7d %9d %8d %7s\n", f, t[f, "caught"], t[f, "missed"],
+                        t[f, "unviable"], t[f, "timeout"], v ? sprintf("%.1f%%", 100 * t[f, "caught"] / v) : "-" } }'
+            printf "%-30s %7s %7s %9s %8s %7s\n" file caught missed unviable timeout score
+            echo "$last" | awk -F'\t' "$row" | sort | grep -v '^TOTAL '
+            echo "$last" | awk -F'\t' "$row" | grep '^TOTAL '
+            # survivors with their class from <commit>.classes.txt (A: not reached by the
+            # profile by design, B: equivalent, C: a gap; "?": not classified yet)
+            echo "$last" | awk -F'\t' -v cls="$here/$c.classes.txt" '
+                BEGIN { while ((getline l < cls) > 0) if (l !~ /^#/) { split(l, p, "\t"); k[p[2]] = p[1] } }
+                $1 == "caught" { c++ }
+                $1 == "caught" || $1 == "missed" || $1 == "timeout" { v++ }
+                $1 == "missed" || $1 == "timeout" { x = ($2 in k) ? k[$2] : "?"; n[x]++; s[++m] = x "  " $1 "\t" $2 }
+                function pct(a, b) { return b ? sprintf("%.1f%%", 100 * a / b) : "-" }
+                END {
+                    print "survivors (class, outcome, mutant):"
+                    for (i = 1; i <= m; i++) print "  " s[i]
+                    if (!m) print "  none"
+                    printf "survivors by class: A %d, B %d, C %d, unclassified %d\n", n["A"], n["B"], n["C"], n["?"]
+                    printf "score, all viable:          %d / %d = %s\n", c, v, pct(c, v)
+                    printf "score, leaving out A:       %d / %d = %s\n", c, v - n["A"], pct(c, v - n["A"])
+                    printf "score, leaving out A and B: %d / %d = %s\n", c, v - n["A"] - n["B"], pct(c, v - n["A"] - n["B"])
+                }' 
+        done
+        ;;
+    *)
+        sed -n '2,/^set /{/^set /!p}' "$0" | sed 's/^# \{0,1\}//'
+        exit 2
+        ;;
+    esac
+}
+
+main "$@"; exit

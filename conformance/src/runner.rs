@@ -55,6 +55,8 @@ pub struct Response {
     pub headers: BTreeMap<String, String>,
     pub body: Vec<u8>,
     pub json: Option<Value>,
+    /// Every `Set-Cookie` value, in order (`headers` keeps one value per name).
+    pub set_cookies: Vec<String>,
 }
 
 impl Response {
@@ -102,6 +104,8 @@ pub struct Prepared {
     pub target: String,
     pub authorization: Option<String>,
     pub content_type: Option<String>,
+    /// The `Cookie` header of a request from a named browser ([`Request::browser`]).
+    pub cookie: Option<String>,
     pub body: Vec<u8>,
     /// For verifying `Server-Authorization` and `tsm`: the real credentials and artifacts,
     /// when the request was signed correctly.
@@ -116,6 +120,9 @@ impl Prepared {
         }
         if let Some(c) = &self.content_type {
             s.push_str(&format!("\nContent-Type: {c}"));
+        }
+        if let Some(c) = &self.cookie {
+            s.push_str(&format!("\nCookie: {c}"));
         }
         if !self.body.is_empty() {
             let body: String = String::from_utf8_lossy(&self.body)
@@ -292,6 +299,9 @@ impl Target {
         if let Some(c) = &p.content_type {
             rb = rb.header("content-type", c);
         }
+        if let Some(c) = &p.cookie {
+            rb = rb.header("cookie", c);
+        }
         if !p.body.is_empty() {
             rb = rb.body(p.body.clone());
         }
@@ -300,6 +310,12 @@ impl Target {
             .await
             .map_err(|e| format!("{} {}: {e}", p.method, p.target))?;
         let status = r.status().as_u16();
+        let set_cookies = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect();
         let headers = r
             .headers()
             .iter()
@@ -321,6 +337,7 @@ impl Target {
             headers,
             body,
             json,
+            set_cookies,
         })
     }
 
@@ -330,6 +347,7 @@ impl Target {
             target: path.into(),
             authorization: None,
             content_type: Some("application/json".into()),
+            cookie: None,
             body: serde_json::to_vec(body).expect("json"),
             signed: None,
         };
@@ -348,6 +366,7 @@ impl Target {
                     target: "/.well-known/tessera-authority".into(),
                     authorization: None,
                     content_type: None,
+                    cookie: None,
                     body: vec![],
                     signed: None,
                 };
@@ -367,6 +386,7 @@ impl Target {
             target: "/conformance/clock".into(),
             authorization: None,
             content_type: None,
+            cookie: None,
             body: vec![],
             signed: None,
         };
@@ -416,6 +436,8 @@ struct VectorRun<'a> {
     target: &'a Target,
     scope: Scope,
     sent: BTreeMap<String, Prepared>,
+    /// The named browsers' cookies ([`Request::browser`]): browser → cookie name → value.
+    jars: BTreeMap<String, BTreeMap<String, String>>,
 }
 
 impl Runner {
@@ -472,6 +494,7 @@ impl Runner {
                 target: "/v1/revoke".into(),
                 authorization: Some(hawk::authorization_header(&key, &artifacts, None)),
                 content_type: Some("application/json".into()),
+                cookie: None,
                 body,
                 signed: None,
             };
@@ -522,6 +545,7 @@ impl Runner {
             target: &self.target,
             scope: Scope::new(&self.target.issuer, now),
             sent: BTreeMap::new(),
+            jars: BTreeMap::new(),
         };
         for (i, step) in v.steps.iter().enumerate() {
             if let Err(mut e) = run.step(step).await {
@@ -685,6 +709,7 @@ impl VectorRun<'_> {
                     target,
                     authorization: None,
                     content_type,
+                    cookie: None,
                     body,
                     signed: None,
                 })
@@ -695,6 +720,7 @@ impl VectorRun<'_> {
                     target,
                     authorization: Some(self.scope.splice(h)?),
                     content_type,
+                    cookie: None,
                     body,
                     signed: None,
                 })
@@ -790,14 +816,33 @@ impl VectorRun<'_> {
             target,
             authorization: Some(authorization),
             content_type,
+            cookie: None,
             body,
             signed: honest.then_some((creds, artifacts)),
         })
     }
 
+    /// A request prepared with the `Cookie` header of its browser, if it names one.
+    fn prepare_in_browser(&mut self, r: &Request, ts: i64) -> Result<Prepared, StepError> {
+        let mut p = self.prepare(r, ts)?;
+        if let Some(jar) = r.browser.as_ref().and_then(|b| self.jars.get(b)) {
+            let pairs: Vec<String> = jar.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            p.cookie = (!pairs.is_empty()).then(|| pairs.join("; "));
+        }
+        Ok(p)
+    }
+
+    /// Keeps an answer's cookies in the jar of the request's browser, if it names one.
+    fn keep_cookies(&mut self, r: &Request, resp: &Response) {
+        if let Some(b) = &r.browser {
+            keep_cookies(self.jars.entry(b.clone()).or_default(), &resp.set_cookies);
+        }
+    }
+
     async fn request(&mut self, r: &Request) -> Result<(), StepError> {
-        let mut p = self.prepare(r, self.scope.now)?;
+        let mut p = self.prepare_in_browser(r, self.scope.now)?;
         let mut resp = self.target.send(&p).await?;
+        self.keep_cookies(r, &resp);
         let expects_stale = r.expect.error.as_deref() == Some("stale_timestamp");
         if resp.error_code() == Some("stale_timestamp") && !expects_stale && r.hawk.ts_offset == 0 {
             // a Hawk client's answer to a stale reply: trust the Authority's time only after
@@ -810,8 +855,9 @@ impl VectorRun<'_> {
                     ..StepError::msg(format!("stale-timestamp reply does not verify: {e}"))
                 })?;
                 self.scope.now = ts;
-                p = self.prepare(r, ts)?;
+                p = self.prepare_in_browser(r, ts)?;
                 resp = self.target.send(&p).await?;
+                self.keep_cookies(r, &resp);
             }
         }
         if let Some(n) = &r.name {
@@ -827,7 +873,7 @@ impl VectorRun<'_> {
     ) -> Result<(), StepError> {
         let mut prepared = Vec::new();
         for r in requests {
-            prepared.push(self.prepare(r, self.scope.now)?);
+            prepared.push(self.prepare_in_browser(r, self.scope.now)?);
         }
         // One open connection per request first (the pool keeps them), then every request
         // released at the same instant: all are in flight before the Authority decides any,
@@ -851,10 +897,11 @@ impl VectorRun<'_> {
                     .map_err(|e| format!("concurrent request task: {e}"))??,
             );
         }
-        for (r, p) in requests.iter().zip(&prepared) {
+        for ((r, p), resp) in requests.iter().zip(&prepared).zip(&responses) {
             if let Some(n) = &r.name {
                 self.sent.insert(n.clone(), p.clone());
             }
+            self.keep_cookies(r, resp);
         }
         // generic checks on each, then the multiset of (status, error)
         for (p, resp) in prepared.iter().zip(&responses) {
@@ -1091,6 +1138,34 @@ impl VectorRun<'_> {
 
 /// `{prefix}.{kid}.{payload}` with the key id replaced; an id of another shape gets `.{kid}`
 /// appended, which alters it all the same.
+/// A browser's handling of `Set-Cookie` (RFC 6265 5.2, reduced to one origin): the first
+/// `name=value` pair is kept, replacing a cookie of that name; `Max-Age` of zero or less, or an
+/// empty value, removes it. Other attributes (`Path`, `Secure`, `SameSite`, …) change nothing
+/// for a runner that only talks to the target's own origin.
+pub fn keep_cookies(jar: &mut BTreeMap<String, String>, set_cookies: &[String]) {
+    for sc in set_cookies {
+        let mut parts = sc.split(';');
+        let Some((name, value)) = parts.next().and_then(|nv| nv.split_once('=')) else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.is_empty() {
+            continue;
+        }
+        let expired = parts.any(|a| {
+            a.split_once('=').is_some_and(|(k, v)| {
+                k.trim().eq_ignore_ascii_case("max-age")
+                    && v.trim().parse::<i64>().is_ok_and(|s| s <= 0)
+            })
+        });
+        if expired || value.is_empty() {
+            jar.remove(name);
+        } else {
+            jar.insert(name.to_string(), value.to_string());
+        }
+    }
+}
+
 pub fn relabel_id(id: &str, kid: &str) -> String {
     let parts: Vec<&str> = id.split('.').collect();
     match parts.as_slice() {
@@ -1289,5 +1364,29 @@ mod tests {
             }
         }
         assert_ne!(relabel_id("opaque", "zz"), "opaque");
+    }
+
+    #[test]
+    fn a_browser_keeps_sets_replaces_and_drops_cookies() {
+        let mut jar = BTreeMap::new();
+        keep_cookies(
+            &mut jar,
+            &[
+                "b=one; Path=/; HttpOnly; SameSite=Lax; Max-Age=31536000".into(),
+                "login=x; Max-Age=60".into(),
+                "no-pair".into(),
+            ],
+        );
+        assert_eq!(jar.get("b").map(String::as_str), Some("one"));
+        assert_eq!(jar.get("login").map(String::as_str), Some("x"));
+        assert_eq!(jar.len(), 2);
+        keep_cookies(
+            &mut jar,
+            &["b=two; Path=/".into(), "login=; Max-Age=0".into()],
+        );
+        assert_eq!(jar.get("b").map(String::as_str), Some("two"));
+        assert!(!jar.contains_key("login"));
+        keep_cookies(&mut jar, &["b=three; max-age=-1".into()]);
+        assert!(jar.is_empty());
     }
 }

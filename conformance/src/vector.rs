@@ -199,6 +199,13 @@ pub struct Request {
     /// Deliberate departures from a correct Hawk header.
     #[serde(default, skip_serializing_if = "HawkTweaks::is_default")]
     pub hawk: HawkTweaks,
+    /// Sent from this named, cookie-keeping browser (`"victim"`, `"attacker"`): the request
+    /// carries the cookies the browser holds, and the answer's `Set-Cookie`s are kept for its
+    /// next request. One cookie jar per name and vector, empty at the vector's start; without
+    /// `browser` a request carries no cookie and keeps none. For the authorize pages' browser
+    /// binding (TSR-AUTHZ-9).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser: Option<String>,
     pub expect: Expect,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,

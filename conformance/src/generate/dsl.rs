@@ -70,6 +70,7 @@ pub fn request(
         raw_body: None,
         content_type: None,
         hawk: HawkTweaks::default(),
+        browser: None,
         expect,
         note: None,
     }

@@ -1735,6 +1735,27 @@ pub fn misc() -> Vec<Vector> {
             )),
         ],
     ));
+    // spec TSR-AUTHZ-9: the first browser to open the request owns it; the runner's named
+    // browsers keep the Authority's cookies between steps
+    let in_browser = |browser: &str, expect: Expect| {
+        let mut r = get(Actor::Anonymous, "$authz1", expect);
+        r.browser = Some(browser.into());
+        step(r)
+    };
+    let refused = || Expect::status(400).header("location", Value::Null);
+    out.push(req_vector(
+        "authorize.bound-to-first-browser",
+        "an authorize request opens again in the browser that opened it first, and never in another",
+        &["TSR-AUTHZ-9", "TSR-AUTHZ-1"],
+        vec![
+            handshake("1"),
+            in_browser("victim", Expect::status(200)),
+            in_browser("victim", Expect::status(200)),
+            in_browser("attacker", refused()),
+            in_browser("attacker", refused()),
+            in_browser("victim", Expect::status(200)),
+        ],
+    ));
     out.push(req_vector(
         "callback.shape",
         "the callback goes to the registered redirect_uri with only code, the handshake's state and iss",
