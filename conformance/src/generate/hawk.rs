@@ -345,6 +345,25 @@ pub fn vectors() -> Vec<Vector> {
             )
             .drop_last(),
         );
+        // spec 4.2: a nonce of up to 64 characters parses, a longer one is 400 (43 random
+        // characters, so that no two vectors send the same nonce, padded to the length)
+        out.push(
+            e.negative(
+                "nonce-64-characters",
+                "a nonce of exactly 64 characters is accepted",
+                &["TSR-HAWK-3"],
+                Expect::ok(),
+                |r| r.hawk.nonce = Some(format!("${{random:nonce64}}{}", "n".repeat(21))),
+            )
+            .drop_last(),
+        );
+        out.push(e.negative(
+            "nonce-65-characters",
+            "a nonce of 65 characters is 400 invalid_header",
+            &["TSR-HAWK-3"],
+            err("invalid_header"),
+            |r| r.hawk.nonce = Some(format!("${{random:nonce65}}{}", "n".repeat(22))),
+        ));
         // replay: the accepted request, sent again byte for byte
         let (mut steps, good) = e.good();
         steps.push(step(named(good.clone(), "first")));
