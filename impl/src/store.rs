@@ -67,9 +67,9 @@ pub struct TicketStanding {
     /// The ticket's family is neither revoked nor unknown (always, for an app ticket).
     pub family_live: bool,
     /// The ticket's Consumer, if it is still registered and enabled.
-    pub consumer: Option<Consumer>,
+    pub consumer: Option<Arc<Consumer>>,
     /// The Subject asked for, if it exists.
-    pub subject: Option<Subject>,
+    pub subject: Option<Arc<Subject>>,
 }
 
 /// The Authority's storage. Every method is atomic; the compare-and-set methods return
@@ -173,8 +173,10 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<TicketStanding> {
         Ok(TicketStanding {
             family_live: family.map_or(Ok(true), |f| self.family_live(f))?,
-            consumer: self.consumer(app)?,
-            subject: subject.map_or(Ok(None), |id| self.subject(id))?,
+            consumer: self.consumer(app)?.map(Arc::new),
+            subject: subject
+                .map_or(Ok(None), |id| self.subject(id))?
+                .map(Arc::new),
         })
     }
 
@@ -262,8 +264,9 @@ struct RecordCache {
 #[derive(Debug, Default)]
 struct CachedRecords {
     generation: i64,
-    consumers: HashMap<String, Consumer>,
-    subjects: HashMap<String, Subject>,
+    // shared, so a ticket call's read hands out a reference count, not a deep copy (issue 15)
+    consumers: HashMap<String, Arc<Consumer>>,
+    subjects: HashMap<String, Arc<Subject>>,
     live_families: HashSet<String>,
 }
 
@@ -680,7 +683,7 @@ impl SqliteStore {
         c: &Connection,
         generation: i64,
         id: &str,
-    ) -> StoreResult<Option<Consumer>> {
+    ) -> StoreResult<Option<Arc<Consumer>>> {
         self.cached_record(
             c,
             generation,
@@ -699,7 +702,7 @@ impl SqliteStore {
         c: &Connection,
         generation: i64,
         id: &str,
-    ) -> StoreResult<Option<Subject>> {
+    ) -> StoreResult<Option<Arc<Subject>>> {
         self.cached_record(
             c,
             generation,
@@ -714,15 +717,15 @@ impl SqliteStore {
 
     /// A JSON record by `id` (`sql` selects its `record` column): from the cache through `get`
     /// when it holds it at `generation`, else read, and kept through `put` when found.
-    fn cached_record<T: serde::de::DeserializeOwned + Clone>(
+    fn cached_record<T: serde::de::DeserializeOwned>(
         &self,
         c: &Connection,
         generation: i64,
         sql: &str,
         id: &str,
-        get: impl FnOnce(&CachedRecords) -> Option<T>,
-        put: impl FnOnce(&mut CachedRecords, T),
-    ) -> StoreResult<Option<T>> {
+        get: impl FnOnce(&CachedRecords) -> Option<Arc<T>>,
+        put: impl FnOnce(&mut CachedRecords, Arc<T>),
+    ) -> StoreResult<Option<Arc<T>>> {
         if let Some(hit) = self.cache.lookup(generation, get) {
             return Ok(Some(hit));
         }
@@ -730,9 +733,11 @@ impl SqliteStore {
             .prepare_cached(sql)?
             .query_row([id], |r| r.get(0))
             .optional()?;
-        let record: Option<T> = rec.map(|r| serde_json::from_str(&r)).transpose()?;
+        let record: Option<Arc<T>> = rec
+            .map(|r| serde_json::from_str(&r).map(Arc::new))
+            .transpose()?;
         if let Some(found) = &record {
-            self.cache.keep(generation, |r| put(r, found.clone()));
+            self.cache.keep(generation, |r| put(r, Arc::clone(found)));
         }
         Ok(record)
     }
@@ -835,6 +840,7 @@ fn map_unique(e: rusqlite::Error) -> StoreError {
 impl Store for SqliteStore {
     fn consumer(&self, id: &str) -> StoreResult<Option<Consumer>> {
         self.read(|c| self.cached_consumer(c, self.generation(c)?, id))
+            .map(|found| found.map(Arc::unwrap_or_clone))
     }
 
     fn consumers(&self) -> StoreResult<Vec<Consumer>> {
@@ -875,6 +881,7 @@ impl Store for SqliteStore {
 
     fn subject(&self, id: &str) -> StoreResult<Option<Subject>> {
         self.read(|c| self.cached_subject(c, self.generation(c)?, id))
+            .map(|found| found.map(Arc::unwrap_or_clone))
     }
 
     fn subject_by_username(&self, username: &str) -> StoreResult<Option<Subject>> {

@@ -274,7 +274,7 @@ async fn exchange(State(st): State<AppState>, call: ConsumerCall) -> Response {
 /// `GET /v1/subject` (spec 7.6).
 async fn subject(SubjectCall { call, subject }: SubjectCall) -> Response {
     call.signer
-        .respond(core::subject_data(&call.ticket, subject.as_ref()))
+        .respond(core::subject_data(&call.ticket, subject.as_deref()))
 }
 
 /// `GET /v1/ticket` (spec 7.6, TSR-DATA-3).

@@ -10,10 +10,7 @@
 use super::{AppState, BODY_LIMIT};
 use crate::core::{self, Consumer, Subject, TicketContents};
 use crate::error::{json_headers, Error};
-use crate::hawk::{
-    self, Artifacts, Credentials, NonceCheck, NonceError, Payload, RequestParts, ServerOrigin,
-    VerifyError,
-};
+use crate::hawk::{self, Artifacts, Credentials, NonceCheck, NonceError, Payload, VerifyError};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{header, request::Parts, HeaderValue, Method, StatusCode};
@@ -129,7 +126,7 @@ pub(crate) struct TicketCall {
 #[derive(Debug)]
 pub(crate) struct SubjectCall {
     pub call: TicketCall,
-    pub subject: Option<Subject>,
+    pub subject: Option<Arc<Subject>>,
 }
 
 impl FromRequest<AppState> for ConsumerCall {
@@ -231,7 +228,7 @@ async fn authenticate(
     state: &AppState,
     kind: Kind,
     with_subject: bool,
-) -> Result<(Caller, Bytes, Signer, Option<Subject>), Response> {
+) -> Result<(Caller, Bytes, Signer, Option<Arc<Subject>>), Response> {
     let (parts, body) = req.into_parts();
     let body = read_body(&parts, body)
         .await
@@ -296,29 +293,24 @@ async fn authenticate(
             (Caller::Ticket(opened.contents), opened.credentials)
         }
     };
-    let origin = ServerOrigin {
-        host: state.config().issuer.host().to_owned(),
-        port: state.config().issuer.port(),
-    };
-    let resource = parts
-        .uri
-        .path_and_query()
-        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
-    let request = RequestParts {
-        method: parts.method.as_str(),
-        resource: &resource,
+    let payload = Payload {
         content_type,
         body: &body,
     };
+    // what the request MAC covers (the server's own origin, never the Host header), built
+    // once: the response MAC covers it too
     let artifacts = Artifacts {
         method: parts.method.as_str().to_owned(),
-        resource: resource.clone(),
-        host: origin.host.clone(),
-        port: origin.port,
+        resource: parts
+            .uri
+            .path_and_query()
+            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        host: state.config().issuer.host().to_owned(),
+        port: state.config().issuer.port(),
         ts: parsed.ts,
         nonce: parsed.nonce.clone(),
         hash: parsed.hash.clone(),
@@ -343,11 +335,11 @@ async fn authenticate(
             Caller::Consumer(c) => c.id.as_str(),
             Caller::Ticket(t) => t.app.as_str(),
         };
-        hawk::authenticate_request(
+        hawk::verify_request(
             &parsed,
             &signer.credentials,
-            &origin,
-            &request,
+            &signer.artifacts,
+            payload,
             now_u,
             skew,
             &ChargedTo {
@@ -357,11 +349,11 @@ async fn authenticate(
         )
     } else {
         // MAC and hash first (spec 4.8), then the Oz failure; no nonce is remembered
-        match hawk::authenticate_request(
+        match hawk::verify_request(
             &parsed,
             &signer.credentials,
-            &origin,
-            &request,
+            &signer.artifacts,
+            payload,
             now_u,
             u64::MAX,
             &NoNonce,
@@ -375,7 +367,7 @@ async fn authenticate(
         }
     };
     match verdict {
-        Ok(_) => {}
+        Ok(()) => {}
         // spec TSR-HAWK-4
         Err(VerifyError::BadMac) => return Err(Error::InvalidCredentials.into_response()),
         // spec TSR-HAWK-14 (MAC verified): signed
@@ -423,7 +415,7 @@ async fn authenticate(
         };
         let revoked = !standing.family_live;
         // spec TSR-REG-8: a ticket of a replaced Consumer key is revoked (app tickets too)
-        let key_revoked = core::check_ticket_key(t, standing.consumer.as_ref()).is_err();
+        let key_revoked = core::check_ticket_key(t, standing.consumer.as_deref()).is_err();
         if let Err(e) = core::check_ticket(now, t, revoked || key_revoked) {
             return Err(signer.respond::<()>(Err(e)));
         }
