@@ -10,7 +10,6 @@ use crate::audit::{Audit, Event};
 use axum::body::Body;
 use axum::extract::{MatchedPath, State};
 use axum::http::{header, HeaderValue, Method, Request, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -287,100 +286,189 @@ fn consumer_id(authorization: &HeaderValue) -> Option<String> {
     short.then_some(parsed.id)
 }
 
-/// The instrumentation middleware: counts, times, and emits the security events.
-pub async fn instrument(
-    State(state): State<crate::server::AppState>,
-    req: Request<Body>,
-    next: Next,
-) -> Response {
-    if !state.ops().instrument {
-        return next.run(req).await;
+/// The instrumentation middleware (counts, times, and emits the security events), as a tower
+/// layer on every route (`Router::layer`), so the route's `MatchedPath` is known.
+///
+/// Hand-written rather than `axum::middleware::from_fn`: that one clones and boxes the inner
+/// route service on every request, which cost ~4 µs of a ~23 µs ticket call (issue 15,
+/// `impl/README.md`); this one calls the route it wraps and boxes one future.
+#[derive(Debug, Clone)]
+pub struct InstrumentLayer {
+    state: crate::server::AppState,
+}
+
+impl InstrumentLayer {
+    /// Instruments with the metrics and audit of `state`.
+    #[must_use]
+    pub fn new(state: crate::server::AppState) -> Self {
+        Self { state }
     }
-    let started = Instant::now();
-    let endpoint = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = req.method().clone();
-    // a reference-counted copy; parsed only if an event needs the Consumer id
-    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
-    // the login form's username, for the audit trail (the form is small and bounded)
-    let (req, username) = if endpoint == "/authorize/login" && method == Method::POST {
-        let (parts, body) = req.into_parts();
-        match axum::body::to_bytes(body, crate::server::BODY_LIMIT).await {
-            Ok(bytes) => {
-                let username = url::form_urlencoded::parse(&bytes)
-                    .find(|(k, _)| k == "username")
-                    .map(|(_, v)| v.chars().take(64).collect::<String>());
-                (Request::from_parts(parts, Body::from(bytes)), username)
-            }
-            Err(_) => (Request::from_parts(parts, Body::empty()), None),
+}
+
+impl<S> tower::Layer<S> for InstrumentLayer {
+    type Service = Instrumented<S>;
+
+    fn layer(&self, inner: S) -> Instrumented<S> {
+        Instrumented {
+            inner,
+            state: self.state.clone(),
         }
-    } else {
-        (req, None)
-    };
-    let resp = next.run(req).await;
-    let status = resp.status();
-    // the wire error code: error bodies are small JSON objects; successes are not read
-    let (resp, error) = if status.is_client_error() || status.is_server_error() {
-        let is_json = resp
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.starts_with("application/json"));
-        if is_json {
-            let (parts, body) = resp.into_parts();
-            match axum::body::to_bytes(body, 64 * 1024).await {
-                Ok(bytes) => {
-                    let code = serde_json::from_slice::<serde_json::Value>(&bytes)
-                        .ok()
-                        .and_then(|v| v["error"].as_str().map(str::to_owned))
-                        .unwrap_or_default();
-                    (Response::from_parts(parts, Body::from(bytes)), code)
+    }
+}
+
+/// A route wrapped by [`InstrumentLayer`].
+#[derive(Debug, Clone)]
+pub struct Instrumented<S> {
+    inner: S,
+    state: crate::server::AppState,
+}
+
+impl<S> tower::Service<Request<Body>> for Instrumented<S>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = std::convert::Infallible;
+    type Future = std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Response, std::convert::Infallible>> + Send>,
+    >;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request<Body>) -> Self::Future {
+        if !self.state.ops().instrument {
+            return Box::pin(self.inner.call(req));
+        }
+        let seen = Pending {
+            state: self.state.clone(),
+            started: Instant::now(),
+            endpoint: req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned()),
+            method: req.method().clone(),
+            // a reference-counted copy; parsed only if an event needs the Consumer id
+            authorization: req.headers().get(header::AUTHORIZATION).cloned(),
+        };
+        if seen.endpoint == "/authorize/login" && seen.method == Method::POST {
+            // the login form's username, for the audit trail (the form is small and bounded):
+            // read before the handler runs, so the ready service goes with the future
+            let ready = self.inner.clone();
+            let mut inner = std::mem::replace(&mut self.inner, ready);
+            return Box::pin(async move {
+                let (parts, body) = req.into_parts();
+                let (req, username) =
+                    match axum::body::to_bytes(body, crate::server::BODY_LIMIT).await {
+                        Ok(bytes) => {
+                            let username = url::form_urlencoded::parse(&bytes)
+                                .find(|(k, _)| k == "username")
+                                .map(|(_, v)| v.chars().take(64).collect::<String>());
+                            (Request::from_parts(parts, Body::from(bytes)), username)
+                        }
+                        Err(_) => (Request::from_parts(parts, Body::empty()), None),
+                    };
+                let resp = inner.call(req).await?;
+                Ok(seen.finish(resp, username).await)
+            });
+        }
+        let answer = self.inner.call(req);
+        Box::pin(async move {
+            let resp = answer.await?;
+            Ok(seen.finish(resp, None).await)
+        })
+    }
+}
+
+/// What [`Instrumented`] noted of a request before its route ran.
+struct Pending {
+    state: crate::server::AppState,
+    started: Instant,
+    endpoint: String,
+    method: Method,
+    authorization: Option<HeaderValue>,
+}
+
+impl Pending {
+    /// Counts and times the answered request and emits its security events.
+    async fn finish(self, resp: Response, username: Option<String>) -> Response {
+        let Self {
+            state,
+            started,
+            endpoint,
+            method,
+            authorization,
+        } = self;
+        let status = resp.status();
+        // the wire error code: error bodies are small JSON objects; successes are not read
+        let (resp, error) = if status.is_client_error() || status.is_server_error() {
+            let is_json = resp
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.starts_with("application/json"));
+            if is_json {
+                let (parts, body) = resp.into_parts();
+                match axum::body::to_bytes(body, 64 * 1024).await {
+                    Ok(bytes) => {
+                        let code = serde_json::from_slice::<serde_json::Value>(&bytes)
+                            .ok()
+                            .and_then(|v| v["error"].as_str().map(str::to_owned))
+                            .unwrap_or_default();
+                        (Response::from_parts(parts, Body::from(bytes)), code)
+                    }
+                    Err(_) => (
+                        crate::error::Error::Internal.into_response(),
+                        "internal_error".to_owned(),
+                    ),
                 }
-                Err(_) => (
-                    crate::error::Error::Internal.into_response(),
-                    "internal_error".to_owned(),
-                ),
+            } else {
+                (resp, String::new())
             }
         } else {
             (resp, String::new())
-        }
-    } else {
-        (resp, String::new())
-    };
-    let ops = state.ops();
-    let m = &ops.metrics;
-    m.requests
-        .get_or_create(&RequestLabels {
-            endpoint: endpoint.clone(),
-            method: method.as_str().to_owned(),
-            status: status.as_u16(),
-            error: error.clone(),
-        })
-        .inc();
-    m.latency
-        .get_or_create(&EndpointLabels {
-            endpoint: endpoint.clone(),
-        })
-        .observe(started.elapsed().as_secs_f64());
-    let location_denied = resp
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|l| l.contains("error=access_denied"));
-    m.security_events(
-        &ops.audit,
-        &Seen {
-            endpoint: &endpoint,
-            status,
-            error,
-            authorization: authorization.as_ref(),
-            username,
-            location_denied,
-        },
-    );
-    resp
+        };
+        let ops = state.ops();
+        let m = &ops.metrics;
+        m.requests
+            .get_or_create(&RequestLabels {
+                endpoint: endpoint.clone(),
+                method: method.as_str().to_owned(),
+                status: status.as_u16(),
+                error: error.clone(),
+            })
+            .inc();
+        m.latency
+            .get_or_create(&EndpointLabels {
+                endpoint: endpoint.clone(),
+            })
+            .observe(started.elapsed().as_secs_f64());
+        let location_denied = resp
+            .headers()
+            .get(header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|l| l.contains("error=access_denied"));
+        m.security_events(
+            &ops.audit,
+            &Seen {
+                endpoint: &endpoint,
+                status,
+                error,
+                authorization: authorization.as_ref(),
+                username,
+                location_denied,
+            },
+        );
+        resp
+    }
 }
 
 /// Metrics and audit of one Authority instance.

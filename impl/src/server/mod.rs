@@ -53,10 +53,7 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            crate::metrics::instrument,
-        ))
+        .layer(crate::metrics::InstrumentLayer::new(state.clone()))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
                 tracing::error!("a handler panicked");
