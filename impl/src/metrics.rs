@@ -286,12 +286,15 @@ fn consumer_id(authorization: &HeaderValue) -> Option<String> {
     short.then_some(parsed.id)
 }
 
-/// The instrumentation middleware (counts, times, and emits the security events), as a tower
-/// layer on every route (`Router::layer`), so the route's `MatchedPath` is known.
+/// The instrumentation middleware, as a tower layer on every route (`Router::layer`, so the
+/// route's `MatchedPath` is known): counts, times and emits the security events, and gives
+/// each request its span and access log (at DEBUG; 5xx answers at ERROR).
 ///
-/// Hand-written rather than `axum::middleware::from_fn`: that one clones and boxes the inner
-/// route service on every request, which cost ~4 µs of a ~23 µs ticket call (issue 15,
-/// `impl/README.md`); this one calls the route it wraps and boxes one future.
+/// Hand-written rather than `axum::middleware::from_fn`, which clones and boxes the inner
+/// route service on every request, and in place of tower-http's `TraceLayer`, which wraps
+/// every response body and reads the clock for it even when nothing is logged: together they
+/// were ~15% of a ticket call's CPU (issue 15, `impl/README.md`). This layer calls the route
+/// it wraps and boxes one future.
 #[derive(Debug, Clone)]
 pub struct InstrumentLayer {
     state: crate::server::AppState,
@@ -345,12 +348,41 @@ where
     }
 
     fn call(&mut self, req: Request<Body>) -> Self::Future {
+        // The request's span is at DEBUG, with the path only: queries may carry codes or
+        // authorize handles, and headers carry MACs and cookies (TSR-CONV-11). At the default
+        // INFO level it costs a disabled-callsite check, not a span (issue 15).
+        let span =
+            tracing::debug_span!("request", method = %req.method(), path = %req.uri().path());
+        let answer = self.answer(req);
+        if span.is_disabled() {
+            answer
+        } else {
+            Box::pin(tracing::Instrument::instrument(answer, span))
+        }
+    }
+}
+
+impl<S> Instrumented<S>
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+{
+    fn answer(&mut self, req: Request<Body>) -> <Self as tower::Service<Request<Body>>>::Future {
+        let started = Instant::now();
         if !self.state.ops().instrument {
-            return Box::pin(self.inner.call(req));
+            let answer = self.inner.call(req);
+            return Box::pin(async move {
+                let resp = answer.await?;
+                log_answer(resp.status(), started);
+                Ok(resp)
+            });
         }
         let seen = Pending {
             state: self.state.clone(),
-            started: Instant::now(),
+            started,
             endpoint: req
                 .extensions()
                 .get::<MatchedPath>()
@@ -385,6 +417,21 @@ where
             let resp = answer.await?;
             Ok(seen.finish(resp, None).await)
         })
+    }
+}
+
+/// The access log of an answered request, at DEBUG (5xx answers at ERROR), inside the
+/// request's span.
+fn log_answer(status: StatusCode, started: Instant) {
+    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::error!(status = status.as_u16(), latency_ms, "response failed");
+    } else {
+        tracing::debug!(
+            status = status.as_u16(),
+            latency_ms,
+            "finished processing request"
+        );
     }
 }
 
@@ -436,6 +483,7 @@ impl Pending {
         } else {
             (resp, String::new())
         };
+        log_answer(status, started);
         let ops = state.ops();
         let m = &ops.metrics;
         m.requests

@@ -53,6 +53,8 @@ pub fn app(state: AppState) -> Router {
     router
         .fallback(|| async { Error::NotFound })
         .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        // metrics, audit events, the request's span and the access log (at DEBUG; 5xx at
+        // ERROR), in one layer: see `metrics::InstrumentLayer`
         .layer(crate::metrics::InstrumentLayer::new(state.clone()))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(
             |_: Box<dyn std::any::Any + Send>| {
@@ -60,23 +62,6 @@ pub fn app(state: AppState) -> Router {
                 axum::response::IntoResponse::into_response(Error::Internal)
             },
         ))
-        .layer(
-            // The per-request access log is at DEBUG: at the default INFO level it costs a
-            // disabled-callsite check per request, not a span, formatting and a write (issue
-            // 15 measured 5% of a ticket call's CPU). Security events (sign-ins, redemptions,
-            // reuse, revocations, refusals of the replay cache) stay at INFO and WARN, and 5xx
-            // responses at ERROR (tower-http's default on_failure).
-            tower_http::trace::TraceLayer::new_for_http()
-                .make_span_with(|req: &axum::http::Request<_>| {
-                    // the path only: queries may carry codes or authorize handles, and headers
-                    // carry MACs and cookies (TSR-CONV-11)
-                    tracing::debug_span!("request", method = %req.method(), path = %req.uri().path())
-                })
-                .on_request(())
-                .on_response(
-                    tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
-                ),
-        )
         .with_state(state)
 }
 
