@@ -22,6 +22,13 @@ impl Reference {
         Self::start_with(|a| a).await
     }
 
+    /// Starts it as the suite tests it: conformance mode with its restart fence on
+    /// (TSR-HAWK-10; off by default in conformance mode, spec A.2), so that the
+    /// `conformance.restart-fence` vector probes the fence before the runner clears it.
+    pub async fn start_fenced() -> Result<Reference, String> {
+        Self::start_with(|a| a.restart_fence(true)).await
+    }
+
     /// Starts it as deployed, for the production profile: conformance mode on the real clock,
     /// restart fence on.
     pub async fn start_production() -> Result<Reference, String> {
