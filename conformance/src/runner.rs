@@ -8,8 +8,9 @@
 //! `ts` up to its start time plus the skew, and its test clock does not move by itself, so
 //! retrying with the Authority's own time would be refused again. Before the first vector the
 //! runner therefore advances the test clock by twice the skew published in the metadata plus
-//! one second, which clears any fence whatever the Authority's start time, even for a `ts`
-//! a full skew behind the clock. In addition, like any
+//! one second, or further if the fence the Authority declares (`GET /conformance/clock`,
+//! TSR-CONF-16) needs it, which clears the fence even for a `ts` a full skew behind the clock.
+//! The vectors that probe the fence (`restart-fence`) run before that. In addition, like any
 //! Hawk client, it treats an unexpected `401 stale_timestamp` by verifying the reply's `tsm`
 //! (TSR-HAWK-8), adopting the Authority's `ts` and retrying the step once with a fresh nonce.
 
@@ -544,8 +545,14 @@ impl Runner {
             self.fenced = true;
         }
         if !self.fenced && !v.probes_restart_fence() {
-            // see the module doc: clear any restart fence (TSR-HAWK-10)
-            if let Err(e) = self.target.advance(2 * self.target.skew + 1).await {
+            // see the module doc: clear any restart fence (TSR-HAWK-10), at least the declared
+            // one (TSR-CONF-16), so that even a `ts` a full skew behind the clock is past it
+            let skew = self.target.skew;
+            let advance = match self.target.clock_and_fence().await {
+                Ok((now, fence)) => (2 * skew + 1).max(fence + 1 + skew - now),
+                Err(e) => return self.verdict(v, 0, StepError::msg(e)),
+            };
+            if let Err(e) = self.target.advance(advance).await {
                 return self.verdict(
                     v,
                     0,
@@ -677,8 +684,8 @@ impl VectorRun<'_> {
     /// The `restart-fence` step (spec A.5.2): holds the Authority to the fence it declares
     /// in `GET /conformance/clock` (TSR-CONF-16, TSR-HAWK-10). Before the runner has cleared
     /// anything, a `ts` at the declared fence (or, if it declares none, the Authority's own
-    /// time) is sent; then the clock is advanced by twice the skew plus one second, and the
-    /// first `ts` past the fence is sent.
+    /// time) is sent; then the clock is advanced until the first `ts` past the fence is a skew
+    /// behind it (twice the skew plus one second without a fence), and that `ts` is sent.
     async fn restart_fence(&mut self) -> Result<(), StepError> {
         let skew = self.target.skew;
         let (now, fence) = self.target.clock_and_fence().await?;
@@ -690,15 +697,21 @@ impl VectorRun<'_> {
             now
         };
         self.fence_probe(ts, fenced_now, now, fence).await?;
-        let now = self.target.advance(2 * skew + 1).await?;
+        // far enough that the first `ts` past a declared fence is exactly a skew behind the
+        // clock (the edge), and at least as far as the runner's clearing advance otherwise
+        let advance = if fenced_now {
+            fence + 1 + skew - now
+        } else {
+            2 * skew + 1
+        };
+        let now = self.target.advance(advance).await?;
         self.scope.now = now;
         let (_, fence_after) = self.target.clock_and_fence().await?;
         if fence_after >= now + skew {
             return Err(StepError {
                 extra_requirements: vec!["TSR-HAWK-10".into()],
                 ..StepError::msg(format!(
-                    "the declared fence {fence_after} is still ahead of every ts within the skew after an advance of {} s",
-                    2 * skew + 1
+                    "the declared fence {fence_after} is still ahead of every ts within the skew after an advance of {advance} s"
                 ))
             });
         }
