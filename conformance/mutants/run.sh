@@ -104,6 +104,15 @@ consumer)
     ;;
 esac
 
+if [ "${MUTANTS_FAST:-1}" = env ]; then
+    # the Consumer runner's former settings, for comparison (prepare and the mutants alike): no
+    # debug info for anything (dependencies too: switching rebuilds them), and mold if installed
+    export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
+    if command -v mold >/dev/null; then
+        export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
+    fi
+fi
+
 # The commit the figures are for: the last one that changed anything but docs and these records
 # (so committing a shard's results does not start a new measurement).
 # MUTANTS_COMMIT=<rev> measures that commit instead of HEAD (to finish an older commit's shards).
@@ -146,14 +155,6 @@ prepare_copy() {
 }
 
 mutants() {
-    if [ "${MUTANTS_FAST:-1}" = env ]; then
-        # the Consumer runner's former settings, for comparison: no debug info for anything
-        # (dependencies too: switching rebuilds them), and mold when installed
-        export CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_TEST_DEBUG=0
-        if command -v mold >/dev/null; then
-            export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
-        fi
-    fi
     # -v -V: every outcome on the console with its times, which record() keeps
     nice -n 19 cargo mutants -v -V --dir "$copy" --in-place --baseline skip \
         --timeout "$timeout" --build-timeout 900 "${files[@]}" "${exclude[@]}" "$@" "${test_args[@]}"
