@@ -59,6 +59,11 @@ const discover = async (registration) => {
     if (!(url.protocol === 'https:' || (url.protocol === 'http:' && loopback))) {
         throw new Refusal('invalid_config');
     }
+    // TSR-CONSUMER-16: an issuer identifier (1.1) is scheme, host and port only: no path,
+    // query, fragment or user-info (`https://auth.example@evil.example` is evil.example)
+    if (url.username || url.password || url.pathname !== '/' || url.search || url.hash) {
+        throw new Refusal('invalid_config');
+    }
     const res = await fetch(`${issuer}/.well-known/tessera-authority`, { redirect: 'manual' });
     if (res.status !== 200) {
         throw new Refusal('metadata_invalid');

@@ -309,7 +309,7 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             {
                 let r = match profile {
                     Profile::Conformance => {
-                        tessera_conformance::reference::Reference::start().await?
+                        tessera_conformance::reference::Reference::start_fenced().await?
                     }
                     Profile::Production => {
                         tessera_conformance::reference::Reference::start_production().await?

@@ -8,8 +8,9 @@
 //! `ts` up to its start time plus the skew, and its test clock does not move by itself, so
 //! retrying with the Authority's own time would be refused again. Before the first vector the
 //! runner therefore advances the test clock by twice the skew published in the metadata plus
-//! one second, which clears any fence whatever the Authority's start time, even for a `ts`
-//! a full skew behind the clock. In addition, like any
+//! one second, or further if the fence the Authority declares (`GET /conformance/clock`,
+//! TSR-CONF-16) needs it, which clears the fence even for a `ts` a full skew behind the clock.
+//! The vectors that probe the fence (`restart-fence`) run before that. In addition, like any
 //! Hawk client, it treats an unexpected `401 stale_timestamp` by verifying the reply's `tsm`
 //! (TSR-HAWK-8), adopting the Authority's `ts` and retrying the step once with a fresh nonce.
 
@@ -381,6 +382,12 @@ impl Target {
 
     /// The target's test clock (spec A.2).
     pub async fn clock(&self) -> Result<i64, String> {
+        Ok(self.clock_and_fence().await?.0)
+    }
+
+    /// The test clock and the highest `ts` the Authority refuses because of its start
+    /// (`fence`, spec A.2, TSR-CONF-16; 0 when it says nothing).
+    pub async fn clock_and_fence(&self) -> Result<(i64, i64), String> {
         let p = Prepared {
             method: "GET".into(),
             target: "/conformance/clock".into(),
@@ -391,10 +398,51 @@ impl Target {
             signed: None,
         };
         let r = self.send(&p).await?;
-        r.json
-            .as_ref()
-            .and_then(|j| j["now"].as_i64())
-            .ok_or_else(|| format!("GET /conformance/clock: {}", r.summary()))
+        let now = r.json.as_ref().and_then(|j| j["now"].as_i64());
+        let fence = match r.json.as_ref().map(|j| &j["fence"]) {
+            Some(Value::Null) | None => Some(0),
+            Some(f) => f.as_i64().filter(|f| *f >= 0),
+        };
+        match (now, fence) {
+            (Some(now), Some(fence)) => Ok((now, fence)),
+            _ => Err(format!("GET /conformance/clock: {}", r.summary())),
+        }
+    }
+
+    /// A correctly signed request that changes nothing, at Hawk time `ts`: a revoke of a
+    /// session nobody has, by the first fixture Consumer. For probing the restart fence.
+    async fn probe(&self, ts: i64) -> Result<(Prepared, Response, Credentials), String> {
+        let key = self
+            .consumers
+            .iter()
+            .next()
+            .map(|(id, key)| Credentials {
+                id: id.clone(),
+                key: key.clone(),
+            })
+            .ok_or("the target's fixtures have no Consumer (spec A.3)")?;
+        let body = serde_json::to_vec(&json!({ "sid": random_token() })).expect("json");
+        let artifacts = Artifacts {
+            method: "POST".into(),
+            target: "/v1/revoke".into(),
+            host: self.host.clone(),
+            port: self.port,
+            ts,
+            nonce: random_token()[..12].to_string(),
+            hash: Some(hawk::payload_hash("application/json", &body)),
+            ..Artifacts::default()
+        };
+        let p = Prepared {
+            method: "POST".into(),
+            target: "/v1/revoke".into(),
+            authorization: Some(hawk::authorization_header(&key, &artifacts, None)),
+            content_type: Some("application/json".into()),
+            cookie: None,
+            body,
+            signed: None,
+        };
+        let resp = self.send(&p).await?;
+        Ok((p, resp, key))
     }
 
     /// Advances the test clock; returns the new time.
@@ -464,41 +512,11 @@ impl Runner {
     /// of a session nobody has (it changes nothing) once a second, verifying each reply's
     /// `tsm`, for at most twice the skew plus five seconds.
     async fn wait_out_fence(&mut self) -> Result<(), String> {
-        let key = self
-            .target
-            .consumers
-            .iter()
-            .next()
-            .map(|(id, key)| Credentials {
-                id: id.clone(),
-                key: key.clone(),
-            })
-            .ok_or("the target's fixtures have no Consumer (spec A.3)")?;
         let began = Instant::now();
         let limit = Duration::from_secs(u64::try_from(2 * self.target.skew + 5).unwrap_or(125));
         loop {
             let now = self.target.clock().await?;
-            let body = serde_json::to_vec(&json!({ "sid": random_token() })).expect("json");
-            let artifacts = Artifacts {
-                method: "POST".into(),
-                target: "/v1/revoke".into(),
-                host: self.target.host.clone(),
-                port: self.target.port,
-                ts: now,
-                nonce: random_token()[..12].to_string(),
-                hash: Some(hawk::payload_hash("application/json", &body)),
-                ..Artifacts::default()
-            };
-            let p = Prepared {
-                method: "POST".into(),
-                target: "/v1/revoke".into(),
-                authorization: Some(hawk::authorization_header(&key, &artifacts, None)),
-                content_type: Some("application/json".into()),
-                cookie: None,
-                body,
-                signed: None,
-            };
-            let resp = self.target.send(&p).await?;
+            let (_, resp, key) = self.target.probe(now).await?;
             if resp.error_code() != Some("stale_timestamp") {
                 self.fence_waited = Some(began.elapsed());
                 return Ok(());
@@ -526,9 +544,15 @@ impl Runner {
             }
             self.fenced = true;
         }
-        if !self.fenced {
-            // see the module doc: clear any restart fence (TSR-HAWK-10)
-            if let Err(e) = self.target.advance(2 * self.target.skew + 1).await {
+        if !self.fenced && !v.probes_restart_fence() {
+            // see the module doc: clear any restart fence (TSR-HAWK-10), at least the declared
+            // one (TSR-CONF-16), so that even a `ts` a full skew behind the clock is past it
+            let skew = self.target.skew;
+            let advance = match self.target.clock_and_fence().await {
+                Ok((now, fence)) => (2 * skew + 1).max(fence + 1 + skew - now),
+                Err(e) => return self.verdict(v, 0, StepError::msg(e)),
+            };
+            if let Err(e) = self.target.advance(advance).await {
                 return self.verdict(
                     v,
                     0,
@@ -653,6 +677,86 @@ impl VectorRun<'_> {
             Step::Concurrent {
                 requests, outcomes, ..
             } => self.concurrent(requests, outcomes).await,
+            Step::RestartFence { .. } => self.restart_fence().await,
+        }
+    }
+
+    /// The `restart-fence` step (spec A.5.2): holds the Authority to the fence it declares
+    /// in `GET /conformance/clock` (TSR-CONF-16, TSR-HAWK-10). Before the runner has cleared
+    /// anything, a `ts` at the declared fence (or, if it declares none, the Authority's own
+    /// time) is sent; then the clock is advanced until the first `ts` past the fence is a skew
+    /// behind it (twice the skew plus one second without a fence), and that `ts` is sent.
+    async fn restart_fence(&mut self) -> Result<(), StepError> {
+        let skew = self.target.skew;
+        let (now, fence) = self.target.clock_and_fence().await?;
+        // a declared fence within reach of a `ts` the Authority would otherwise accept
+        let fenced_now = fence >= now - skew;
+        let ts = if fenced_now {
+            fence.min(now + skew)
+        } else {
+            now
+        };
+        self.fence_probe(ts, fenced_now, now, fence).await?;
+        // far enough that the first `ts` past a declared fence is exactly a skew behind the
+        // clock (the edge), and at least as far as the runner's clearing advance otherwise
+        let advance = if fenced_now {
+            fence + 1 + skew - now
+        } else {
+            2 * skew + 1
+        };
+        let now = self.target.advance(advance).await?;
+        self.scope.now = now;
+        let (_, fence_after) = self.target.clock_and_fence().await?;
+        if fence_after >= now + skew {
+            return Err(StepError {
+                extra_requirements: vec!["TSR-HAWK-10".into()],
+                ..StepError::msg(format!(
+                    "the declared fence {fence_after} is still ahead of every ts within the skew after an advance of {advance} s"
+                ))
+            });
+        }
+        // the edge: the first `ts` past the fence, when it is within the window
+        let ts = (fence_after + 1).max(now - skew);
+        self.fence_probe(ts, false, now, fence_after).await
+    }
+
+    /// Sends [`Target::probe`] at `ts`; it must be refused as stale iff `refused`.
+    async fn fence_probe(
+        &mut self,
+        ts: i64,
+        refused: bool,
+        now: i64,
+        fence: i64,
+    ) -> Result<(), StepError> {
+        let (p, resp, key) = self.target.probe(ts).await?;
+        let stale = resp.status == 401 && resp.error_code() == Some("stale_timestamp");
+        let fail = |message: String, requirement: &str| StepError {
+            request: Some(p.summary()),
+            expected: Some(if refused {
+                "401 stale_timestamp".into()
+            } else {
+                "any answer but 401 stale_timestamp".into()
+            }),
+            actual: Some(resp.summary()),
+            extra_requirements: vec![requirement.into()],
+            ..StepError::msg(message)
+        };
+        match (refused, stale) {
+            (true, false) => Err(fail(
+                format!("ts {ts} (clock {now}, declared fence {fence}) was not refused as stale: the Authority declares that it refuses every ts up to its fence"),
+                "TSR-HAWK-10",
+            )),
+            (false, true) => Err(fail(
+                format!("ts {ts} (clock {now}) was refused as stale, but the declared fence is {fence}"),
+                "TSR-CONF-16",
+            )),
+            (true, true) => match resp.headers.get("www-authenticate") {
+                Some(h) => hawk::verify_stale_reply(&key, h)
+                    .map(|_| ())
+                    .map_err(|e| fail(format!("the stale reply's tsm: {e}"), "TSR-HAWK-8")),
+                None => Err(fail("a 401 without WWW-Authenticate".into(), "TSR-ERROR-4")),
+            },
+            (false, false) => Ok(()),
         }
     }
 
@@ -1285,7 +1389,10 @@ pub async fn run_all(
 ) -> RunResult {
     let start = Instant::now();
     let mut runs = Vec::new();
-    for v in vectors {
+    // a vector that probes the restart fence runs first, before the runner clears the fence
+    let (first, rest): (Vec<&Vector>, Vec<&Vector>) =
+        vectors.iter().partition(|v| v.probes_restart_fence());
+    for v in first.into_iter().chain(rest) {
         let began = Instant::now();
         let verdict = runner.run(v).await;
         let duration = began.elapsed();

@@ -59,6 +59,14 @@ impl Vector {
     /// (an Authority on its real clock) leaves it out: it advances the clock, compares with
     /// `$now` exactly, or signs a `ts` within two seconds of the skew's edge (a second passing
     /// on a real clock would change the answer).
+    /// Whether it probes the restart fence ([`Step::RestartFence`]): it runs before the
+    /// runner clears the fence.
+    pub fn probes_restart_fence(&self) -> bool {
+        self.steps
+            .iter()
+            .any(|s| matches!(s, Step::RestartFence { .. }))
+    }
+
     pub fn needs_test_clock(&self, skew: i64) -> bool {
         let near_edge = |offset: i64| offset != 0 && (offset.abs() - skew).abs() <= 2;
         let mentions_now = |e: &Expect| {
@@ -71,7 +79,7 @@ impl Vector {
                 || r.path.starts_with("/conformance/clock") && r.method != "GET"
         };
         self.steps.iter().any(|step| match step {
-            Step::Advance { .. } => true,
+            Step::Advance { .. } | Step::RestartFence { .. } => true,
             Step::Request(r) => request(r),
             Step::Concurrent { requests, .. } => requests.iter().any(request),
             Step::Replay { expect, .. } => mentions_now(expect),
@@ -168,6 +176,14 @@ pub enum Step {
     Concurrent {
         requests: Vec<Request>,
         outcomes: Vec<Outcome>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+    /// Probes the restart fence the Authority declares (spec A.2, TSR-CONF-16): a `ts` at the
+    /// fence is refused as stale, the first past it is not (after an advance of twice the skew
+    /// plus one second). A vector with this step runs first, before the runner clears the
+    /// fence.
+    RestartFence {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         note: Option<String>,
     },

@@ -354,7 +354,7 @@ fn the_cli_serves_the_reference_consumer_for_a_run_against_it() {
     assert!(url.starts_with("http://127.0.0.1:"), "printed {line:?}");
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        out.status.success() && stdout.contains("7 passed, 0 failed"),
+        out.status.success() && stdout.contains("8 passed, 0 failed"),
         "{stdout}\n{}",
         String::from_utf8_lossy(&out.stderr)
     );

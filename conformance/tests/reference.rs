@@ -11,7 +11,7 @@ use tessera_conformance::vector::{Expect, Feature, Origin, Vector};
 use tessera_conformance::{vector, vectors_dir};
 
 async fn runner(deviations: Vec<Deviation>) -> (Reference, Runner) {
-    let r = Reference::start()
+    let r = Reference::start_fenced()
         .await
         .expect("reference Authority starts");
     let target = Target::connect(&r.url()).await.expect("connect");
@@ -156,9 +156,7 @@ async fn conformance_routes_are_absent_outside_conformance_mode() {
 /// skew; the runner clears it by advancing the test clock before the first vector.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runner_clears_a_restart_fence() {
-    let server = Reference::start_with(|a| a.restart_fence(true))
-        .await
-        .expect("start");
+    let server = Reference::start_fenced().await.expect("start");
     let target = Target::connect(&server.url()).await.expect("connect");
     let mut runner = Runner::new(target, vec![]);
     let vectors: Vec<Vector> = vector::load_dir(&vectors_dir())

@@ -43,7 +43,9 @@ pub struct Behaviour {
     /// (a `tsm` made with another key, which the Consumer must not trust).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stale: Option<String>,
-    /// The result's shape: `empty-sub`, `sub-with-space`, `sub-not-string`, `extra-grant`,
+    /// The result's shape: `empty-sub`, `sub-with-space`, `sub-not-string`, `sub-too-long`
+    /// (256 characters, one over the bound of TSR-CONSUMER-7), `sub-at-bound` (255: a correct
+    /// result, the twin of `sub-too-long`), `extra-grant`,
     /// `missing-scope`, `no-ticket`, `ticket-other-app`, `ticket-other-user`, `ticket-sha1`,
     /// `ticket-short-key`, `ticket-wider-scope`, `ticket-delegated`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -69,7 +71,9 @@ pub struct Behaviour {
     /// `unavailable-once` (`503 temporarily_unavailable`, correctly signed: a transient
     /// failure) or `bad-mac-once` (a rotation whose `Server-Authorization` is signed with another
     /// key; `M` keeps the old `sid`, so a Consumer that took the answer presents a `sid` `M`
-    /// does not know, answered `400 unknown_session`).
+    /// does not know, answered `400 unknown_session`) or `empty-sid-once` (a rotation to an
+    /// empty `sid`, correctly signed; `M` keeps the old `sid`, so a Consumer that took the
+    /// answer presents `""` next, answered `400 unknown_session`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
     /// Every JSON answer (metadata and its `hawk` and `ttl`, handshake, result and its
@@ -543,7 +547,10 @@ fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Valu
             None,
         );
     }
-    let new_sid = random_token();
+    let new_sid = match fault {
+        Some("empty-sid-once") => String::new(),
+        _ => random_token(),
+    };
     let answer = json!({
         "previous_sid": sid,
         "sid": new_sid,
@@ -552,7 +559,10 @@ fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Valu
     });
     {
         let mut st = m.lock();
-        st.refreshed_sids.push(new_sid.clone());
+        if !new_sid.is_empty() {
+            // (an empty one is in every page: nothing to look for)
+            st.refreshed_sids.push(new_sid.clone());
+        }
         if fault.is_none() {
             if let Some(f) = st.flows.iter_mut().find(|f| f.sid == sid) {
                 f.sid = new_sid;
@@ -634,6 +644,11 @@ fn result(m: &Attacker, flow: &Flow, fault: Option<&str>) -> Value {
             r["ticket"]["user"] = json!("a b");
         }
         Some("sub-not-string") => r["sub"] = json!(42),
+        Some(f @ ("sub-too-long" | "sub-at-bound")) => {
+            let sub = "s".repeat(if f == "sub-too-long" { 256 } else { 255 });
+            r["sub"] = json!(sub);
+            r["ticket"]["user"] = json!(sub);
+        }
         Some("extra-grant") => r["grants"]["admin"] = json!(true),
         Some("missing-scope") => {
             r["scopes"] = json!({});

@@ -678,6 +678,10 @@ fn from_requirements() -> Vec<Scenario> {
         ("empty-sub", "an empty sub"),
         ("sub-with-space", "a sub with a space"),
         ("sub-not-string", "a sub that is a number"),
+        (
+            "sub-too-long",
+            "a sub of 256 characters, one over the bound",
+        ),
         ("extra-grant", "a grant that was not asked for"),
         ("missing-scope", "no answer for an asked scope"),
         ("no-ticket", "no ticket"),
@@ -765,6 +769,28 @@ fn from_requirements() -> Vec<Scenario> {
             ],
         ));
     }
+    out.push(scenario(
+        "consumer.result-shape.sub-at-bound",
+        "a verified result with a sub of exactly 255 characters, the bound, completes the login: the twin of consumer.result-shape.sub-too-long",
+        &["TSR-CONSUMER-7"],
+        r.clone(),
+        json!({"result": "sub-at-bound"}),
+        vec![
+            start("victim", "M", "l1", none()),
+            authorize("l1", "cb1", none()),
+            callback("cb1", "victim", result_at("M")),
+            observe("victim", json!({"issuer": "M", "sub": {"$len": 255}})),
+        ],
+    ));
+    // TSR-CONSUMER-16: an issuer with user-info is not an issuer identifier
+    out.push(scenario(
+        "consumer.metadata.issuer-user-info",
+        "an Authority configured as http://user@127.0.0.1:port (a user-info part; M's metadata consistent with that issuer, and the URL reaches M) is refused at configuration",
+        &["TSR-CONSUMER-16"],
+        r.clone(),
+        json!({"issuer_host": "user@127.0.0.1"}),
+        vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
+    ));
     // TSR-CONV-1: plain http only on a loopback address
     out.push(scenario(
         "consumer.metadata.http-not-loopback",
@@ -886,6 +912,18 @@ fn refreshes() -> Vec<Scenario> {
             &["TSR-CONSUMER-7", "TSR-HAWK-13", "TSR-CONSUMER-11", "TSR-CONF-13"],
             r.clone(),
             json!({"refresh": "bad-mac-once"}),
+            at_m(vec![
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+                observe("victim", logged_in_at_m()),
+            ]),
+        ),
+        scenario(
+            "consumer.refresh.empty-sid",
+            "M answers the first refresh with an empty new sid (correctly signed): the Consumer refuses the answer and keeps the old sid (the next refresh presents it, which M rotates; presenting the empty one would be answered unknown_session) and the Subject stays logged in",
+            &["TSR-CONSUMER-7", "TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            json!({"refresh": "empty-sid-once"}),
             at_m(vec![
                 refresh("victim", 1, logged_in_at_m(), one_at_m()),
                 refresh("victim", 1, logged_in_at_m(), one_at_m()),

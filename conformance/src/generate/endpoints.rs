@@ -1628,6 +1628,14 @@ pub fn misc() -> Vec<Vector> {
             ],
         ));
     }
+    out.push(req_vector(
+        "conformance.restart-fence",
+        "a fresh Authority refuses as stale a ts at the restart fence it declares, and accepts the first ts past it",
+        &["TSR-HAWK-10", "TSR-CONF-16"],
+        vec![Step::RestartFence {
+            note: Some("runs first, before the runner clears the fence (A.5.4)".into()),
+        }],
+    ));
     out.push(req_vector("conformance.clock-drives-expiry", "the Hawk timestamp follows the test clock: a request signed with the real time after an advance is stale",
         &["TSR-CONF-3", "TSR-HAWK-7"],
         vec![advance(3600, "an hour"), step(tweak(post(consumer(C), "/v1/app-ticket", json!({}), err("stale_timestamp")), |h| h.ts_offset = -3600))]));

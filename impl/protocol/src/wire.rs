@@ -266,6 +266,10 @@ pub struct ClockAdvance {
 pub struct ClockNow {
     /// The test clock's time.
     pub now: i64,
+    /// The highest Hawk `ts` refused as stale because of this start: the restart fence or
+    /// high-water mark of TSR-HAWK-10; 0 when the start refuses nothing (spec TSR-CONF-16).
+    #[serde(default)]
+    pub fence: u64,
 }
 
 /// A Consumer as published by `GET /conformance/fixtures` (spec A.3).
@@ -484,7 +488,7 @@ mod tests {
             },
             &[],
         );
-        reads_back_extended(&ClockNow { now: 5 }, &[]);
+        reads_back_extended(&ClockNow { now: 5, fence: 3 }, &[]);
         reads_back_extended(&Redirect { redirect: e("/cb") }, &[]);
         // a required member is still required
         assert!(serde_json::from_str::<ClockNow>(r#"{"later": 5}"#).is_err());

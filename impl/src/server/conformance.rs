@@ -32,7 +32,18 @@ async fn json_body<T: wire::Request>(req: Request) -> Result<T, Error> {
 
 /// `GET /conformance/clock` (spec A.2).
 async fn clock(State(st): State<AppState>) -> Response {
-    json_response(&ClockNow { now: st.now() })
+    json_response(&ClockNow {
+        now: st.now(),
+        fence: fence(&st),
+    })
+}
+
+/// spec TSR-CONF-16: the highest `ts` this start refuses (TSR-HAWK-10), read from the nonce
+/// store itself, not from the request path's checks, so that the suite can hold one to the
+/// other.
+fn fence(st: &AppState) -> u64 {
+    use crate::hawk::NonceCheck as _;
+    st.0.nonces.min_timestamp().saturating_sub(1)
 }
 
 /// `POST /conformance/clock` (spec A.2, TSR-CONF-3, TSR-CONF-4).
@@ -44,7 +55,10 @@ async fn advance(State(st): State<AppState>, req: Request) -> Response {
             "advance must be an integer from 0 to 31536000",
         ))?;
         tracing::info!(advance = req.advance, now, "test clock advanced");
-        Ok::<_, Error>(ClockNow { now })
+        Ok::<_, Error>(ClockNow {
+            now,
+            fence: fence(&st),
+        })
     }
     .await;
     match out {
