@@ -400,9 +400,9 @@ fn tessera_until(args: &[&str], label: &str) -> (Running, String) {
             .lines()
             .map_while(Result::ok)
         {
-            if tx.send(line).is_err() {
-                break;
-            }
+            // keep reading after the caller stopped listening: a closed pipe would make the
+            // child's next write fail
+            let _ = tx.send(line);
         }
     });
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -229,19 +229,23 @@ fn explain_handshake(e: &Error, o: &StandaloneOptions) -> String {
 /// `tessera demo-consumer`: starts, prints what to open, runs until Ctrl-C.
 pub async fn run(opts: StandaloneOptions) -> Result<(), AnyError> {
     let running = start(opts.clone()).await?;
-    println!();
-    println!("Tessera demo Consumer is running (Ctrl-C to stop).");
-    println!();
-    println!("  Open the demo Consumer:  {}/", running.consumer_url);
-    println!("  Authority (issuer):      {}", running.issuer);
-    println!("  Registered as:           {}", opts.consumer_id);
-    println!();
-    println!(
-        "  Use these host names exactly: cookies are per host name, and the login must come back \
-         to the name it started on."
+    let banner = format!(
+        "\nTessera demo Consumer is running (Ctrl-C to stop).\n\n  \
+         Open the demo Consumer:  {}/\n  \
+         Authority (issuer):      {}\n  \
+         Registered as:           {}\n\n  \
+         Use these host names exactly: cookies are per host name, and the login must come back \
+         to the name it started on.\n  \
+         Log in as a Subject added with `tessera subject add`.\n\n",
+        running.consumer_url, running.issuer, opts.consumer_id
     );
-    println!("  Log in as a Subject added with `tessera subject add`.");
-    println!();
+    // Written once, and a stdout nobody reads any more (a closed pipe) does not stop the
+    // Consumer: `println!` would panic on it.
+    {
+        use std::io::Write as _;
+        let mut out = std::io::stdout().lock();
+        let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+    }
     tokio::signal::ctrl_c().await?;
     running.stop().await;
     Ok(())
