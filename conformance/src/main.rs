@@ -375,6 +375,12 @@ async fn run(args: RunArgs) -> Result<bool, String> {
             waited.as_secs_f64()
         );
     }
+    if !runner.rate_waited.is_zero() {
+        eprintln!(
+            "production profile: waited {:.0} s for the Authority's handshake rate (TSR-CONV-16)",
+            runner.rate_waited.as_secs_f64()
+        );
+    }
     let mut report = Report::filtered(&url, &result, filter.as_deref(), &left_out);
     if profile == Profile::Production {
         report.profile = Some("production".into());
