@@ -11,7 +11,10 @@
 #                                                   append their outcomes to <record>.rerun.txt
 #   conformance/mutants/run.sh TARGET prepare       make the copy and build the test in it once
 #   conformance/mutants/run.sh TARGET list          the mutants in scope at this commit
-#   conformance/mutants/run.sh TARGET summary       total every record, per commit and file
+#   conformance/mutants/run.sh TARGET summary       total every record, per commit and file; each
+#                                                   survivor with its class from <record>.classes.txt
+#                                                   and the score three ways (all viable, leaving
+#                                                   out A, leaving out A and B)
 #
 # TARGET is one of
 #   authority  impl/src/core.rs, seal.rs, store.rs, server/*.rs and the server side of
@@ -197,6 +200,28 @@ table() {
     echo "$last" | awk -F'\t' -v w="$width" "$row" | grep '^TOTAL '
 }
 
+# The survivors among last_outcomes' lines (stdin), each with its class from the classes file
+# $1 (<record>.classes.txt: A, not reached by the profile by design; B, equivalent; C, a gap;
+# "?", not classified yet, or no such file), then the score three ways: all viable mutants,
+# leaving out A, leaving out A and B. Both summaries print it.
+survivors() {
+    awk -F'\t' -v cls="$1" '
+        BEGIN { while ((getline l < cls) > 0) if (l !~ /^#/) { split(l, p, "\t"); k[p[2]] = p[1] } }
+        $1 == "caught" { c++ }
+        $1 == "caught" || $1 == "missed" || $1 == "timeout" { v++ }
+        $1 == "missed" || $1 == "timeout" { x = ($2 in k) ? k[$2] : "?"; n[x]++; s[++m] = x "  " $1 "\t" $2 }
+        function pct(a, b) { return b ? sprintf("%.1f%%", 100 * a / b) : "-" }
+        END {
+            print "survivors (class, outcome, mutant):"
+            for (i = 1; i <= m; i++) print "  " s[i]
+            if (!m) print "  none"
+            printf "survivors by class: A %d, B %d, C %d, unclassified %d\n", n["A"], n["B"], n["C"], n["?"]
+            printf "score, all viable:          %d / %d = %s\n", c, v, pct(c, v)
+            printf "score, leaving out A:       %d / %d = %s\n", c, v - n["A"], pct(c, v - n["A"])
+            printf "score, leaving out A and B: %d / %d = %s\n", c, v - n["A"] - n["B"], pct(c, v - n["A"] - n["B"])
+        }'
+}
+
 summary_authority() {
     commits=$(ls "$here" | sed -n 's/^\([0-9a-f]\{7\}\)\.\(shard\|rerun\).*/\1/p' | sort -u)
     [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
@@ -208,23 +233,7 @@ summary_authority() {
         # shellcheck disable=SC2046 # the file names have no spaces
         last=$(last_outcomes $(ls "$here"/"$c".shard-*.txt 2>/dev/null) $(ls "$here"/"$c".rerun.txt 2>/dev/null))
         echo "$last" | table 30
-        # survivors with their class from <commit>.classes.txt (A: not reached by the
-        # profile by design, B: equivalent, C: a gap; "?": not classified yet)
-        echo "$last" | awk -F'\t' -v cls="$here/$c.classes.txt" '
-            BEGIN { while ((getline l < cls) > 0) if (l !~ /^#/) { split(l, p, "\t"); k[p[2]] = p[1] } }
-            $1 == "caught" { c++ }
-            $1 == "caught" || $1 == "missed" || $1 == "timeout" { v++ }
-            $1 == "missed" || $1 == "timeout" { x = ($2 in k) ? k[$2] : "?"; n[x]++; s[++m] = x "  " $1 "\t" $2 }
-            function pct(a, b) { return b ? sprintf("%.1f%%", 100 * a / b) : "-" }
-            END {
-                print "survivors (class, outcome, mutant):"
-                for (i = 1; i <= m; i++) print "  " s[i]
-                if (!m) print "  none"
-                printf "survivors by class: A %d, B %d, C %d, unclassified %d\n", n["A"], n["B"], n["C"], n["?"]
-                printf "score, all viable:          %d / %d = %s\n", c, v, pct(c, v)
-                printf "score, leaving out A:       %d / %d = %s\n", c, v - n["A"], pct(c, v - n["A"])
-                printf "score, leaving out A and B: %d / %d = %s\n", c, v - n["A"] - n["B"], pct(c, v - n["A"] - n["B"])
-            }'
+        echo "$last" | survivors "$here/$c.classes.txt"
     done
 }
 
@@ -233,15 +242,16 @@ summary_consumer() {
     commits=$(ls "$here" | sed -n 's/^consumer-\([0-9a-f]\{7\}\)\.\(shard\|rerun\|sample\).*/\1/p' | sort -u)
     [ -n "$commits" ] || { echo "nothing recorded yet"; exit 0; }
     for c in $commits; do
-        files_c=$(ls "$here"/consumer-"$c".*.txt | grep -v '\.rerun\.txt$' || true)
+        # the shards and the sample, not the re-runs (read last) nor the classes file
+        files_c=$(ls "$here"/consumer-"$c".*.txt | grep -v -e '\.rerun\.txt$' -e '\.classes\.txt$' || true)
         echo "== tessera-consumer, commit $c: $(echo "$files_c" | sed 's|.*/||' | paste -sd' ' -)"
-        # shellcheck disable=SC2086 # the file names have no spaces
-        grep -l '^# INCOMPLETE' $files_c 2>/dev/null | sed 's|.*/|   incomplete: |' || true
+        # shellcheck disable=SC2086 # the file names have no spaces; none (a re-run only): grep
+        # would read stdin
+        [ -z "$files_c" ] || grep -l '^# INCOMPLETE' $files_c 2>/dev/null | sed 's|.*/|   incomplete: |' || true
         # shellcheck disable=SC2046,SC2086
         last=$(last_outcomes $files_c $(ls "$here"/consumer-"$c".rerun.txt 2>/dev/null))
         echo "$last" | table 34
-        echo "survivors:"
-        echo "$last" | grep -E '^(missed|timeout)' | sed 's/^/  /' || echo "  none"
+        echo "$last" | survivors "$here/consumer-$c.classes.txt"
     done
 }
 
