@@ -526,7 +526,7 @@ fn counterexamples(w: Switch) -> Vec<Scenario> {
         // off: users keyed by sub alone
         "issuer-keyed" => vec![scenario(
             "consumer.issuer-keyed.same-sub",
-            "users are keyed by (issuer, sub): M vouching for the sub the victim has at A logs the attacker in as M's user, not the victim's",
+            "users are keyed by (issuer, sub): M vouching for the sub the victim has at A logs the attacker in as M's user, not the victim's, and the victim stays A's user",
             &["TSR-CONSUMER-10"],
             switch(name, Some("mix-up")),
             none(),
@@ -538,6 +538,9 @@ fn counterexamples(w: Switch) -> Vec<Scenario> {
                     authorize("lm", "cbm", json!({"sub": "$alice"})),
                     callback("cbm", "attacker", result_at("M")),
                     observe("attacker", json!({"issuer": "M", "sub": "$alice"})),
+                    // and the victim is still A's alice: the attacker's login took nothing of
+                    // hers (nor did it push her session out)
+                    observe("victim", json!({"issuer": "A", "sub": "$alice"})),
                 ],
             ]
             .concat(),
