@@ -73,7 +73,9 @@ pub struct Behaviour {
     /// key; `M` keeps the old `sid`, so a Consumer that took the answer presents a `sid` `M`
     /// does not know, answered `400 unknown_session`) or `empty-sid-once` (a rotation to an
     /// empty `sid`, correctly signed; `M` keeps the old `sid`, so a Consumer that took the
-    /// answer presents `""` next, answered `400 unknown_session`).
+    /// answer presents `""` next, answered `400 unknown_session`) or `held-once` (a correct
+    /// answer, held until the runner releases it: [`Attacker::release_refresh`], at most
+    /// [`HOLD_LIMIT`]; the `refresh-overlapped` step, TSR-CONSUMER-15).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh: Option<String>,
     /// Every JSON answer (metadata and its `hawk` and `ttl`, handshake, result and its
@@ -167,7 +169,12 @@ pub struct Attacker {
     pub key: String,
     state: Arc<Mutex<MState>>,
     log: BackChannel,
+    /// Lets a held refresh answer go (`held-once`).
+    release: Arc<tokio::sync::Notify>,
 }
+
+/// How long `M` holds a `held-once` refresh answer if the runner never releases it.
+pub const HOLD_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 #[derive(Clone)]
 struct Shared {
@@ -200,6 +207,7 @@ impl Attacker {
             key: random_token(),
             state: Arc::default(),
             log,
+            release: Arc::default(),
         };
         let app = Router::new()
             .fallback(handle)
@@ -212,6 +220,13 @@ impl Attacker {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, MState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Lets the refresh answer `M` holds (`held-once`) go. Only one already held: a release
+    /// is not kept for a later refresh (nor for a later scenario), so the runner releases
+    /// after it has seen the refresh arrive; one it misses is answered after [`HOLD_LIMIT`].
+    pub fn release_refresh(&self) {
+        self.release.notify_waiters();
     }
 
     /// Forgets every flow and takes `behaviour` for the next scenario.
@@ -502,7 +517,7 @@ async fn handle(
                 .flatten();
             signed(m, &request, StatusCode::OK, &answer, fault)
         }
-        "/v1/refresh" => refresh(m, &request, &behaviour, &body),
+        "/v1/refresh" => refresh(m, &request, &behaviour, &body).await,
         _ => signed(
             m,
             &request,
@@ -514,8 +529,13 @@ async fn handle(
 }
 
 /// `POST /v1/refresh` (spec 6.3): the `sid` of an authorized login rotated, a new ticket; the
-/// first one answered wrongly when [`Behaviour::refresh`] asks.
-fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Value) -> Response {
+/// first one answered wrongly (or late) when [`Behaviour::refresh`] asks.
+async fn refresh(
+    m: &Attacker,
+    request: &Artifacts,
+    behaviour: &Behaviour,
+    body: &Value,
+) -> Response {
     let sid = body["sid"].as_str().unwrap_or_default();
     let fault = {
         let mut st = m.lock();
@@ -523,6 +543,10 @@ fn refresh(m: &Attacker, request: &Artifacts, behaviour: &Behaviour, body: &Valu
         st.refresh_faulted = true;
         behaviour.refresh.as_deref().filter(|_| first)
     };
+    if fault == Some("held-once") {
+        let _ = tokio::time::timeout(HOLD_LIMIT, m.release.notified()).await;
+    }
+    let fault = fault.filter(|f| *f != "held-once");
     let Some(flow) = m
         .lock()
         .flows

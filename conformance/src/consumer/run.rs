@@ -312,6 +312,25 @@ fn third_party_resource(html: &str, origin: &str) -> Option<String> {
 
 /// The back-channel requests of one step against what it allows: `"any"`, or an array of
 /// `"A /v1/…"` entries, in order, and no other.
+/// `refresh-overlapped`: how long the first refresh may take to reach `M`, and how long a
+/// second one is waited for before `M` lets the first answer go.
+const OVERLAP_WAIT: Duration = Duration::from_secs(5);
+const OVERLAP_SETTLE: Duration = Duration::from_millis(500);
+
+/// Polls `done` every 5 ms until it holds (`true`) or `limit` has passed (`false`).
+async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let start = tokio::time::Instant::now();
+    loop {
+        if done() {
+            return true;
+        }
+        if start.elapsed() >= limit {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 fn check_back_channel(
     got: &[String],
     expected: Option<&Value>,
@@ -688,6 +707,80 @@ impl Ctx<'_> {
                     "TSR-CONF-13",
                 )
                 .map_err(explain)
+            }
+            Step::RefreshOverlapped {
+                browser,
+                other,
+                logged_in,
+                other_logged_in,
+                back_channel,
+            } => {
+                let url = format!("{}/tessera-test/refresh", suite.base);
+                let mark = suite.log.len();
+                let refreshes_at_m = |log: &BackChannel| {
+                    log.since(mark)
+                        .iter()
+                        .filter(|e| e.as_str() == "M /v1/refresh")
+                        .count()
+                };
+                let in_background = |b: &Browser| {
+                    let (mut b, url) = (b.clone(), url.clone());
+                    tokio::spawn(async move { b.post_json(&url, &json!({})).await })
+                };
+                let sent = format!(
+                    "POST /tessera-test/refresh {{}} in the {browser} browser (its refresh at M held), in the {other} browser, and again in the {browser} browser; then M answered the first"
+                );
+                let explain = |mut e: Fail| {
+                    e.request = Some(sent.clone());
+                    e
+                };
+                let first = in_background(self.browser(*browser));
+                // the first refresh is at M (and held) before the others start
+                if !wait_until(OVERLAP_WAIT, || refreshes_at_m(&suite.log) >= 1).await {
+                    first.abort();
+                    suite.attacker.release_refresh();
+                    return Err(explain(Fail {
+                        message: format!(
+                            "the {browser} browser's refresh made no refresh request to M within {} s",
+                            OVERLAP_WAIT.as_secs()
+                        ),
+                        actual: Some(format!("back channel: {:?}", suite.log.since(mark))),
+                        ..Fail::default()
+                    }));
+                }
+                let between = self.browser(*other).post_json(&url, &json!({})).await;
+                let second = in_background(self.browser(*browser));
+                // a Consumer that shares the held request makes no second one; one that does
+                // not makes it now
+                wait_until(OVERLAP_SETTLE, || refreshes_at_m(&suite.log) >= 2).await;
+                suite.attacker.release_refresh();
+                let joined = |r: Result<Result<Page, String>, tokio::task::JoinError>| {
+                    r.map_err(|e| format!("a background refresh: {e}"))?
+                };
+                let first = joined(first.await)?;
+                let second = joined(second.await)?;
+                let between = between?;
+                for page in [&first, &between, &second] {
+                    suite.check_page(page, None).map_err(explain)?;
+                }
+                check_back_channel(&suite.log.since(mark), back_channel.as_ref(), None)
+                    .map_err(explain)?;
+                for (page, b, want) in [
+                    (&first, *browser, logged_in),
+                    (&between, *other, other_logged_in),
+                    (&second, *browser, logged_in),
+                ] {
+                    self.session_answer(
+                        page,
+                        b,
+                        want,
+                        &BTreeMap::new(),
+                        "POST /tessera-test/refresh",
+                        "TSR-CONF-13",
+                    )
+                    .map_err(explain)?;
+                }
+                Ok(())
             }
             Step::SubjectData {
                 browser,

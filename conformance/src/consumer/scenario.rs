@@ -205,6 +205,19 @@ pub enum Step {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         back_channel: Option<Value>,
     },
+    /// A refresh of another login while one is in flight (TSR-CONSUMER-15), with `M` holding
+    /// its next refresh answer (`held-once`): `browser` refreshes (its login at `M`, held),
+    /// then `other` refreshes and is answered, then `browser` refreshes again while its first
+    /// is still held; `M` then lets the answer go. Both of `browser`'s answers must say
+    /// `logged_in`, `other`'s `other_logged_in`; `back_channel` counts the whole step.
+    RefreshOverlapped {
+        browser: BrowserName,
+        other: BrowserName,
+        logged_in: Value,
+        other_logged_in: Value,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        back_channel: Option<Value>,
+    },
     /// The suite refreshes, at `A`, the `sid` `A` issued last (the Consumer's), as a second
     /// holder of it would: the Consumer's next refresh is a reuse (TSR-REFRESH-5).
     RefreshElsewhere,

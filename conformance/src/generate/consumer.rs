@@ -898,6 +898,28 @@ fn refreshes() -> Vec<Scenario> {
             ]),
         ),
         scenario(
+            "consumer.refresh.overlapped",
+            "while a refresh of the login at M is in flight (M holds its answer), a refresh of another login at A completes, then a second refresh of the first login starts: it shares the one in flight (one request to M), and the next refresh uses the sid M rotated to",
+            &["TSR-CONSUMER-15", "TSR-CONSUMER-11", "TSR-CONF-13"],
+            r.clone(),
+            json!({"refresh": "held-once"}),
+            at_m(vec![
+                start("attacker", "A", "l2", none()),
+                authorize("l2", "cb2", json!({"username": "mallory"})),
+                callback("cb2", "attacker", result_at("A")),
+                observe_bind("attacker", at("A"), "mallory"),
+                json!({
+                    "do": "refresh-overlapped",
+                    "browser": "victim",
+                    "other": "attacker",
+                    "logged_in": logged_in_at_m(),
+                    "other_logged_in": {"issuer": "A", "sub": "$mallory"},
+                    "back_channel": ["M /v1/refresh", "A /v1/refresh"],
+                }),
+                refresh("victim", 1, logged_in_at_m(), one_at_m()),
+            ]),
+        ),
+        scenario(
             "consumer.refresh.unavailable-retried",
             "M answers the first refresh 503 temporarily_unavailable (correctly signed): the Subject stays logged in, and the next refresh makes a request of its own (a transient failure is not remembered) with the same sid, which M then rotates",
             &["TSR-CONSUMER-11", "TSR-CONSUMER-15", "TSR-CONF-13"],
