@@ -67,6 +67,12 @@ pub struct Behaviour {
     /// to loopback, so a Consumer without that check reaches `M` and finds consistent metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub issuer_host: Option<String>,
+    /// What follows the port in `M`'s issuer as given at reset and as its metadata states it:
+    /// `/tenant` (a path) or `/?tenant=1` (a query), neither allowed in an issuer identifier
+    /// (TSR-CONSUMER-16). `M` then serves its metadata wherever a Consumer that appends the
+    /// well-known path to that issuer looks for it, so only the Consumer's check can refuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer_suffix: Option<String>,
     /// The first refresh (`POST /v1/refresh`) is answered wrongly, the later ones correctly:
     /// `unavailable-once` (`503 temporarily_unavailable`, correctly signed: a transient
     /// failure) or `bad-mac-once` (a rotation whose `Server-Authorization` is signed with another
@@ -290,11 +296,18 @@ impl Attacker {
             .collect()
     }
 
-    /// `M`'s issuer as given to the Consumer at reset ([`Behaviour::issuer_host`]).
+    /// `M`'s issuer as given to the Consumer at reset ([`Behaviour::issuer_host`],
+    /// [`Behaviour::issuer_suffix`]).
     pub fn configured_issuer(&self) -> String {
-        match &self.lock().behaviour.issuer_host {
-            Some(h) => format!("http://{h}:{}", self.port),
-            None => self.issuer.clone(),
+        let b = &self.lock().behaviour;
+        match (&b.issuer_host, &b.issuer_suffix) {
+            (None, None) => self.issuer.clone(),
+            (h, suffix) => format!(
+                "http://{}:{}{}",
+                h.as_deref().unwrap_or(&self.host),
+                self.port,
+                suffix.as_deref().unwrap_or_default()
+            ),
         }
     }
 
@@ -356,7 +369,13 @@ async fn handle(
 ) -> Response {
     let m = &s.m;
     let path = uri.path().to_string();
-    if method == axum::http::Method::GET && path == "/.well-known/tessera-authority" {
+    // with an issuer suffix, `{issuer}/.well-known/tessera-authority` is elsewhere
+    let at_suffix = m.lock().behaviour.issuer_suffix.is_some()
+        && uri
+            .path_and_query()
+            .is_some_and(|p| p.as_str().ends_with("/.well-known/tessera-authority"));
+    if method == axum::http::Method::GET && (path == "/.well-known/tessera-authority" || at_suffix)
+    {
         let b = m.lock().behaviour.clone();
         let mut doc = m.metadata(b.metadata.as_deref());
         if b.unknown_members {

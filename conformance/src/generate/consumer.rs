@@ -794,6 +794,19 @@ fn from_requirements() -> Vec<Scenario> {
         json!({"issuer_host": "user@127.0.0.1"}),
         vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
     ));
+    for (case, suffix, what) in [
+        ("issuer-with-path", "/tenant", "a path"),
+        ("issuer-with-query", "/?tenant=1", "a query"),
+    ] {
+        out.push(scenario(
+            &format!("consumer.metadata.{case}"),
+            &format!("an Authority configured as http://127.0.0.1:port{suffix} ({what}; M serves metadata consistent with that issuer at {{issuer}}/.well-known/tessera-authority) is refused at configuration"),
+            &["TSR-CONSUMER-16"],
+            r.clone(),
+            json!({"issuer_suffix": suffix}),
+            vec![json!({"do": "reset", "authorities": ["A", "M"], "expect": "refused"})],
+        ));
+    }
     // TSR-CONV-1: plain http only on a loopback address
     out.push(scenario(
         "consumer.metadata.http-not-loopback",
