@@ -80,6 +80,7 @@ impl Response {
             "cache-control",
             "www-authenticate",
             "server-authorization",
+            "retry-after",
         ];
         for h in under_test {
             if !names.contains(h) {
@@ -570,7 +571,8 @@ impl Runner {
                 Ok(()) => return Verdict::Passed,
                 // the production profile runs on the real clock, so the Authority's handshake
                 // rate (TSR-CONV-16, its own choice) applies to the suite's one Consumer: like
-                // any client refused for its rate, wait and run the vector again
+                // any client refused for its rate, wait (its Retry-After, if it gives one) and
+                // run the vector again
                 Err((i, e))
                     if self.profile == Profile::Production
                         && waited < HANDSHAKE_RATE_PATIENCE
@@ -578,9 +580,12 @@ impl Runner {
                             .get(i.wrapping_sub(1))
                             .is_some_and(|s| refused_for_handshake_rate(s, &e)) =>
                 {
-                    tokio::time::sleep(HANDSHAKE_RATE_RETRY).await;
-                    waited += HANDSHAKE_RATE_RETRY;
-                    self.rate_waited += HANDSHAKE_RATE_RETRY;
+                    let wait = retry_after(&e)
+                        .unwrap_or(HANDSHAKE_RATE_RETRY)
+                        .min(HANDSHAKE_RATE_PATIENCE - waited);
+                    tokio::time::sleep(wait).await;
+                    waited += wait;
+                    self.rate_waited += wait;
                 }
                 Err((i, e)) => return self.verdict(v, i, e),
             }
@@ -648,8 +653,20 @@ impl Runner {
 /// Production profile: how long one vector may wait for the Authority's handshake rate
 /// (TSR-CONV-16) to let it in again: a one-minute window, and a little more.
 const HANDSHAKE_RATE_PATIENCE: Duration = Duration::from_secs(70);
-/// How long to wait between the runs of a vector refused for the handshake rate.
+/// How long to wait between the runs of a vector refused for the handshake rate, when the
+/// refusal gives no `Retry-After`.
 const HANDSHAKE_RATE_RETRY: Duration = Duration::from_secs(5);
+
+/// The `Retry-After` (in seconds, at least one) of the failed response in `e`, if it has one.
+fn retry_after(e: &StepError) -> Option<Duration> {
+    let actual = e.actual.as_deref()?;
+    let value = actual
+        .lines()
+        .find_map(|l| l.strip_prefix("retry-after: "))?;
+    Some(Duration::from_secs(
+        value.trim().parse::<u64>().ok()?.max(1),
+    ))
+}
 
 /// Whether `e`, the failure of `step`, is a handshake refused as over the Consumer's rate
 /// (`429 too_many_requests`, TSR-CONV-16) where the step expected something else.

@@ -124,9 +124,10 @@ pub enum Error {
     /// `431 headers_too_large` (TSR-CONV-14): hyper's own refusal, given a JSON body.
     #[error("headers_too_large")]
     HeadersTooLarge,
-    /// `429 too_many_requests` (TSR-CONV-16): this Consumer started too many handshakes.
+    /// `429 too_many_requests` (TSR-CONV-16): this Consumer started too many handshakes;
+    /// `retry_after`: the seconds until its rate lets it in again (the `Retry-After` header).
     #[error("too_many_requests")]
-    TooManyRequests,
+    TooManyRequests { retry_after: u64 },
 }
 
 impl Error {
@@ -296,7 +297,7 @@ impl Error {
                 "headers_too_large",
                 "the request head is too large or has too many header fields",
             ),
-            Self::TooManyRequests => (
+            Self::TooManyRequests { .. } => (
                 S::TOO_MANY_REQUESTS,
                 "too_many_requests",
                 "too many handshakes from this consumer; retry later",
@@ -347,7 +348,7 @@ impl Error {
             Self::RequestTimeout,
             Self::UriTooLong,
             Self::HeadersTooLarge,
-            Self::TooManyRequests,
+            Self::TooManyRequests { retry_after: 1 },
         ]
     }
 
@@ -372,6 +373,20 @@ impl Error {
     }
 
     /// The `WWW-Authenticate` value every 401 carries (spec TSR-ERROR-4, TSR-HAWK-2, TSR-HAWK-8).
+    /// The headers this error's response carries besides the JSON ones: `WWW-Authenticate`
+    /// (TSR-ERROR-4, TSR-HAWK-8) and `Retry-After` (TSR-CONV-16).
+    pub fn add_headers(&self, headers: &mut axum::http::HeaderMap) {
+        if let Some(v) = self
+            .www_authenticate()
+            .and_then(|v| HeaderValue::from_str(&v).ok())
+        {
+            headers.insert(header::WWW_AUTHENTICATE, v);
+        }
+        if let Self::TooManyRequests { retry_after } = self {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after));
+        }
+    }
+
     #[must_use]
     pub fn www_authenticate(&self) -> Option<String> {
         match self {
@@ -405,12 +420,7 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         let mut resp = (self.status(), self.body()).into_response();
         json_headers(&mut resp);
-        if let Some(v) = self
-            .www_authenticate()
-            .and_then(|v| HeaderValue::from_str(&v).ok())
-        {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
+        self.add_headers(resp.headers_mut());
         resp
     }
 }

@@ -23,6 +23,8 @@ async fn one_consumer_over_its_handshake_rate_gets_429_and_another_is_unaffected
     let r = h.handshake(&a, &[], &[]).await.0;
     assert_eq!(r.outcome(), "429 too_many_requests", "{}", r.json);
     assert!(r.header("server-authorization").is_some(), "signed");
+    // a minute's window, at its start: the whole minute to wait
+    assert_eq!(r.header("retry-after"), Some("60"), "Retry-After");
     let b = h.consumer(DELEGATE);
     assert_eq!(h.handshake(&b, &[], &[]).await.0.status, StatusCode::OK);
     h.clock.advance(60);

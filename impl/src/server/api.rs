@@ -90,9 +90,8 @@ async fn handshake(State(st): State<AppState>, call: ConsumerCall) -> Response {
         // spec TSR-CONV-6: parsed only now, after authentication
         let req: HandshakeRequest = wire::parse(&call.body)?;
         // spec TSR-CONV-16: each handshake stores a session; bounded per Consumer
-        if !st.allow_handshake(&call.consumer.id, st.now()) {
-            return Err(Error::TooManyRequests);
-        }
+        st.allow_handshake(&call.consumer.id, st.now())
+            .map_err(|retry_after| Error::TooManyRequests { retry_after })?;
         let new = core::handshake(&st.env(st.now()), &call.consumer, req)?;
         let session = new.session.clone();
         st.db(move |s| s.create_session(&session)).await?;

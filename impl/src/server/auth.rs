@@ -77,10 +77,10 @@ impl Signer {
     /// Renders `result` as the JSON response, with `Server-Authorization` (spec TSR-HAWK-12)
     /// and the headers of spec TSR-CONV-2.
     pub(crate) fn respond<T: Serialize>(&self, result: Result<T, Error>) -> Response {
-        let (status, body, www) =
+        let (status, body, error) =
             match result.and_then(|v| serde_json::to_vec(&v).map_err(|_| Error::Internal)) {
                 Ok(body) => (StatusCode::OK, body, None),
-                Err(e) => (e.status(), e.body(), e.www_authenticate()),
+                Err(e) => (e.status(), e.body(), Some(e)),
             };
         // spec TSR-HAWK-17: the MAC covers the status too, through `ext`
         let ext = hawk::status_ext(status.as_u16());
@@ -95,8 +95,8 @@ impl Signer {
         );
         let mut resp = (status, body).into_response();
         json_headers(&mut resp);
-        if let Some(v) = www.and_then(|v| HeaderValue::from_str(&v).ok()) {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
+        if let Some(e) = &error {
+            e.add_headers(resp.headers_mut());
         }
         if let Some(v) = sa.ok().and_then(|v| HeaderValue::from_str(&v).ok()) {
             resp.headers_mut().insert("server-authorization", v);

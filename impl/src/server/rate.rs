@@ -23,8 +23,9 @@ impl HandshakeRate {
         }
     }
 
-    /// Counts a handshake of `consumer` at `now`; `false` when over the rate.
-    pub(crate) fn allow(&self, consumer: &str, now: i64) -> bool {
+    /// Counts a handshake of `consumer` at `now`; over the rate, the seconds until the next
+    /// window lets it in.
+    pub(crate) fn allow(&self, consumer: &str, now: i64) -> Result<(), u64> {
         let minute = now.div_euclid(60);
         let mut w = self.windows.lock().unwrap_or_else(PoisonError::into_inner);
         if w.len() > 10_000 {
@@ -36,10 +37,10 @@ impl HandshakeRate {
             *e = (minute, 0);
         }
         if e.1 >= self.per_minute {
-            return false;
+            return Err(u64::try_from(60 - now.rem_euclid(60)).unwrap_or(60));
         }
         e.1 += 1;
-        true
+        Ok(())
     }
 }
 
@@ -51,10 +52,11 @@ mod tests {
     fn one_consumer_over_the_rate_does_not_affect_another() {
         let r = HandshakeRate::new(3);
         for _ in 0..3 {
-            assert!(r.allow("a", 120));
+            assert_eq!(r.allow("a", 120), Ok(()));
         }
-        assert!(!r.allow("a", 179));
-        assert!(r.allow("b", 179));
-        assert!(r.allow("a", 180), "a new minute");
+        assert_eq!(r.allow("a", 150), Err(30), "30 s to the next window");
+        assert_eq!(r.allow("a", 179), Err(1));
+        assert_eq!(r.allow("b", 179), Ok(()));
+        assert_eq!(r.allow("a", 180), Ok(()), "a new minute");
     }
 }

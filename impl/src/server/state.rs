@@ -212,8 +212,9 @@ impl DbThreads {
 }
 
 impl AppState {
-    /// spec TSR-CONV-16: counts a handshake of `consumer`; `false` when over its rate.
-    pub(crate) fn allow_handshake(&self, consumer: &str, now: i64) -> bool {
+    /// spec TSR-CONV-16: counts a handshake of `consumer`; over its rate, the seconds until
+    /// it may start one again.
+    pub(crate) fn allow_handshake(&self, consumer: &str, now: i64) -> Result<(), u64> {
         self.0.handshake_rate.allow(consumer, now)
     }
 
