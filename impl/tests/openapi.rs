@@ -131,6 +131,9 @@ async fn every_error_response_is_a_row_of_the_error_table() {
                 if status == 401 {
                     assert!(r["headers"]["WWW-Authenticate"].is_object(), "{where_}");
                 }
+                if status == 429 {
+                    assert!(r["headers"]["Retry-After"].is_object(), "{where_}");
+                }
             }
         }
     }

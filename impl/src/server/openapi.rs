@@ -78,6 +78,12 @@ fn responses(response: &str, example: &Value, signed: bool, codes: &[&str]) -> V
                 header("Hawk error=\"…\" (spec TSR-ERROR-4); on stale_timestamp Hawk ts=\"…\", tsm=\"…\", error=\"Stale timestamp\" (TSR-HAWK-8)"),
             );
         }
+        if status == 429 {
+            headers.insert(
+                "Retry-After".into(),
+                header("the seconds until this Consumer may start a handshake again (spec TSR-CONV-16)"),
+            );
+        }
         if signed && status != 413 && status != 415 {
             headers.insert("Server-Authorization".into(), server_authorization());
         }
