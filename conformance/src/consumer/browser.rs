@@ -50,6 +50,20 @@ enum Body<'a> {
     Json(String),
 }
 
+/// The words a failure starts with when the Consumer did not answer a browser's request in
+/// time (the HTTP client's timeout): after two scenarios in a row end so, the runner stops
+/// ([`super::run::run_all`]).
+pub const NO_ANSWER: &str = "the Consumer did not answer in time";
+
+/// A failed request's message; [`NO_ANSWER`] first when it timed out.
+pub(crate) fn request_error(method: &reqwest::Method, url: &str, e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        format!("{NO_ANSWER}: {method} {url}: {e}")
+    } else {
+        format!("{method} {url}: {e}")
+    }
+}
+
 /// One browser: its cookies for the Consumer.
 #[derive(Debug, Clone)]
 pub struct Browser {
@@ -135,7 +149,7 @@ impl Browser {
         let r = rb
             .send()
             .await
-            .map_err(|e| format!("{method} {url}: {e}"))?;
+            .map_err(|e| request_error(&method, url, &e))?;
         let status = r.status().as_u16();
         let headers: Vec<(String, String)> = r
             .headers()
@@ -147,7 +161,10 @@ impl Browser {
                 )
             })
             .collect();
-        let body = r.text().await.map_err(|e| format!("{method} {url}: {e}"))?;
+        let body = r
+            .text()
+            .await
+            .map_err(|e| request_error(&method, url, &e))?;
         let page = Page {
             status,
             headers,

@@ -44,13 +44,18 @@ impl TestMode {
     }
 }
 
-/// A running reference Consumer in test mode.
+/// A running reference Consumer in test mode, on a runtime of its own (its own thread): a
+/// Consumer that hangs its threads (an endless loop, a deadlock) cannot stop the suite's
+/// runtime, whose timeouts then report it.
 #[derive(Debug)]
 pub struct ReferenceConsumer {
     url: String,
     tx: tokio::sync::oneshot::Sender<()>,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    thread: std::thread::JoinHandle<()>,
 }
+
+/// How long [`ReferenceConsumer::stop`] waits for it to finish; one that hangs is left behind.
+const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 const COOKIE: &str = "tessera_consumer";
 const ERROR_PREFIX: &str = "/login/error?reason=";
@@ -64,17 +69,34 @@ impl ReferenceConsumer {
     /// Starts it on loopback port `port` (0: any free one). Loopback only: in test mode
     /// anyone who reaches it can reconfigure its Authorities (TSR-CONF-7).
     pub async fn start_on(port: u16) -> Result<ReferenceConsumer, String> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-            .await
+        let listener = std::net::TcpListener::bind(("127.0.0.1", port))
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| format!("cannot bind the reference Consumer on 127.0.0.1:{port}: {e}"))?;
         let port = listener.local_addr().map_err(|e| e.to_string())?.port();
         let url = format!("http://127.0.0.1:{port}");
         let router = app(url.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(tessera::server::serve(listener, router, async move {
-            let _ = rx.await;
-        }));
-        Ok(ReferenceConsumer { url, tx, task })
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the reference Consumer's runtime: {e}"))?;
+        let thread = std::thread::Builder::new()
+            .name("reference-consumer".into())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
+                        return;
+                    };
+                    let _ = tessera::server::serve(listener, router, async move {
+                        let _ = rx.await;
+                    })
+                    .await;
+                });
+                runtime.shutdown_timeout(STOP_WAIT);
+            })
+            .map_err(|e| format!("cannot start the reference Consumer's thread: {e}"))?;
+        Ok(ReferenceConsumer { url, tx, thread })
     }
 
     /// Its base URL (the `--target` of the Consumer profile).
@@ -82,9 +104,20 @@ impl ReferenceConsumer {
         self.url.clone()
     }
 
+    /// Stops it, waiting at most [`STOP_WAIT`] (a hung one is left to the process's exit).
     pub async fn stop(self) {
         let _ = self.tx.send(());
-        let _ = self.task.await;
+        let thread = self.thread;
+        let joined = tokio::task::spawn_blocking(move || {
+            let deadline = std::time::Instant::now() + STOP_WAIT;
+            while !thread.is_finished() && std::time::Instant::now() < deadline {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            if thread.is_finished() {
+                let _ = thread.join();
+            }
+        });
+        let _ = joined.await;
     }
 }
 

@@ -1,7 +1,7 @@
 //! Runs Consumer-profile scenarios (spec A.6) against a Consumer in test mode.
 
 use super::attacker::Attacker;
-use super::browser::{login_form, Browser, Page};
+use super::browser::{login_form, request_error, Browser, Page, NO_ANSWER};
 use super::honest::{Honest, GRANTS, SCOPES};
 use super::scenario::{BrowserName, Form, ResetExpect, Scenario, StartExpect, Step, Who};
 use super::BackChannel;
@@ -391,7 +391,7 @@ impl Ctx<'_> {
                     .body(body.to_string())
                     .send()
                     .await
-                    .map_err(|e| format!("POST {url}: {e}"))?;
+                    .map_err(|e| request_error(&reqwest::Method::POST, &url, &e))?;
                 let status = r.status().as_u16();
                 let text = r.text().await.unwrap_or_default();
                 let error = serde_json::from_str::<Value>(&text)
@@ -583,7 +583,7 @@ impl Ctx<'_> {
                             .body(body.to_string())
                             .send()
                             .await
-                            .map_err(|e| format!("POST {u}: {e}"))?;
+                            .map_err(|e| request_error(&reqwest::Method::POST, &u, &e))?;
                         let status = r.status().as_u16();
                         let j: Value = serde_json::from_str(&r.text().await.unwrap_or_default())
                             .unwrap_or(Value::Null);
@@ -969,7 +969,22 @@ pub fn as_vector(s: &Scenario) -> Vector {
     }
 }
 
-/// Runs `scenarios` in order, calling `progress` after each.
+/// The verdict of a scenario left unrun because the Consumer stopped answering.
+fn stopped_answering(suite: &Suite, s: &Scenario) -> Verdict {
+    suite.verdict(
+        s,
+        0,
+        Fail {
+            message: format!(
+                "{NO_ANSWER}: not run, the Consumer did not answer in the two scenarios before"
+            ),
+            ..Fail::default()
+        },
+    )
+}
+
+/// Runs `scenarios` in order, calling `progress` after each; once two scenarios in a row
+/// ended because the Consumer did not answer, the others fail without being run.
 pub async fn run_all(
     suite: &Suite,
     scenarios: &[Scenario],
@@ -977,10 +992,21 @@ pub async fn run_all(
 ) -> RunResult {
     let start = Instant::now();
     let mut runs = Vec::new();
+    // a Consumer that stopped answering would make every later scenario wait out its
+    // timeouts too: after two in a row end without an answer, the rest fail unrun
+    let mut unanswered_in_a_row = 0;
     for s in scenarios {
         let began = Instant::now();
-        let verdict = suite.run(s).await;
+        let verdict = if unanswered_in_a_row >= 2 {
+            stopped_answering(suite, s)
+        } else {
+            suite.run(s).await
+        };
         let duration = began.elapsed();
+        match &verdict {
+            Verdict::Failed(f) if f.message.starts_with(NO_ANSWER) => unanswered_in_a_row += 1,
+            _ => unanswered_in_a_row = 0,
+        }
         progress(s, &verdict);
         runs.push(Ran {
             vector: as_vector(s),
