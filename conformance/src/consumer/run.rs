@@ -313,9 +313,12 @@ fn third_party_resource(html: &str, origin: &str) -> Option<String> {
 /// The back-channel requests of one step against what it allows: `"any"`, or an array of
 /// `"A /v1/…"` entries, in order, and no other.
 /// `refresh-overlapped`: how long the first refresh may take to reach `M`, and how long a
-/// second one is waited for before `M` lets the first answer go.
+/// second one is waited for before `M` lets the first answer go. The second refresh must
+/// reach the Consumer's single flight before that: if it came after the first had finished,
+/// it would rightly refresh the new `sid` and be counted as a second request, so the wait is
+/// generous for a loaded machine.
 const OVERLAP_WAIT: Duration = Duration::from_secs(5);
-const OVERLAP_SETTLE: Duration = Duration::from_millis(500);
+const OVERLAP_SETTLE: Duration = Duration::from_secs(2);
 
 /// Polls `done` every 5 ms until it holds (`true`) or `limit` has passed (`false`).
 async fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
